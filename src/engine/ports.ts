@@ -56,6 +56,8 @@ export interface MessageQueue {
 export interface KvMap<V> {
   set(key: string, value: V, ttlMs?: number): Promise<void>;
   get(key: string): Promise<V | undefined>;
+  /** Sets the value only when the key is absent (or expired); returns the value that was there, if any. */
+  setIfAbsent(key: string, value: V, ttlMs?: number): Promise<V | undefined>;
   delete(key: string): Promise<void>;
   /** Live (unexpired) entries. */
   entries(): Promise<Array<[string, V]>>;

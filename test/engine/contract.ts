@@ -134,6 +134,17 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(await a.kv(name).get('x'), undefined);
     });
 
+    it('kv: setIfAbsent keeps the first value, even when raced', async () => {
+      const name = `kv-${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).kv<string>(name).setIfAbsent('k', `v${i}`, 60_000)),
+      );
+      const winners = results.filter((r) => r === undefined);
+      assert.equal(winners.length, 1, 'exactly one caller finds the key absent');
+      const stored = await a.kv<string>(name).get('k');
+      assert.ok(results.every((r) => r === undefined || r === stored));
+    });
+
     it('ping answers and close is idempotent', async () => {
       await a.ping();
       const c = await makeEngine();

@@ -131,6 +131,16 @@ export class EmbeddedEngine implements Engine {
     const all = db.prepare<[string, number], { key: string; value: string }>(
       'SELECT key, value FROM kv WHERE name = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key',
     );
+    const insertNew = db.prepare(
+      'INSERT INTO kv (name, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?',
+    );
+    const setIfAbsentTx = db.transaction((key: string, value: string, expiresAt: number | null) => {
+      const now = Date.now();
+      const had = getOne.get(name, key, now);
+      if (had) return JSON.parse(had.value) as V;
+      insertNew.run(name, key, value, expiresAt, now);
+      return undefined;
+    });
     const purge = db.prepare('DELETE FROM kv WHERE name = ? AND expires_at IS NOT NULL AND expires_at <= ?');
     return {
       set: async (key, value, ttlMs) => {
@@ -140,6 +150,7 @@ export class EmbeddedEngine implements Engine {
         const row = getOne.get(name, key, Date.now());
         return row ? (JSON.parse(row.value) as V) : undefined;
       },
+      setIfAbsent: async (key, value, ttlMs) => setIfAbsentTx.immediate(key, JSON.stringify(value), ttlMs ? Date.now() + ttlMs : null),
       delete: async (key) => {
         del.run(name, key);
       },

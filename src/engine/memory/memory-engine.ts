@@ -77,6 +77,13 @@ export class MemoryEngine implements Engine {
         const e = map.get(key);
         return live(e) ? (e!.value as V) : undefined;
       },
+      setIfAbsent: async (key, value, ttlMs) => {
+        this.check();
+        const e = map.get(key);
+        if (live(e)) return e!.value as V;
+        map.set(key, ttlMs ? { value, expiresAt: Date.now() + ttlMs } : { value });
+        return undefined;
+      },
       delete: async (key) => {
         this.check();
         map.delete(key);
