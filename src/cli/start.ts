@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * `npm start [-- --engine embedded|hazelcast --logging N --messages N --data-dir DIR ...]`
+ * Runs the whole topology as separate processes, prefixes each log line with
+ * its instance name, and on Ctrl-C/SIGTERM stops services then members.
+ * While running, type `help` for commands that stop/start instances by hand.
+ */
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ENGINE_KINDS, type EngineKind } from '../shared/common-config.js';
+import { ConfigError, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
+import { formatLine } from './format.js';
+import { Topology } from './topology.js';
+
+function options() {
+  const { flags } = parseArgv(process.argv.slice(2));
+  const r = new SettingsReader({ flags, env: process.env });
+  const o = {
+    engine: r.oneOf<EngineKind>('engine', 'ENGINE', 'embedded', ENGINE_KINDS),
+    logging: r.int('logging', 'LOGGING_INSTANCES', 3, 0, 20),
+    messages: r.int('messages', 'MESSAGES_INSTANCES', 2, 0, 20),
+    dataDir: resolve(r.string('data-dir', 'DATA_DIR', './data')),
+    facadePort: r.int('port', 'FACADE_PORT', 8000, 1, 65535),
+    members: r.int('members', 'HZ_LOCAL_MEMBERS', 3, 0, 9),
+    clusterName: r.string('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
+    hzMembers: r.list('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], HOST_PORT, 'comma-separated host:port'),
+    raw: r.oneOf('raw-logs', 'RAW_LOGS', 'false', ['true', 'false']) === 'true',
+  };
+  r.rejectUnknown();
+  return o;
+}
+
+async function main(): Promise<void> {
+  let o;
+  try {
+    o = options();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`start: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const color = process.stdout.isTTY === true;
+  const topo = new Topology({
+    engine: o.engine,
+    logging: o.logging,
+    messages: o.messages,
+    dataDir: o.dataDir,
+    facadePort: o.facadePort,
+    members: o.engine === 'hazelcast' ? o.members : 0,
+    clusterName: o.clusterName,
+    hzMembers: o.hzMembers,
+    onLine: (name, line) => console.log(formatLine(name, line, color, o.raw)),
+  });
+
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${why}: stopping services${topo.cluster ? ', then Hazelcast members' : ''}…`);
+    await topo.stop();
+    console.log('all stopped; ports are free.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  console.log(`starting: engine=${o.engine} logging=${o.logging} messages=${o.messages} data-dir=${o.dataDir}`);
+  try {
+    await topo.start();
+  } catch (err) {
+    console.error(`start failed: ${(err as Error).message}`);
+    await topo.stop();
+    process.exit(1);
+  }
+  console.log('\nrunning:');
+  if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
+  for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
+  console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
+  console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
+
+  if (process.stdin.isTTY) commands(topo);
+}
+
+/** Stop/start instances by hand, as the lab's demonstrations do. */
+function commands(topo: Topology): void {
+  const rl = createInterface({ input: process.stdin });
+  const help = () =>
+    console.log(
+      'commands: ps | stop NAME | kill NAME | start NAME' +
+        (topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : ''),
+    );
+  rl.on('line', (input) => {
+    const [cmd, arg] = input.trim().split(/\s+/);
+    void (async () => {
+      try {
+        const loggingByIndex = (i: string) => topo.byService('logging')[Number(i) - 1]?.name ?? '';
+        switch (cmd) {
+          case '':
+          case undefined:
+            return;
+          case 'help':
+            return help();
+          case 'ps':
+            topo.cluster?.addresses.forEach((a, i) => console.log(`  member-${i + 1} ${a} ${topo.cluster!.member(i).running ? 'running' : 'stopped'}`));
+            for (const p of topo.procs.values()) console.log(`  ${p.name} ${p.url} ${topo.isRunning(p.name) ? 'running' : 'stopped'}`);
+            return;
+          case 'stop':
+            return await topo.signal(arg ?? '', 'SIGTERM');
+          case 'kill':
+            return await topo.signal(arg ?? '', 'SIGKILL');
+          case 'start':
+            return await topo.startProc(arg ?? '');
+          case 'stop-member':
+            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGTERM');
+          case 'kill-member':
+            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGKILL');
+          case 'start-member':
+            return await topo.cluster?.startMember(Number(arg) - 1);
+          case 'stop-pair':
+            await topo.signal(loggingByIndex(arg ?? ''), 'SIGTERM');
+            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGTERM');
+          case 'start-pair':
+            await topo.cluster?.startMember(Number(arg) - 1);
+            return await topo.startProc(loggingByIndex(arg ?? ''));
+          default:
+            return help();
+        }
+      } catch (err) {
+        console.log(`error: ${(err as Error).message}`);
+      }
+    })();
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,200 @@
+/**
+ * Starts and stops a topology of real OS processes: (Hazelcast members,)
+ * logging instances, messages instances, then the facade. Used by
+ * `npm start`, the integration tests and the benchmark.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { EngineKind } from '../shared/common-config.js';
+import type { LocalCluster } from '../engine/hazelcast/cluster.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The compiled service entry (dist/main.js beside dist/cli/). */
+export const MAIN_JS = join(here, '..', 'main.js');
+
+export type ServiceKind = 'facade' | 'logging' | 'messages';
+
+export interface ProcSpec {
+  name: string;
+  service: ServiceKind;
+  port: number;
+  args: string[];
+}
+
+export interface Proc extends ProcSpec {
+  child: ChildProcess | undefined;
+  exited: Promise<number | null> | undefined;
+  url: string;
+}
+
+export interface TopologyOptions {
+  engine?: EngineKind;
+  logging?: number;
+  messages?: number;
+  dataDir: string;
+  host?: string;
+  facadePort?: number;
+  loggingPorts?: number[];
+  messagesPorts?: number[];
+  /** hazelcast: members to start (0: use an external cluster given by hzMembers). Default 3. */
+  members?: number;
+  memberBasePort?: number;
+  clusterName?: string;
+  /** hazelcast: external member addresses (when members is 0). */
+  hzMembers?: string[];
+  /** Extra flags for every service / for one kind. */
+  extraArgs?: string[];
+  serviceArgs?: Partial<Record<ServiceKind, string[]>>;
+  env?: NodeJS.ProcessEnv;
+  /** Every output line of every process, with its instance name. */
+  onLine?: (name: string, line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class Topology {
+  readonly procs = new Map<string, Proc>();
+  cluster: LocalCluster | undefined;
+  private stopped = false;
+
+  constructor(readonly opts: TopologyOptions) {}
+
+  get host(): string {
+    return this.opts.host ?? '127.0.0.1';
+  }
+
+  get facadeUrl(): string {
+    const f = [...this.procs.values()].find((p) => p.service === 'facade');
+    if (!f) throw new Error('no facade in this topology');
+    return f.url;
+  }
+
+  byService(service: ServiceKind): Proc[] {
+    return [...this.procs.values()].filter((p) => p.service === service);
+  }
+
+  /** Starts everything in order and waits until each is ready. */
+  async start(): Promise<void> {
+    const o = this.opts;
+    const engine = o.engine ?? 'embedded';
+    const common = ['--engine', engine, '--data-dir', o.dataDir, '--host', this.host, ...(o.extraArgs ?? [])];
+    let memberAddrs: string[] = [];
+    if (engine === 'hazelcast') {
+      const clusterName = o.clusterName ?? 'hazel-lab';
+      const members = o.members ?? 3;
+      if (members > 0) {
+        const { startCluster } = await import('../engine/hazelcast/cluster.js');
+        this.cluster = await startCluster({
+          members,
+          basePort: o.memberBasePort ?? 5701,
+          clusterName,
+          host: this.host,
+          onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
+        });
+        memberAddrs = [...this.cluster.addresses];
+      } else {
+        memberAddrs = o.hzMembers ?? ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'];
+      }
+      common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
+    }
+    const nLogging = o.logging ?? 3;
+    const nMessages = o.messages ?? 2;
+    const specs: ProcSpec[] = [];
+    for (let i = 0; i < nLogging; i++) {
+      const port = o.loggingPorts?.[i] ?? 7001 + i;
+      // The lab pairs logging instance i with member i: its client prefers that member.
+      const pair = memberAddrs[i] ? ['--hz-member', memberAddrs[i]!] : [];
+      specs.push({ name: `logging-${port}`, service: 'logging', port, args: [...common, ...pair, ...(o.serviceArgs?.logging ?? [])] });
+    }
+    for (let i = 0; i < nMessages; i++) {
+      const port = o.messagesPorts?.[i] ?? 5001 + i;
+      specs.push({ name: `messages-${port}`, service: 'messages', port, args: [...common, ...(o.serviceArgs?.messages ?? [])] });
+    }
+    const fport = o.facadePort ?? 8000;
+    specs.push({ name: `facade-${fport}`, service: 'facade', port: fport, args: [...common, ...(o.serviceArgs?.facade ?? [])] });
+    for (const s of specs) this.procs.set(s.name, { ...s, child: undefined, exited: undefined, url: `http://${this.host}:${s.port}` });
+    // Instances first, in parallel; the facade last so it finds them registered.
+    await Promise.all(specs.filter((s) => s.service !== 'facade').map((s) => this.startProc(s.name)));
+    await this.startProc(`facade-${fport}`);
+  }
+
+  /** (Re)starts one process by name and waits until /health/ready answers 200. */
+  async startProc(name: string): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p) throw new Error(`no process named ${name}`);
+    if (p.child && p.child.exitCode === null && p.child.signalCode === null) return;
+    const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.opts.env, LOG_PRETTY: '0' },
+    });
+    p.child = child;
+    p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const tail: string[] = [];
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        this.opts.onLine?.(p.name, line);
+      });
+    }
+    await waitReady(p.url, child, this.opts.readyTimeoutMs ?? 30_000).catch((err: Error) => {
+      throw new Error(`${p.name} did not become ready: ${err.message}\n${tail.join('\n')}`);
+    });
+  }
+
+  /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). */
+  async signal(name: string, sig: NodeJS.Signals, timeoutMs = 15_000): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p?.child || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill(sig);
+    const t = setTimeout(() => p.child?.kill('SIGKILL'), timeoutMs);
+    await p.exited;
+    clearTimeout(t);
+  }
+
+  isRunning(name: string): boolean {
+    const c = this.procs.get(name)?.child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** Stops services in reverse start order (facade, messages, logging), then members. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const order: ServiceKind[] = ['facade', 'messages', 'logging'];
+    for (const kind of order) await Promise.all(this.byService(kind).map((p) => this.signal(p.name, 'SIGTERM')));
+    await this.cluster?.stop();
+  }
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+    try {
+      const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms (${last})`);
+}

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { EngineConfig } from '../shared/common-config.js';
+import type { Engine } from './ports.js';
+
+/** Builds the configured engine adapter. Only entries and the launcher call this; services get the ports. */
+export async function createEngine(cfg: EngineConfig, logger: Logger, instanceName: string): Promise<Engine> {
+  if (cfg.kind === 'embedded') {
+    const { EmbeddedEngine } = await import('./embedded/embedded-engine.js');
+    return new EmbeddedEngine({ dataDir: cfg.dataDir, queueCapacity: cfg.queueCapacity });
+  }
+  const { HazelcastEngine } = await import('./hazelcast/hazelcast-engine.js');
+  const members = cfg.preferredMember ? [cfg.preferredMember, ...cfg.members.filter((m) => m !== cfg.preferredMember)] : cfg.members;
+  logger.info({ members, clusterName: cfg.clusterName }, 'connecting to the Hazelcast cluster');
+  return new HazelcastEngine({
+    members,
+    clusterName: cfg.clusterName,
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    instanceName,
+    ...(cfg.preferredMember ? { preferredMember: cfg.preferredMember } : {}),
+  });
+}

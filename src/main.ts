@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * Entry for one service instance: `node dist/main.js <facade|logging|messages> [--flag value ...]`.
+ * Reads config once, wires the engine adapter to the service, listens,
+ * registers, and on SIGINT/SIGTERM shuts down in order within a bound.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createEngine } from './engine/factory.js';
+import type { Engine } from './engine/ports.js';
+import type { CommonConfig } from './shared/common-config.js';
+import { createLogger, type Logger } from './shared/logger.js';
+import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from './shared/registry.js';
+import { isConfigError, parseArgv } from './shared/settings.js';
+import { loadFacadeConfig, type FacadeConfig } from './services/facade/config.js';
+import { loadLoggingConfig } from './services/logging/config.js';
+import { loadMessagesConfig, type MessagesConfig } from './services/messages/config.js';
+
+const USAGE = 'usage: main <facade|logging|messages> [--port P] [--engine embedded|hazelcast] [--data-dir DIR] ...';
+
+interface Running {
+  app: FastifyInstance;
+  membership?: RegistryMembership;
+  /** Extra cleanup after the HTTP server closed. */
+  after?: () => Promise<void>;
+}
+
+async function main(): Promise<void> {
+  const { flags, positional } = parseArgv(process.argv.slice(2));
+  const service = positional[0] as ServiceName | undefined;
+  if (service !== 'facade' && service !== 'logging' && service !== 'messages') {
+    console.error(`${service ? `unknown service "${service}"; ` : ''}${USAGE}`);
+    process.exit(2);
+  }
+  let config: CommonConfig;
+  try {
+    const src = { flags, env: process.env };
+    config = service === 'facade' ? loadFacadeConfig(src) : service === 'logging' ? loadLoggingConfig(src) : loadMessagesConfig(src);
+  } catch (err) {
+    if (isConfigError(err)) {
+      console.error(`${service}: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const logger = createLogger(config.name, config.logLevel, process.env.LOG_PRETTY === '1' || process.stdout.isTTY === true);
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+  const engine = await createEngine(config.engine, logger, config.name);
+  const running = await build(service, config, engine, logger);
+  await running.app.listen({ host: config.host, port: config.port });
+  const addr = running.app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  logger.info({ url: `http://${config.host}:${port}`, engine: engine.kind, service }, 'listening');
+  running.membership?.start();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['deregister', async () => running.membership?.stop()],
+      ['http', async () => running.app.close()],
+      ['service', async () => running.after?.()],
+      ['engine', async () => engine.close()],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+      }
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+async function build(service: ServiceName, config: CommonConfig, engine: Engine, logger: Logger): Promise<Running> {
+  const registryKv = engine.kv<InstanceRecord>(REGISTRY_MAP);
+  const membershipFor = (): RegistryMembership =>
+    new RegistryMembership(
+      registryKv,
+      {
+        service,
+        instance: config.name,
+        url: `http://${config.advertiseHost.includes(':') ? `[${config.advertiseHost}]` : config.advertiseHost}:${config.port}`,
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+      },
+      config.registryTtlMs,
+      logger,
+    );
+
+  if (service === 'logging') {
+    const { buildLoggingApp } = await import('./services/logging/app.js');
+    const membership = membershipFor();
+    const app = buildLoggingApp(config, {
+      log: engine.log(config.mapName),
+      logger,
+      health: { ready: () => readiness(engine, membership) },
+    });
+    return { app, membership };
+  }
+
+  if (service === 'messages') {
+    const cfg = config as MessagesConfig;
+    const { buildMessagesApp } = await import('./services/messages/app.js');
+    const { QueueConsumer } = await import('./services/messages/consumer.js');
+    const { ConsumedStore } = await import('./services/messages/store.js');
+    const store = new ConsumedStore(cfg.storeFile);
+    const consumer = new QueueConsumer({ instance: cfg.name, queue: engine.queue(cfg.queueName), store, logger, pollTimeoutMs: cfg.pollTimeoutMs });
+    const membership = membershipFor();
+    const app = buildMessagesApp(cfg, { store, consumer, logger, health: { ready: () => readiness(engine, membership) } });
+    logger.info({ store: cfg.storeFile, alreadyHeld: store.count() }, 'opened store');
+    consumer.start();
+    return { app, membership, after: async () => store.close() };
+  }
+
+  const cfg = config as FacadeConfig;
+  const { buildFacadeApp } = await import('./services/facade/app.js');
+  const { InstanceDirectory } = await import('./services/facade/directory.js');
+  const { UndiciCaller } = await import('./services/facade/caller.js');
+  const directory = new InstanceDirectory(registryKv, cfg.registryRefreshMs, logger);
+  const caller = new UndiciCaller();
+  const app = buildFacadeApp(cfg, {
+    queue: engine.queue(cfg.queueName),
+    idempotency: engine.kv('idempotency'),
+    directory,
+    caller,
+    logger,
+    health: {
+      ready: async () => {
+        await engine.ping();
+        return { engine: engine.kind, instances: directory.all().length };
+      },
+    },
+  });
+  directory.start();
+  return {
+    app,
+    after: async () => {
+      await directory.stop();
+      await caller.close();
+    },
+  };
+}
+
+async function readiness(engine: Engine, membership: RegistryMembership): Promise<Record<string, unknown>> {
+  try {
+    await engine.ping();
+  } catch (err) {
+    throw new Error(`engine unreachable: ${(err as Error).message}`);
+  }
+  if (!membership.registered) throw new Error(`not registered${membership.lastError ? `: ${membership.lastError}` : ' yet'}`);
+  return { engine: engine.kind, registered: true };
+}
+
+main().catch((err) => {
+  console.error(`fatal: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { KvMap, MessageQueue, QueueItem } from '../../engine/ports.js';
+import { CORRELATION_HEADER, createHttpServer, HttpError } from '../../shared/http.js';
+import { healthRoutes, type HealthCheck } from '../../shared/health.js';
+import type { InstanceRecord } from '../../shared/registry.js';
+import type { ServiceCaller } from './caller.js';
+import type { FacadeConfig } from './config.js';
+import type { InstanceDirectory } from './directory.js';
+import { InstanceCaller, NoInstanceError, PermanentCallError } from './resilience.js';
+
+export interface FacadeDeps {
+  queue: MessageQueue;
+  /** Idempotency-Key → id. */
+  idempotency: KvMap<{ id: string; state: 'pending' | 'done' }>;
+  directory: InstanceDirectory;
+  caller: ServiceCaller;
+  health: HealthCheck;
+  logger: Logger;
+}
+
+type FacadeOptions = Pick<
+  FacadeConfig,
+  'name' | 'bodyLimit' | 'attemptTimeoutMs' | 'requestDeadlineMs' | 'offerTimeoutMs' | 'retryAfterSeconds' | 'breakerThreshold' | 'breakerHalfOpenMs' | 'idempotencyTtlMs' | 'registryTtlMs'
+>;
+
+const postSchema = {
+  headers: {
+    type: 'object',
+    properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } },
+  },
+  body: {
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['msg'],
+          properties: { msg: { type: 'string', minLength: 1, pattern: '\\S' } },
+        },
+      },
+      'text/plain': { schema: { type: 'string', minLength: 1, pattern: '\\S' } },
+    },
+  },
+} as const;
+
+/** The facade: the one public entry. Logs each message through a logging instance, queues it, answers with its id. */
+export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): FastifyInstance {
+  const app = createHttpServer({ logger: deps.logger, bodyLimit: config.bodyLimit });
+  const calls = new InstanceCaller({
+    attemptTimeoutMs: config.attemptTimeoutMs,
+    deadlineMs: config.requestDeadlineMs,
+    breakerThreshold: config.breakerThreshold,
+    breakerHalfOpenMs: config.breakerHalfOpenMs,
+  });
+  app.decorate('instanceCaller', calls);
+
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  healthRoutes(app, { service: 'facade', instance: config.name }, deps.health);
+
+  /** Calls a service through the resilience policies; maps a 2xx body to T. */
+  async function callService(
+    service: 'logging' | 'messages',
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    correlationId: string,
+  ) {
+    const instances = await deps.directory.of(service);
+    return calls.call(instances, async (inst: InstanceRecord, signal) => {
+      const res = await deps.caller.call(inst.url, { method, path, body, signal, headers: { [CORRELATION_HEADER]: correlationId } });
+      if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
+      if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+      return res.body;
+    });
+  }
+
+  app.post<{ Body: { msg: string } | string; Headers: { 'idempotency-key'?: string } }>('/messages', { schema: postSchema }, async (req, reply) => {
+    const msg = typeof req.body === 'string' ? req.body : req.body.msg;
+    const key = req.headers['idempotency-key'];
+    const correlationId = req.id;
+    let id: string = randomUUID();
+    if (key !== undefined) {
+      let prior;
+      try {
+        prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending' }, config.idempotencyTtlMs);
+      } catch (err) {
+        throw new HttpError(503, `engine unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
+      }
+      if (prior?.state === 'done') {
+        req.log.info({ id: prior.id, idempotencyKey: key }, 'repeat of an accepted request');
+        return reply.code(200).send({ id: prior.id, repeated: true });
+      }
+      // A repeat of a request that did not finish: complete it under the same id.
+      if (prior) id = prior.id;
+    }
+
+    let logged;
+    try {
+      logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
+    } catch (err) {
+      if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${JSON.stringify(err.body)}`);
+      const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
+      throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
+    }
+
+    const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
+    let queued: boolean;
+    try {
+      queued = await deps.queue.offer(item, config.offerTimeoutMs);
+    } catch (err) {
+      throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
+    }
+    if (!queued) {
+      req.log.warn({ id }, 'queue full');
+      throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
+    }
+    if (key !== undefined) {
+      await deps.idempotency.set(key, { id, state: 'done' }, config.idempotencyTtlMs).catch((err: Error) => {
+        req.log.warn({ id, err: err.message }, 'could not mark the idempotency key done; a repeat will re-send under the same id');
+      });
+    }
+    req.log.info({ id, correlationId, loggedBy: logged.instance.instance, attempts: logged.attempts.length }, 'accepted message');
+    return reply.code(201).send({ id });
+  });
+
+  app.get<{ Querystring: { limit?: string; after?: string } }>(
+    '/messages',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', maxLength: 200 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const qs = new URLSearchParams();
+      if (req.query.limit) qs.set('limit', req.query.limit);
+      if (req.query.after) qs.set('after', req.query.after);
+      const logPath = qs.size ? `/log?${qs}` : '/log';
+      const [logging, messages] = await Promise.allSettled([
+        callService('logging', 'GET', logPath, undefined, req.id),
+        callService('messages', 'GET', '/messages', undefined, req.id),
+      ]);
+      if (logging.status === 'rejected') {
+        const e = logging.reason as Error;
+        if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${JSON.stringify(e.body)}`);
+        throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
+      }
+      const result: Record<string, unknown> = {
+        logging: logging.value.value,
+        loggingInstance: logging.value.instance.instance,
+      };
+      if (messages.status === 'fulfilled') {
+        result.messages = messages.value.value;
+        result.messagesInstance = messages.value.instance.instance;
+      } else {
+        result.messages = [];
+        result.messagesInstance = null;
+        result.note = `no messages instance answered: ${(messages.reason as Error).message}`;
+      }
+      if (req.query.limit || req.query.after) {
+        // Paged read: the cursor comes from logging.
+        const next = (logging.value as unknown as { next?: string }).next;
+        if (next) result.next = next;
+      }
+      if (wantsText(req.headers.accept)) {
+        reply.type('text/plain; charset=utf-8');
+        const lines = (xs: unknown) => (Array.isArray(xs) && xs.length > 0 ? xs.map((e) => String((e as { msg: unknown }).msg)).join('\n') : '(none)');
+        return [
+          `== logging (${result.loggingInstance}) ==`,
+          lines(result.logging),
+          `== messages (${result.messagesInstance ?? 'none'}) ==`,
+          result.note ? `(${result.note})` : lines(result.messages),
+          '',
+        ].join('\n');
+      }
+      return result;
+    },
+  );
+
+  app.get('/instances', async () => {
+    const now = Date.now();
+    return deps.directory.all().map((r) => ({
+      ...r,
+      heartbeatAgeMs: now - Date.parse(r.heartbeatAt),
+      breaker: calls.breakerState(r),
+      status: calls.breakerState(r) === 'open' ? 'down' : now - Date.parse(r.heartbeatAt) > config.registryTtlMs ? 'stale' : 'up',
+    }));
+  });
+
+  return app;
+}
+
+function wantsText(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const a = accept.toLowerCase();
+  return a.includes('text/plain') && !a.includes('application/json');
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    instanceCaller: InstanceCaller;
+  }
+}

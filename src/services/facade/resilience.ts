@@ -1,0 +1,130 @@
+import {
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
+import type { InstanceRecord } from '../../shared/registry.js';
+
+export interface ResilienceOptions {
+  /** Longest one call to one instance may take. */
+  attemptTimeoutMs: number;
+  /** Longest a whole request may spend across attempts. */
+  deadlineMs: number;
+  /** Consecutive failures that open an instance's breaker. */
+  breakerThreshold: number;
+  /** How long an open breaker stays open before one trial call. */
+  breakerHalfOpenMs: number;
+}
+
+/** A failure that another instance would answer the same way (a 4xx): not retried. */
+export class PermanentCallError extends Error {
+  readonly isPermanent = true;
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export class NoInstanceError extends Error {
+  readonly isNoInstance = true;
+}
+
+export interface AttemptLog {
+  instance: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface CallOutcome<T> {
+  value: T;
+  instance: InstanceRecord;
+  attempts: AttemptLog[];
+}
+
+/**
+ * Calls one instance of a service and, on failure, others: instances in
+ * random order (those whose breaker is open go last), a timeout per attempt,
+ * exponential backoff with jitter between attempts, a circuit breaker per
+ * instance and a deadline over the whole call — all cockatiel policies.
+ */
+export class InstanceCaller {
+  private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  retries = 0;
+  onRetry: ((service: string) => void) | undefined;
+
+  constructor(private readonly o: ResilienceOptions) {}
+
+  breaker(instance: InstanceRecord): CircuitBreakerPolicy {
+    const key = instance.url;
+    let b = this.breakers.get(key);
+    if (!b) {
+      b = circuitBreaker(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
+        halfOpenAfter: this.o.breakerHalfOpenMs,
+        breaker: new ConsecutiveBreaker(this.o.breakerThreshold),
+      });
+      this.breakers.set(key, b);
+    }
+    return b;
+  }
+
+  breakerState(instance: InstanceRecord): 'closed' | 'open' | 'half-open' | 'isolated' {
+    const s = this.breakers.get(instance.url)?.state ?? CircuitState.Closed;
+    return s === CircuitState.Open ? 'open' : s === CircuitState.HalfOpen ? 'half-open' : s === CircuitState.Isolated ? 'isolated' : 'closed';
+  }
+
+  async call<T>(
+    instances: InstanceRecord[],
+    op: (instance: InstanceRecord, signal: AbortSignal) => Promise<T>,
+    opts: { rounds?: number } = {},
+  ): Promise<CallOutcome<T>> {
+    if (instances.length === 0) throw new NoInstanceError('no instance registered');
+    const order = shuffle(instances).sort((a, b) => Number(this.breakerState(a) === 'open') - Number(this.breakerState(b) === 'open'));
+    const attempts: AttemptLog[] = [];
+    const maxAttempts = order.length * (opts.rounds ?? 2) - 1;
+    const retryPolicy = retry(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
+      maxAttempts,
+      backoff: new ExponentialBackoff({ initialDelay: 5, maxDelay: 250 }),
+    });
+    retryPolicy.onRetry(() => {
+      this.retries++;
+      this.onRetry?.(instances[0]!.service);
+    });
+    const perAttempt = timeout(this.o.attemptTimeoutMs, TimeoutStrategy.Aggressive);
+    const deadline = timeout(this.o.deadlineMs, TimeoutStrategy.Aggressive);
+    let n = 0;
+    let last: InstanceRecord = order[0]!;
+    const value = await deadline.execute((_ctx, deadlineSignal) =>
+      retryPolicy.execute(async () => {
+        const inst = order[n++ % order.length]!;
+        last = inst;
+        try {
+          const v = await this.breaker(inst).execute(() => perAttempt.execute((_c, signal) => op(inst, signal), deadlineSignal));
+          attempts.push({ instance: inst.instance, ok: true });
+          return v;
+        } catch (err) {
+          attempts.push({ instance: inst.instance, ok: false, error: (err as Error).message });
+          throw err;
+        }
+      }, deadlineSignal),
+    );
+    return { value, instance: last, attempts };
+  }
+}
+
+export function shuffle<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

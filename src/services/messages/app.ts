@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createHttpServer } from '../../shared/http.js';
+import { healthRoutes, type HealthCheck } from '../../shared/health.js';
+import type { QueueConsumer } from './consumer.js';
+import type { ConsumedStore } from './store.js';
+
+export interface MessagesDeps {
+  store: ConsumedStore;
+  consumer: QueueConsumer;
+  health: HealthCheck;
+  logger: Logger;
+}
+
+/** The messages service's HTTP side: what this instance consumed. The consumer runs beside it. */
+export function buildMessagesApp(config: { name: string }, deps: MessagesDeps): FastifyInstance {
+  const app = createHttpServer({ logger: deps.logger });
+  healthRoutes(app, { service: 'messages', instance: config.name }, {
+    ready: async () => {
+      const d = await deps.health.ready();
+      if (!deps.consumer.running) throw new Error('consumer is not running');
+      if (deps.consumer.lastError) throw new Error(`consumer cannot reach the queue: ${deps.consumer.lastError}`);
+      return { ...d, consumed: deps.store.count() };
+    },
+  });
+  app.get('/messages', async () => deps.store.list());
+  app.get('/messages/count', async () => ({ count: deps.store.count(), consumedSinceStart: deps.consumer.consumed, duplicatesSkipped: deps.consumer.duplicates }));
+  app.addHook('onClose', async () => {
+    await deps.consumer.stop();
+  });
+  return app;
+}

@@ -1,0 +1,85 @@
+import type { Logger } from 'pino';
+import type { MessageQueue, QueueItem } from '../../engine/ports.js';
+import { sleep } from '../../engine/wait.js';
+import type { ConsumedStore } from './store.js';
+
+export interface ConsumerOptions {
+  instance: string;
+  queue: MessageQueue;
+  store: ConsumedStore;
+  logger: Logger;
+  /** Longest single wait for an item; bounds how long stop() can take. Default 1000. */
+  pollTimeoutMs?: number;
+  /** Called after an item is stored durably (acknowledges it to the delivery ledger). */
+  onStored?: (item: QueueItem) => Promise<void>;
+}
+
+/**
+ * Takes items from the queue as they arrive — a poll with a timeout, no
+ * fixed sleep — and stores each in this instance's store. stop() lets the
+ * item in hand finish, then returns.
+ */
+export class QueueConsumer {
+  private readonly ac = new AbortController();
+  private loop: Promise<void> | undefined;
+  consumed = 0;
+  duplicates = 0;
+  lastError: string | undefined;
+
+  constructor(private readonly o: ConsumerOptions) {}
+
+  get running(): boolean {
+    return this.loop !== undefined && !this.ac.signal.aborted;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const { queue, store, logger, instance } = this.o;
+    const signal = this.ac.signal;
+    let backoff = 100;
+    while (!signal.aborted) {
+      let item: QueueItem | null;
+      try {
+        item = await queue.poll(this.o.pollTimeoutMs ?? 1000, signal);
+        backoff = 100;
+        this.lastError = undefined;
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        logger.warn({ err: this.lastError, retryInMs: backoff }, 'queue poll failed');
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 2000);
+        continue;
+      }
+      if (!item) continue;
+      // From here on the item is in hand: finish it even if stop() was called.
+      const created = store.add({
+        id: item.id,
+        msg: item.msg,
+        consumedBy: instance,
+        consumedAt: new Date().toISOString(),
+        enqueuedAt: item.enqueuedAt,
+        ...(item.correlationId ? { correlationId: item.correlationId } : {}),
+      });
+      if (created) this.consumed++;
+      else this.duplicates++;
+      logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created }, created ? 'consumed message' : 'message already consumed');
+      if (this.o.onStored) {
+        try {
+          await this.o.onStored(item);
+        } catch (err) {
+          logger.warn({ id: item.id, err: (err as Error).message }, 'acknowledge failed; the item may be delivered again');
+        }
+      }
+    }
+  }
+
+  /** Stops taking items; resolves once the item in hand is stored. Safe to call twice. */
+  async stop(): Promise<void> {
+    this.ac.abort();
+    await this.loop;
+  }
+}

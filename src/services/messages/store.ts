@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** One consumed message as this instance keeps it. */
+export interface ConsumedEntry {
+  id: string;
+  msg: string;
+  consumedBy: string;
+  consumedAt: string;
+  enqueuedAt?: string;
+  correlationId?: string;
+}
+
+/**
+ * This instance's own durable store: a SQLite file (or ':memory:' in tests).
+ * Deduplicated on id, kept in consumption order; survives restarts.
+ */
+export class ConsumedStore {
+  private readonly db: Database.Database;
+  private readonly insertQ: Database.Statement;
+  private readonly allQ: Database.Statement<[], { body: string }>;
+  private readonly countQ: Database.Statement<[], { n: number }>;
+  private closed = false;
+
+  constructor(readonly file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS consumed (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)');
+    this.insertQ = this.db.prepare('INSERT INTO consumed (id, body) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+    this.allQ = this.db.prepare('SELECT body FROM consumed ORDER BY seq');
+    this.countQ = this.db.prepare('SELECT count(*) AS n FROM consumed');
+  }
+
+  /** True when new; false when this id was already stored. */
+  add(entry: ConsumedEntry): boolean {
+    return this.insertQ.run(entry.id, JSON.stringify(entry)).changes === 1;
+  }
+
+  list(): ConsumedEntry[] {
+    return this.allQ.all().map((r) => JSON.parse(r.body) as ConsumedEntry);
+  }
+
+  count(): number {
+    return this.countQ.get()!.n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

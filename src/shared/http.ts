@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+export interface HttpOptions {
+  logger: Logger;
+  bodyLimit?: number;
+}
+
+/** Error the handlers throw to answer a specific 4xx/5xx with a clear message. */
+export class HttpError extends Error {
+  readonly isHttpError = true;
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function errorBody(statusCode: number, message: string) {
+  return { error: REASONS[statusCode] ?? (statusCode >= 500 ? 'Server Error' : 'Client Error'), message, statusCode };
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
+
+/**
+ * A Fastify instance with what every service shares: no type coercion of
+ * bodies, a request/correlation id, one error shape `{error, message}` for
+ * every failure, 405 for a known path with the wrong method.
+ */
+export function createHttpServer(opts: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit ?? 65_536,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: CORRELATION_HEADER,
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header(CORRELATION_HEADER, req.id);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) => {
+    if ((err as HttpError).isHttpError) {
+      const e = err as HttpError;
+      if (e.statusCode >= 500) req.log.warn({ status: e.statusCode, reason: e.message }, 'request failed');
+      return reply.code(e.statusCode).headers(e.headers).send(errorBody(e.statusCode, e.message));
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      return reply.code(400).send(errorBody(400, `invalid request: ${fe.message}`));
+    }
+    const status = fe.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody(status, clientMessage(fe, opts.bodyLimit ?? 65_536)));
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(errorBody(500, 'internal error; see the service log'));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url;
+    const allowed = METHODS.filter((m) => m !== req.method && app.hasRoute({ method: m, url: path }));
+    if (allowed.length > 0) {
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(405, `method ${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`));
+    }
+    return reply.code(404).send(errorBody(404, `no route ${req.method} ${path}`));
+  });
+
+  return app;
+}
+
+function clientMessage(e: FastifyError, bodyLimit: number): string {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported content type; send application/json or text/plain';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than the limit of ${bodyLimit} bytes`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'empty JSON body; send {"msg": "<text>"}';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return `invalid JSON: ${e.message}`;
+    default:
+      return e.message;
+  }
+}

@@ -1,0 +1,81 @@
+import type { KvMap } from '../engine/ports.js';
+import type { Logger } from 'pino';
+import { sleep } from '../engine/wait.js';
+
+export type ServiceName = 'logging' | 'messages' | 'facade';
+
+/** One instance as written in the registry. */
+export interface InstanceRecord {
+  service: ServiceName;
+  instance: string;
+  /** Base URL others call, from the advertised host. */
+  url: string;
+  pid: number;
+  startedAt: string;
+  heartbeatAt: string;
+}
+
+export const REGISTRY_MAP = 'registry';
+const key = (r: Pick<InstanceRecord, 'service' | 'instance'>) => `${r.service}/${r.instance}`;
+
+/**
+ * Keeps this instance's registry entry alive: writes it with a TTL, renews it
+ * every third of the TTL, removes it on stop. An entry not renewed in time
+ * expires by itself, so a killed instance drops out within one TTL.
+ */
+export class RegistryMembership {
+  private readonly ac = new AbortController();
+  private loop: Promise<void> | undefined;
+  registered = false;
+  lastError: string | undefined;
+
+  constructor(
+    private readonly kv: KvMap<InstanceRecord>,
+    private readonly record: Omit<InstanceRecord, 'heartbeatAt'>,
+    private readonly ttlMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  private async beat(): Promise<void> {
+    try {
+      await this.kv.set(key(this.record), { ...this.record, heartbeatAt: new Date().toISOString() }, this.ttlMs);
+      if (!this.registered) this.log.info({ url: this.record.url }, 'registered');
+      this.registered = true;
+      this.lastError = undefined;
+    } catch (err) {
+      this.registered = false;
+      this.lastError = (err as Error).message;
+      this.log.warn({ err: this.lastError }, 'registry heartbeat failed');
+    }
+  }
+
+  start(): void {
+    if (this.loop) return;
+    const every = Math.max(100, Math.floor(this.ttlMs / 3));
+    this.loop = (async () => {
+      while (!this.ac.signal.aborted) {
+        await this.beat();
+        await sleep(every, this.ac.signal);
+      }
+    })();
+  }
+
+  /** Stops renewing and removes the entry. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.ac.signal.aborted) return;
+    this.ac.abort();
+    await this.loop;
+    try {
+      await this.kv.delete(key(this.record));
+      this.log.info('deregistered');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'deregister failed; the entry expires by its TTL');
+    }
+    this.registered = false;
+  }
+}
+
+export async function listInstances(kv: KvMap<InstanceRecord>, service?: ServiceName): Promise<InstanceRecord[]> {
+  const all = (await kv.entries()).map(([, v]) => v);
+  return (service ? all.filter((r) => r.service === service) : all).sort((a, b) => a.instance.localeCompare(b.instance));
+}
