@@ -12,8 +12,8 @@ import type { EngineKind } from '../shared/common-config.js';
 import type { LocalCluster } from '../engine/hazelcast/cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The compiled service entry (dist/main.js beside dist/cli/). */
-export const MAIN_JS = join(here, '..', 'main.js');
+/** The compiled service entry; the same path whether this file runs from src/ (tests) or dist/. */
+export const MAIN_JS = join(here, '..', '..', 'dist', 'main.js');
 
 export type ServiceKind = 'facade' | 'logging' | 'messages';
 

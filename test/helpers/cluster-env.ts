@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, Topology, type TopologyOptions } from '../../src/cli/topology.js';
+
+export interface TestTopology {
+  topo: Topology;
+  facade: string;
+  dataDir: string;
+  /** Lines each process printed, by instance name. */
+  lines: Map<string, string[]>;
+  close(): Promise<void>;
+}
+
+/** A topology of real processes on free ports with its own temp data dir. */
+export async function startTestTopology(opts: Partial<TopologyOptions> & { logging?: number; messages?: number } = {}): Promise<TestTopology> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'topo-'));
+  const nLog = opts.logging ?? 3;
+  const nMsg = opts.messages ?? 2;
+  const ports = async (n: number) => {
+    const out: number[] = [];
+    while (out.length < n) {
+      const p = await freePort();
+      if (!out.includes(p)) out.push(p);
+    }
+    return out;
+  };
+  const lines = new Map<string, string[]>();
+  const topo = new Topology({
+    ...opts,
+    dataDir,
+    logging: nLog,
+    messages: nMsg,
+    loggingPorts: opts.loggingPorts ?? (await ports(nLog)),
+    messagesPorts: opts.messagesPorts ?? (await ports(nMsg)),
+    facadePort: opts.facadePort ?? (await freePort()),
+    onLine: (name, line) => {
+      let l = lines.get(name);
+      if (!l) lines.set(name, (l = []));
+      l.push(line);
+      opts.onLine?.(name, line);
+    },
+  });
+  try {
+    await topo.start();
+  } catch (err) {
+    await topo.stop();
+    throw err;
+  }
+  return {
+    topo,
+    facade: topo.facadeUrl,
+    dataDir,
+    lines,
+    close: async () => {
+      await topo.stop();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+  ms: number;
+}
+
+export async function http<T = unknown>(url: string, init: RequestInit = {}): Promise<HttpResult<T>> {
+  const t0 = performance.now();
+  const res = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(20_000) });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  let body: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json')) body = JSON.parse(text);
+  return { status: res.status, body: body as T, headers: res.headers, ms };
+}
+
+export const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  http<{ id: string; error?: string; message?: string }>(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+export interface Entry {
+  id: string;
+  msg: string;
+  loggedBy?: string;
+  consumedBy?: string;
+}
+
+/** Everything each messages instance holds, read from the instances directly. */
+export async function consumedByInstance(t: TestTopology): Promise<Map<string, Entry[]>> {
+  const out = new Map<string, Entry[]>();
+  for (const p of t.topo.byService('messages')) {
+    if (!t.topo.isRunning(p.name)) continue;
+    out.set(p.name, (await http<Entry[]>(`${p.url}/messages`)).body);
+  }
+  return out;
+}
+
+export async function logged(t: TestTopology): Promise<Entry[]> {
+  const r = await http<{ logging: Entry[] }>(`${t.facade}/messages`);
+  if (r.status !== 200) throw new Error(`GET /messages → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.logging;
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function countBy<T>(xs: T[], key: (x: T) => string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
+  return m;
+}
