@@ -1,0 +1,528 @@
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LogEntry } from '../../src/engine/ports.js';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { buildFacadeApp } from '../../src/services/facade/app.js';
+import { InstanceDirectory } from '../../src/services/facade/directory.js';
+import { buildLoggingApp } from '../../src/services/logging/app.js';
+import { buildMessagesApp } from '../../src/services/messages/app.js';
+import { QueueConsumer } from '../../src/services/messages/consumer.js';
+import { ConsumedStore, type ConsumedEntry } from '../../src/services/messages/store.js';
+import { engineHealth, eventually, InjectCaller, registerInstance, registryKv, silentLogger, type Fault } from '../helpers/fakes.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const MAP = 'messages-log';
+const QUEUE = 'messages-queue';
+const LOGGING = ['logging-1', 'logging-2', 'logging-3'];
+const urlOf = (name: string) => `http://${name}.test`;
+
+interface ClusterOptions {
+  /** Queue capacity of the shared engine. */
+  capacity?: number;
+  bodyLimit?: number;
+  logging?: number;
+  /** Register and run a messages instance (default true). */
+  messages?: boolean;
+  /** Start its consumer (default true). */
+  consume?: boolean;
+}
+
+async function cluster(t: TestContext, o: ClusterOptions = {}) {
+  const engine = new MemoryEngine(o.capacity);
+  const logger = silentLogger();
+  const caller = new InjectCaller();
+  const apps: FastifyInstance[] = [];
+  t.after(async () => {
+    for (const a of apps.reverse()) await a.close();
+  });
+
+  const loggingNames = LOGGING.slice(0, o.logging ?? 3);
+  for (const name of loggingNames) {
+    const app = buildLoggingApp({ name }, { log: engine.log(MAP), health: engineHealth(engine), logger });
+    apps.push(app);
+    caller.route(urlOf(name), app);
+    await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
+  }
+
+  let store: ConsumedStore | undefined;
+  let consumer: QueueConsumer | undefined;
+  if (o.messages ?? true) {
+    const s = new ConsumedStore(':memory:');
+    store = s;
+    consumer = new QueueConsumer({ instance: 'messages-1', queue: engine.queue(QUEUE), store: s, logger, pollTimeoutMs: 50 });
+    const app = buildMessagesApp({ name: 'messages-1' }, { store: s, consumer, health: engineHealth(engine), logger });
+    apps.push(app);
+    t.after(() => s.close());
+    caller.route(urlOf('messages-1'), app);
+    await registerInstance(engine, 'messages', 'messages-1', urlOf('messages-1'), 60_000);
+    if (o.consume ?? true) consumer.start();
+  }
+
+  const directory = new InstanceDirectory(registryKv(engine), 50, logger);
+  await directory.refresh();
+  const facade = buildFacadeApp(
+    {
+      name: 'facade-1',
+      bodyLimit: o.bodyLimit ?? 65_536,
+      attemptTimeoutMs: 100,
+      requestDeadlineMs: 2000,
+      offerTimeoutMs: 30,
+      retryAfterSeconds: 2,
+      breakerThreshold: 3,
+      breakerHalfOpenMs: 60_000,
+      idempotencyTtlMs: 60_000,
+      registryTtlMs: 60_000,
+    },
+    { queue: engine.queue(QUEUE), idempotency: engine.kv('idempotency'), directory, caller, health: engineHealth(engine), logger },
+  );
+  apps.push(facade);
+
+  const log = engine.log(MAP);
+  const queue = engine.queue(QUEUE);
+  const postJson = (body: unknown, headers: Record<string, string> = {}) =>
+    facade.inject({ method: 'POST', url: '/messages', payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const postText = (text: string, headers: Record<string, string> = {}) =>
+    facade.inject({ method: 'POST', url: '/messages', payload: Buffer.from(text, 'utf8'), headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
+  const consumed = (id: string) => eventually(() => store?.list().find((e) => e.id === id));
+  const loggingPosts = () => caller.calls.filter((c) => c.method === 'POST' && c.path === '/log').length;
+  const instances = async () =>
+    (await facade.inject({ method: 'GET', url: '/instances' })).json() as Array<{ service: string; instance: string; url: string; heartbeatAgeMs: number; breaker: string; status: string }>;
+  return { engine, caller, facade, directory, log, queue, store, consumer, postJson, postText, consumed, loggingPosts, instances };
+}
+
+function assertError(res: LightMyRequestResponse, status: number) {
+  assert.equal(res.statusCode, status, `status (body: ${res.payload})`);
+  assert.match(String(res.headers['content-type']), /application\/json/);
+  const body = res.json() as { error?: unknown; message?: unknown };
+  assert.equal(typeof body.error, 'string');
+  assert.equal(typeof body.message, 'string');
+  assert.ok((body.message as string).length > 0);
+}
+
+function idOf(res: LightMyRequestResponse): string {
+  assert.equal(res.statusCode, 201, `expected 201, got ${res.statusCode}: ${res.payload}`);
+  const body = res.json() as { id: string };
+  assert.match(body.id, UUID);
+  return body.id;
+}
+
+interface MessagesView {
+  logging: LogEntry[];
+  messages: ConsumedEntry[];
+  loggingInstance: string;
+  messagesInstance: string | null;
+  note?: string;
+  next?: string;
+}
+
+describe('facade: accepting messages', () => {
+  test('POST JSON → 201 {id}; logged by one logging instance and consumed from the queue', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const res = await c.postJson({ msg: 'hello world' });
+    const id = idOf(res);
+    assert.deepEqual(Object.keys(res.json() as object), ['id']);
+    const entry = await c.log.get(id);
+    assert.ok(entry, 'the message is in the log');
+    assert.equal(entry.msg, 'hello world');
+    assert.ok(LOGGING.includes(entry.loggedBy), `loggedBy ${entry.loggedBy}`);
+    const got = await c.consumed(id);
+    assert.ok(got, 'the message reached the messages instance');
+    assert.equal(got.msg, 'hello world');
+    assert.equal(got.consumedBy, 'messages-1');
+    assert.equal(await c.log.size(), 1);
+  });
+
+  test('POST text/plain → 201; the raw text is the message', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const id = idOf(await c.postText('  plain text, kept as sent  '));
+    assert.equal((await c.log.get(id))?.msg, '  plain text, kept as sent  ');
+    assert.equal((await c.consumed(id))?.msg, '  plain text, kept as sent  ');
+    const bare = idOf(await c.facade.inject({ method: 'POST', url: '/messages', payload: 'no charset', headers: { 'content-type': 'text/plain' } }));
+    assert.equal((await c.log.get(bare))?.msg, 'no charset');
+  });
+
+  test('POST application/json; charset=utf-8 is accepted', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const id = idOf(await c.postJson({ msg: 'with charset' }, { 'content-type': 'application/json; charset=utf-8' }));
+    assert.equal((await c.log.get(id))?.msg, 'with charset');
+  });
+
+  test('the client correlation id follows the message into the log and the consumer', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const res = await c.postJson({ msg: 'traced' }, { 'x-correlation-id': 'trace-123' });
+    const id = idOf(res);
+    assert.equal(res.headers['x-correlation-id'], 'trace-123');
+    assert.equal((await c.log.get(id))?.correlationId, 'trace-123');
+    assert.equal((await c.consumed(id))?.correlationId, 'trace-123');
+  });
+
+  test('each message gets its own id', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const ids = new Set<string>();
+    for (let i = 0; i < 10; i++) ids.add(idOf(await c.postJson({ msg: 'same text' })));
+    assert.equal(ids.size, 10);
+    assert.equal(await c.log.size(), 10);
+  });
+});
+
+describe('facade: reading messages', () => {
+  test('GET /messages → {logging, messages, loggingInstance, messagesInstance} in order', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const texts = ['first', 'second', 'third'];
+    const ids: string[] = [];
+    for (const m of texts) ids.push(idOf(await c.postJson({ msg: m })));
+    await eventually(() => c.store!.count() === 3);
+    const res = await c.facade.inject({ method: 'GET', url: '/messages' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as MessagesView;
+    assert.deepEqual(Object.keys(body).sort(), ['logging', 'loggingInstance', 'messages', 'messagesInstance']);
+    assert.deepEqual(
+      body.logging.map((e) => [e.id, e.msg]),
+      ids.map((id, i) => [id, texts[i]]),
+    );
+    assert.deepEqual(
+      body.messages.map((e) => [e.id, e.msg, e.consumedBy]),
+      ids.map((id, i) => [id, texts[i], 'messages-1']),
+    );
+    assert.ok(LOGGING.includes(body.loggingInstance));
+    assert.equal(body.messagesInstance, 'messages-1');
+  });
+
+  test('Accept: text/plain → two clearly separated parts, logging then messages', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    for (const m of ['alpha', 'beta']) idOf(await c.postJson({ msg: m }));
+    await eventually(() => c.store!.count() === 2);
+    const res = await c.facade.inject({ method: 'GET', url: '/messages', headers: { accept: 'text/plain' } });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    const lines = res.payload.split('\n');
+    const logHead = lines.findIndex((l) => /^== logging \(logging-\d\) ==$/.test(l));
+    const msgHead = lines.findIndex((l) => /^== messages \(messages-1\) ==$/.test(l));
+    assert.ok(logHead >= 0 && msgHead > logHead, `headings in order:\n${res.payload}`);
+    assert.deepEqual(lines.slice(logHead + 1, msgHead), ['alpha', 'beta']);
+    assert.deepEqual(lines.slice(msgHead + 1).filter(Boolean), ['alpha', 'beta']);
+  });
+
+  test('a paged read (?limit=) passes on the logging cursor so the next page can be fetched', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(idOf(await c.postJson({ msg: `m${i}` })));
+    const first = await c.facade.inject({ method: 'GET', url: '/messages?limit=2' });
+    assert.equal(first.statusCode, 200);
+    const page1 = first.json() as MessagesView;
+    assert.deepEqual(
+      page1.logging.map((e) => e.id),
+      ids.slice(0, 2),
+    );
+    const next = page1.next ?? first.headers['x-next-cursor'];
+    assert.ok(typeof next === 'string' && next.length > 0, `a cursor for the next page (body keys: ${Object.keys(page1).join(', ')})`);
+    const second = (await c.facade.inject({ method: 'GET', url: `/messages?limit=2&after=${encodeURIComponent(next)}` })).json() as MessagesView;
+    assert.deepEqual(
+      second.logging.map((e) => e.id),
+      ids.slice(2, 4),
+    );
+  });
+
+  test('no messages instance → GET still 200 with the log and a note', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { messages: false });
+    const id = idOf(await c.postJson({ msg: 'only logged' }));
+    const res = await c.facade.inject({ method: 'GET', url: '/messages' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as MessagesView;
+    assert.deepEqual(
+      body.logging.map((e) => e.id),
+      [id],
+    );
+    assert.deepEqual(body.messages, []);
+    assert.equal(body.messagesInstance, null);
+    assert.equal(typeof body.note, 'string');
+    assert.match(body.note!, /messages/);
+    const text = await c.facade.inject({ method: 'GET', url: '/messages', headers: { accept: 'text/plain' } });
+    assert.equal(text.statusCode, 200);
+    assert.match(text.payload, /only logged/);
+    assert.match(text.payload, /no messages instance/);
+  });
+
+  test('no logging instance → GET 503 JSON', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { logging: 0 });
+    const res = await c.facade.inject({ method: 'GET', url: '/messages' });
+    assertError(res, 503);
+    assert.match((res.json() as { message: string }).message, /logging/);
+  });
+
+  test('all logging instances failing → GET 503 JSON', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'refuse' });
+    assertError(await c.facade.inject({ method: 'GET', url: '/messages' }), 503);
+  });
+});
+
+describe('facade: bad input is refused and nothing is stored', () => {
+  const cases: Array<{ name: string; status: number; req: { payload?: string | Buffer; headers?: Record<string, string>; method?: 'POST' | 'PUT' | 'DELETE' | 'PATCH'; url?: string } }> = [
+    { name: 'invalid JSON', status: 400, req: { payload: '{"msg": "unterminated', headers: { 'content-type': 'application/json' } } },
+    { name: '{"msg":5} (no coercion)', status: 400, req: { payload: '{"msg":5}', headers: { 'content-type': 'application/json' } } },
+    { name: '{"msg":true}', status: 400, req: { payload: '{"msg":true}', headers: { 'content-type': 'application/json' } } },
+    { name: '{"msg":null}', status: 400, req: { payload: '{"msg":null}', headers: { 'content-type': 'application/json' } } },
+    { name: '{"msg":["a"]}', status: 400, req: { payload: '{"msg":["a"]}', headers: { 'content-type': 'application/json' } } },
+    { name: '{"msg":""}', status: 400, req: { payload: '{"msg":""}', headers: { 'content-type': 'application/json' } } },
+    { name: 'whitespace-only msg', status: 400, req: { payload: '{"msg":"  \\n\\t "}', headers: { 'content-type': 'application/json' } } },
+    { name: 'missing msg', status: 400, req: { payload: '{"text":"hi"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'array body', status: 400, req: { payload: '[{"msg":"hi"}]', headers: { 'content-type': 'application/json' } } },
+    { name: 'JSON string body', status: 400, req: { payload: '"hi"', headers: { 'content-type': 'application/json' } } },
+    { name: 'JSON null body', status: 400, req: { payload: 'null', headers: { 'content-type': 'application/json' } } },
+    { name: 'empty JSON body', status: 400, req: { payload: '', headers: { 'content-type': 'application/json' } } },
+    { name: 'empty text/plain body', status: 400, req: { payload: '', headers: { 'content-type': 'text/plain' } } },
+    { name: 'whitespace-only text/plain', status: 400, req: { payload: ' \n ', headers: { 'content-type': 'text/plain' } } },
+    { name: 'no body and no content type', status: 400, req: {} },
+    { name: 'a body without a content type', status: 415, req: { payload: 'hello' } },
+    { name: 'unsupported content type (html)', status: 415, req: { payload: '<b>hi</b>', headers: { 'content-type': 'text/html' } } },
+    { name: 'unsupported content type (xml)', status: 415, req: { payload: '<msg>hi</msg>', headers: { 'content-type': 'application/xml' } } },
+    { name: 'unsupported content type (form)', status: 415, req: { payload: 'msg=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } } },
+    { name: 'body over the limit (JSON)', status: 413, req: { payload: JSON.stringify({ msg: 'x'.repeat(2000) }), headers: { 'content-type': 'application/json' } } },
+    { name: 'body over the limit (text)', status: 413, req: { payload: 'y'.repeat(2000), headers: { 'content-type': 'text/plain' } } },
+    { name: 'Idempotency-Key too long', status: 400, req: { payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json', 'idempotency-key': 'k'.repeat(201) } } },
+    { name: 'unknown route', status: 404, req: { url: '/nope', payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'wrong method (PUT /messages)', status: 405, req: { method: 'PUT', payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'wrong method (DELETE /messages)', status: 405, req: { method: 'DELETE' } },
+  ];
+  for (const k of cases) {
+    test(`${k.name} → ${k.status}`, { timeout: 5000 }, async (t) => {
+      const c = await cluster(t, { bodyLimit: 1024, consume: false });
+      const res = await c.facade.inject({ method: k.req.method ?? 'POST', url: k.req.url ?? '/messages', headers: k.req.headers ?? {}, ...(k.req.payload !== undefined ? { payload: k.req.payload } : {}) });
+      assertError(res, k.status);
+      if (k.status === 405) assert.match(String(res.headers.allow), /POST/);
+      if (k.status >= 500) assert.fail('a client error must not be a 5xx');
+      assert.equal(await c.log.size(), 0, 'nothing logged');
+      assert.equal(await c.queue.depth(), 0, 'nothing queued');
+      assert.equal(c.loggingPosts(), 0, 'logging was not called');
+    });
+  }
+
+  test('a message just under the body limit is accepted', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { bodyLimit: 1024 });
+    const msg = 'z'.repeat(1000);
+    const id = idOf(await c.postText(msg));
+    assert.equal((await c.log.get(id))?.msg, msg);
+  });
+
+  test('GET /messages with a bad limit → 400', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    for (const url of ['/messages?limit=0', '/messages?limit=x', '/messages?bogus=1']) assertError(await c.facade.inject({ method: 'GET', url }), 400);
+  });
+});
+
+describe('facade: Unicode', () => {
+  const samples = ['Привіт, світе! Ґанок, їжак, єнот', '🚀👩🏽‍💻🇺🇦 emoji', '<img src=x onerror=alert(1)>', 'mixed: 日本語 — "quotes" \\ back\\slash \t tab', 'line one\r\nline two'];
+  for (const [kind, send] of [
+    ['JSON', (c: Awaited<ReturnType<typeof cluster>>, m: string) => c.postJson({ msg: m })],
+    ['text/plain', (c: Awaited<ReturnType<typeof cluster>>, m: string) => c.postText(m)],
+  ] as const) {
+    test(`${kind}: text round-trips byte for byte through log, queue and GET`, { timeout: 5000 }, async (t) => {
+      const c = await cluster(t);
+      const ids: string[] = [];
+      for (const m of samples) ids.push(idOf(await send(c, m)));
+      await eventually(() => c.store!.count() === samples.length);
+      const res = await c.facade.inject({ method: 'GET', url: '/messages' });
+      assert.match(String(res.headers['content-type']), /application\/json/);
+      const body = res.json() as MessagesView;
+      for (const [i, m] of samples.entries()) {
+        const logged = body.logging.find((e) => e.id === ids[i]);
+        const consumed = body.messages.find((e) => e.id === ids[i]);
+        assert.ok(logged && consumed);
+        assert.ok(Buffer.from(logged.msg, 'utf8').equals(Buffer.from(m, 'utf8')), `logged ${JSON.stringify(logged.msg)} vs ${JSON.stringify(m)}`);
+        assert.ok(Buffer.from(consumed.msg, 'utf8').equals(Buffer.from(m, 'utf8')), `consumed ${JSON.stringify(consumed.msg)}`);
+      }
+    });
+  }
+
+  test('the text view carries the bytes as plain text, never as HTML', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    idOf(await c.postText('<img src=x onerror=alert(1)> Ї 🚀'));
+    await eventually(() => c.store!.count() === 1);
+    const res = await c.facade.inject({ method: 'GET', url: '/messages', headers: { accept: 'text/plain' } });
+    assert.match(String(res.headers['content-type']), /^text\/plain; charset=utf-8/);
+    assert.ok(res.rawPayload.includes(Buffer.from('<img src=x onerror=alert(1)> Ї 🚀', 'utf8')));
+  });
+});
+
+describe('facade: Idempotency-Key', () => {
+  test('a repeat returns the same id; one log entry, one queue item', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    const first = await c.postJson({ msg: 'pay once' }, { 'idempotency-key': 'order-42' });
+    const id = idOf(first);
+    const again = await c.postJson({ msg: 'pay once' }, { 'idempotency-key': 'order-42' });
+    assert.ok(again.statusCode === 200 || again.statusCode === 201, `repeat answered ${again.statusCode}`);
+    assert.equal((again.json() as { id: string }).id, id);
+    const text = await c.postText('pay once', { 'idempotency-key': 'order-42' });
+    assert.equal((text.json() as { id: string }).id, id);
+    assert.equal(await c.log.size(), 1);
+    assert.equal(await c.queue.depth(), 1);
+    // Another key is another message.
+    const other = idOf(await c.postJson({ msg: 'pay once' }, { 'idempotency-key': 'order-43' }));
+    assert.notEqual(other, id);
+    assert.equal(await c.queue.depth(), 2);
+  });
+
+  test('concurrent repeats get one id and the message is consumed once', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const res = await Promise.all(Array.from({ length: 5 }, () => c.postJson({ msg: 'burst' }, { 'idempotency-key': 'burst-key' })));
+    const ids = new Set(res.map((r) => (r.json() as { id: string }).id));
+    assert.equal(ids.size, 1);
+    for (const r of res) assert.ok(r.statusCode === 200 || r.statusCode === 201);
+    assert.equal(await c.log.size(), 1);
+    await eventually(() => c.store!.count() === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.store!.count(), 1);
+  });
+
+  test('a retry after a failed attempt completes it under the key: still one message', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'refuse' });
+    assertError(await c.postJson({ msg: 'retry me' }, { 'idempotency-key': 'k-retry' }), 503);
+    for (const n of LOGGING) c.caller.heal(urlOf(n));
+    const id = idOf(await c.postJson({ msg: 'retry me' }, { 'idempotency-key': 'k-retry' }));
+    const again = await c.postJson({ msg: 'retry me' }, { 'idempotency-key': 'k-retry' });
+    assert.equal((again.json() as { id: string }).id, id);
+    assert.equal(await c.log.size(), 1);
+    assert.equal(await c.queue.depth(), 1);
+  });
+});
+
+describe('facade: failover across logging instances', () => {
+  const faults: Array<[string, Fault]> = [
+    ['refused', { kind: 'refuse' }],
+    ['500', { kind: 'status', status: 500 }],
+    ['503', { kind: 'status', status: 503 }],
+    ['hanging past the attempt timeout', { kind: 'hang' }],
+  ];
+  for (const [name, fault] of faults) {
+    test(`one logging instance ${name} → POST still 201 via another`, { timeout: 8000 }, async (t) => {
+      const c = await cluster(t);
+      const bad = urlOf('logging-2');
+      c.caller.fail(bad, fault);
+      // Instances are tried in random order: post until the bad one has been tried.
+      const ids: string[] = [];
+      for (let i = 0; i < 60 && c.caller.callsTo(bad, 'POST', '/log').length === 0; i++) ids.push(idOf(await c.postJson({ msg: `m${i}` })));
+      assert.ok(c.caller.callsTo(bad, 'POST', '/log').length > 0, 'the failing instance was tried');
+      for (const id of ids) {
+        const e = await c.log.get(id);
+        assert.ok(e, 'logged');
+        assert.notEqual(e.loggedBy, 'logging-2');
+        assert.ok(await c.consumed(id), 'consumed');
+      }
+      assert.equal(c.caller.hanging, 0, 'every hanging call was released by its abort signal');
+      // Reads fail over too.
+      const res = await c.facade.inject({ method: 'GET', url: '/messages' });
+      assert.equal(res.statusCode, 200);
+      assert.equal((res.json() as MessagesView).logging.length, ids.length);
+    });
+  }
+
+  test('all logging instances failing → POST 503 JSON with Retry-After; nothing queued', { timeout: 8000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    c.caller.fail(urlOf('logging-1'), { kind: 'refuse' });
+    c.caller.fail(urlOf('logging-2'), { kind: 'status', status: 500 });
+    c.caller.fail(urlOf('logging-3'), { kind: 'hang' });
+    const res = await c.postJson({ msg: 'nowhere to go' });
+    assertError(res, 503);
+    assert.equal(res.headers['retry-after'], '2');
+    assert.equal(await c.queue.depth(), 0);
+    assert.equal(await c.log.size(), 0);
+    assert.ok(c.loggingPosts() >= 3, `every instance was tried (${c.loggingPosts()} calls)`);
+    assert.equal(c.caller.hanging, 0);
+  });
+
+  test('no logging instance registered → POST 503 with Retry-After', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { logging: 0 });
+    const res = await c.postJson({ msg: 'hi' });
+    assertError(res, 503);
+    assert.equal(res.headers['retry-after'], '2');
+    assert.match((res.json() as { message: string }).message, /no logging instance/);
+    assert.equal(await c.queue.depth(), 0);
+  });
+
+  test('a 4xx from logging is not retried and does not trip the breaker', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'status', status: 400, body: { error: 'Bad Request', message: 'rejected', statusCode: 400 } });
+    for (let i = 0; i < 4; i++) {
+      const before = c.loggingPosts();
+      const res = await c.postJson({ msg: `m${i}` });
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `a client error, got ${res.statusCode}`);
+      assertError(res, res.statusCode);
+      assert.equal(c.loggingPosts() - before, 1, 'exactly one call to logging');
+    }
+    assert.equal(await c.queue.depth(), 0);
+    for (const i of await c.instances()) assert.equal(i.breaker, 'closed', `${i.instance} breaker`);
+  });
+
+  test('the breaker of a repeatedly failing instance opens (seen in /instances), and it is then skipped', { timeout: 8000 }, async (t) => {
+    const c = await cluster(t);
+    const bad = urlOf('logging-1');
+    c.caller.fail(bad, { kind: 'refuse' });
+    let state = 'closed';
+    for (let i = 0; i < 80 && state !== 'open'; i++) {
+      idOf(await c.postJson({ msg: `m${i}` }));
+      state = (await c.instances()).find((x) => x.instance === 'logging-1')!.breaker;
+    }
+    assert.equal(state, 'open');
+    const list = await c.instances();
+    const one = list.find((x) => x.instance === 'logging-1')!;
+    assert.equal(one.status, 'down');
+    for (const x of list.filter((x) => x.instance !== 'logging-1')) assert.equal(x.breaker, 'closed');
+    // An open breaker goes last: with healthy instances left, it is not called again.
+    const calls = c.caller.callsTo(bad).length;
+    for (let i = 0; i < 10; i++) idOf(await c.postJson({ msg: `after${i}` }));
+    assert.equal(c.caller.callsTo(bad).length, calls);
+  });
+});
+
+describe('facade: queue, registry and health', () => {
+  test('queue full → 503 with Retry-After and a JSON error', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { capacity: 2, consume: false });
+    idOf(await c.postJson({ msg: 'one' }));
+    idOf(await c.postJson({ msg: 'two' }));
+    const res = await c.postJson({ msg: 'three' });
+    assertError(res, 503);
+    assert.equal(res.headers['retry-after'], '2');
+    assert.match((res.json() as { message: string }).message, /queue/);
+    assert.equal(await c.queue.depth(), 2);
+    // Room again once the consumer drains it.
+    c.consumer!.start();
+    await eventually(async () => (await c.queue.depth()) === 0);
+    idOf(await c.postJson({ msg: 'four' }));
+  });
+
+  test('/instances lists registered instances with heartbeatAgeMs and breaker state', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const list = await c.instances();
+    assert.deepEqual(list.map((x) => `${x.service}/${x.instance}`).sort(), ['logging/logging-1', 'logging/logging-2', 'logging/logging-3', 'messages/messages-1']);
+    for (const x of list) {
+      assert.equal(x.url, urlOf(x.instance));
+      assert.equal(typeof x.heartbeatAgeMs, 'number');
+      assert.ok(x.heartbeatAgeMs >= 0 && x.heartbeatAgeMs < 5000, `heartbeatAgeMs ${x.heartbeatAgeMs}`);
+      assert.equal(x.breaker, 'closed');
+      assert.equal(x.status, 'up');
+    }
+  });
+
+  test('an instance that leaves the registry is no longer called', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    await registryKv(c.engine).delete('logging/logging-3');
+    await c.directory.refresh();
+    assert.equal((await c.instances()).filter((x) => x.service === 'logging').length, 2);
+    for (let i = 0; i < 10; i++) idOf(await c.postJson({ msg: `m${i}` }));
+    assert.equal(c.caller.callsTo(urlOf('logging-3')).length, 0);
+  });
+
+  test('readiness follows the engine; liveness stays 200', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    assert.equal((await c.facade.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200);
+    c.engine.down = true;
+    const res = await c.facade.inject({ method: 'GET', url: '/health/ready' });
+    assertError(res, 503);
+    assert.match((res.json() as { message: string }).message, /down/);
+    assert.equal((await c.facade.inject({ method: 'GET', url: '/health/live' })).statusCode, 200);
+    assertError(await c.postJson({ msg: 'engine down' }), 503);
+  });
+});

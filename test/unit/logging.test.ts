@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test, type TestContext } from 'node:test';
+import type { LogEntry } from '../../src/engine/ports.js';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { buildLoggingApp } from '../../src/services/logging/app.js';
+import { engineHealth, silentLogger } from '../helpers/fakes.js';
+
+function setup(t: TestContext, name = 'logging-1') {
+  const engine = new MemoryEngine();
+  const log = engine.log(`log-${randomUUID()}`);
+  const app = buildLoggingApp({ name }, { log, health: engineHealth(engine), logger: silentLogger() });
+  t.after(() => app.close());
+  const post = (payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/log', payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+  return { engine, log, app, post };
+}
+
+function assertErrorBody(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number) {
+  assert.equal(res.statusCode, status);
+  assert.match(String(res.headers['content-type']), /application\/json/);
+  const body = res.json() as { error?: unknown; message?: unknown };
+  assert.equal(typeof body.error, 'string', 'error is a string');
+  assert.equal(typeof body.message, 'string', 'message is a string');
+  assert.ok((body.message as string).length > 0);
+}
+
+describe('logging service', () => {
+  test('POST /log stores the entry with loggedBy, loggedAt and ts', async (t) => {
+    const { post, log } = setup(t, 'logging-7');
+    const before = Date.now();
+    const res = await post({ id: 'a1', msg: 'hello' });
+    assert.equal(res.statusCode, 201);
+    const entry = res.json() as LogEntry;
+    assert.equal(entry.id, 'a1');
+    assert.equal(entry.msg, 'hello');
+    assert.equal(entry.loggedBy, 'logging-7');
+    assert.ok(!Number.isNaN(Date.parse(entry.loggedAt)), 'loggedAt is an ISO time');
+    assert.ok(Date.parse(entry.loggedAt) >= before - 1 && Date.parse(entry.loggedAt) <= Date.now() + 1);
+    assert.equal(typeof entry.ts, 'number');
+    assert.ok(Math.abs(entry.ts - Date.parse(entry.loggedAt)) < 1000, 'ts is epoch milliseconds');
+    const stored = await log.get('a1');
+    assert.deepEqual(stored, entry);
+    assert.equal(await log.size(), 1);
+  });
+
+  test('the correlation id is kept from the body, else taken from the request header', async (t) => {
+    const { post, log } = setup(t);
+    await post({ id: 'c1', msg: 'x', correlationId: 'corr-body' });
+    await post({ id: 'c2', msg: 'y' }, { 'x-correlation-id': 'corr-header' });
+    assert.equal((await log.get('c1'))?.correlationId, 'corr-body');
+    assert.equal((await log.get('c2'))?.correlationId, 'corr-header');
+  });
+
+  test('the same id twice is stored once; the repeat answers 200 with the first text', async (t) => {
+    const { post, log } = setup(t);
+    const first = await post({ id: 'dup', msg: 'first' });
+    assert.equal(first.statusCode, 201);
+    const second = await post({ id: 'dup', msg: 'second' });
+    assert.equal(second.statusCode, 200);
+    assert.equal((second.json() as LogEntry).msg, 'first');
+    assert.deepEqual(second.json(), first.json());
+    assert.equal(await log.size(), 1);
+    assert.equal((await log.get('dup'))?.msg, 'first');
+  });
+
+  test('GET /log lists entries in arrival order; /log/count counts them', async (t) => {
+    const { post, app } = setup(t);
+    const ids = ['z', 'a', 'm', 'b', 'y'];
+    for (const id of ids) assert.equal((await post({ id, msg: `msg-${id}` })).statusCode, 201);
+    const res = await app.inject({ method: 'GET', url: '/log' });
+    assert.equal(res.statusCode, 200);
+    const entries = res.json() as LogEntry[];
+    assert.deepEqual(
+      entries.map((e) => e.id),
+      ids,
+    );
+    assert.deepEqual(
+      entries.map((e) => e.msg),
+      ids.map((id) => `msg-${id}`),
+    );
+    assert.equal(res.headers['x-next-cursor'], undefined);
+    const count = await app.inject({ method: 'GET', url: '/log/count' });
+    assert.deepEqual(count.json(), { count: 5 });
+  });
+
+  test('GET /log pages with ?limit= and ?after= following x-next-cursor', async (t) => {
+    const { post, app } = setup(t);
+    const ids = Array.from({ length: 7 }, (_, i) => `p${i}`);
+    for (const id of ids) await post({ id, msg: id });
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const url = `/log?limit=3${after !== undefined ? `&after=${encodeURIComponent(after)}` : ''}`;
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200);
+      const entries = res.json() as LogEntry[];
+      assert.ok(entries.length <= 3);
+      seen.push(...entries.map((e) => e.id));
+      pages++;
+      const next = res.headers['x-next-cursor'];
+      if (next === undefined) break;
+      assert.equal(typeof next, 'string');
+      after = next as string;
+      assert.ok(pages < 10, 'paging terminates');
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, ids);
+  });
+
+  test('bad paging parameters are 400 with {error, message}', async (t) => {
+    const { app } = setup(t);
+    for (const url of ['/log?limit=0', '/log?limit=abc', '/log?limit=-1', '/log?foo=1']) {
+      const res = await app.inject({ method: 'GET', url });
+      assertErrorBody(res, 400);
+    }
+  });
+
+  const badBodies: Array<[string, string]> = [
+    ['missing id', JSON.stringify({ msg: 'hi' })],
+    ['missing msg', JSON.stringify({ id: 'x' })],
+    ['msg as a number', JSON.stringify({ id: 'x', msg: 5 })],
+    ['id as a number', JSON.stringify({ id: 5, msg: 'hi' })],
+    ['empty msg', JSON.stringify({ id: 'x', msg: '' })],
+    ['empty id', JSON.stringify({ id: '', msg: 'hi' })],
+    ['extra property', JSON.stringify({ id: 'x', msg: 'hi', extra: true })],
+    ['invalid JSON', '{"id": "x", "msg": '],
+    ['array', JSON.stringify([{ id: 'x', msg: 'hi' }])],
+    ['null', 'null'],
+    ['empty body', ''],
+  ];
+  for (const [name, payload] of badBodies) {
+    test(`bad body (${name}) → 400 {error, message}, nothing stored`, async (t) => {
+      const { post, log } = setup(t);
+      const res = await post(payload);
+      assertErrorBody(res, 400);
+      assert.equal(await log.size(), 0);
+    });
+  }
+
+  test('a non-JSON content type is 415 and nothing is stored', async (t) => {
+    const { app, log } = setup(t);
+    const res = await app.inject({ method: 'POST', url: '/log', payload: '<x/>', headers: { 'content-type': 'application/xml' } });
+    assertErrorBody(res, 415);
+    assert.equal(await log.size(), 0);
+  });
+
+  test('unknown route 404 and wrong method 405 with Allow', async (t) => {
+    const { app } = setup(t);
+    assertErrorBody(await app.inject({ method: 'GET', url: '/nope' }), 404);
+    const res = await app.inject({ method: 'DELETE', url: '/log' });
+    assertErrorBody(res, 405);
+    assert.match(String(res.headers.allow), /GET/);
+    assert.match(String(res.headers.allow), /POST/);
+  });
+
+  test('engine down → POST and GET answer 503 JSON; readiness 503 names the reason; liveness 200', async (t) => {
+    const { engine, post, app, log } = setup(t);
+    await post({ id: 'before', msg: 'before' });
+    engine.down = true;
+    assertErrorBody(await post({ id: 'during', msg: 'during' }), 503);
+    assertErrorBody(await app.inject({ method: 'GET', url: '/log' }), 503);
+    assertErrorBody(await app.inject({ method: 'GET', url: '/log?limit=2' }), 503);
+    assertErrorBody(await app.inject({ method: 'GET', url: '/log/count' }), 503);
+
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    assertErrorBody(ready, 503);
+    const body = ready.json() as { status: string; message: string; instance: string };
+    assert.equal(body.status, 'not-ready');
+    assert.equal(body.instance, 'logging-1');
+    assert.match(body.message, /engine.*down/);
+    assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 503);
+
+    const live = await app.inject({ method: 'GET', url: '/health/live' });
+    assert.equal(live.statusCode, 200);
+    assert.equal((live.json() as { status: string }).status, 'live');
+
+    engine.down = false;
+    assert.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200);
+    assert.equal(await log.size(), 1, 'the write during the outage was not stored');
+  });
+
+  test('health when the engine is up: ready 200 with service and instance', async (t) => {
+    const { app } = setup(t, 'logging-3');
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as Record<string, unknown>;
+    assert.equal(body.status, 'ready');
+    assert.equal(body.service, 'logging');
+    assert.equal(body.instance, 'logging-3');
+  });
+
+  test('Unicode text is stored byte for byte', async (t) => {
+    const { post, app } = setup(t);
+    const msg = 'Привіт, світ 👋🏽 <img src=x onerror=alert(1)> "q" \\ \u0000 end';
+    assert.equal((await post({ id: 'u', msg })).statusCode, 201);
+    const entries = (await app.inject({ method: 'GET', url: '/log' })).json() as LogEntry[];
+    assert.equal(entries[0]?.msg, msg);
+    assert.equal(Buffer.compare(Buffer.from(entries[0]!.msg, 'utf8'), Buffer.from(msg, 'utf8')), 0);
+  });
+});
