@@ -7,8 +7,10 @@
 import type { FastifyInstance } from 'fastify';
 import { createEngine } from './engine/factory.js';
 import type { Engine } from './engine/ports.js';
-import type { CommonConfig } from './shared/common-config.js';
+import { SETTINGS_MAP, type CommonConfig } from './shared/common-config.js';
 import { createLogger, type Logger } from './shared/logger.js';
+import { DeliveryLedger, LedgerReconciler, LEDGER_MAP, LOCK_MAP, type LedgerRecord } from './shared/delivery-ledger.js';
+import { Metrics } from './shared/metrics.js';
 import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from './shared/registry.js';
 import { isConfigError, parseArgv } from './shared/settings.js';
 import { loadFacadeConfig, type FacadeConfig } from './services/facade/config.js';
@@ -46,8 +48,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.name, config.logLevel, process.env.LOG_PRETTY === '1' || process.stdout.isTTY === true);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 
-  const engine = await createEngine(config.engine, logger, config.name);
-  const running = await build(service, config, engine, logger);
+  const metrics = new Metrics({ service, instance: config.name });
+  const engine = metrics.instrument(await createEngine(config.engine, logger, config.name));
+  config = await withEngineSettings(service, config, engine, flags, logger);
+  const running = await build(service, config, engine, logger, metrics);
   await running.app.listen({ host: config.host, port: config.port });
   const addr = running.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -84,7 +88,33 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-async function build(service: ServiceName, config: CommonConfig, engine: Engine, logger: Logger): Promise<Running> {
+/**
+ * Settings kept in the engine's `settings` map (keys are the env names, e.g.
+ * QUEUE_NAME, ATTEMPT_TIMEOUT_MS) apply where neither a flag nor the
+ * environment set a value. They are validated like any other setting.
+ */
+async function withEngineSettings(service: ServiceName, config: CommonConfig, engine: Engine, flags: Map<string, string>, logger: Logger): Promise<CommonConfig> {
+  let stored: Array<[string, string]>;
+  try {
+    stored = await engine.kv<string>(SETTINGS_MAP).entries();
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not read settings from the engine; using flags and env only');
+    return config;
+  }
+  if (stored.length === 0) return config;
+  const env = { ...Object.fromEntries(stored.map(([k, v]) => [k, String(v)])), ...process.env };
+  const src = { flags, env };
+  try {
+    const next = service === 'facade' ? loadFacadeConfig(src) : service === 'logging' ? loadLoggingConfig(src) : loadMessagesConfig(src);
+    logger.info({ fromEngine: stored.map(([k]) => k).filter((k) => process.env[k] === undefined) }, 'settings read from the engine');
+    return next;
+  } catch (err) {
+    console.error(`${service}: ${(err as Error).message} (from the engine's settings map)`);
+    process.exit(2);
+  }
+}
+
+async function build(service: ServiceName, config: CommonConfig, engine: Engine, logger: Logger, metrics: Metrics): Promise<Running> {
   const registryKv = engine.kv<InstanceRecord>(REGISTRY_MAP);
   const membershipFor = (): RegistryMembership =>
     new RegistryMembership(
@@ -106,6 +136,7 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
     const app = buildLoggingApp(config, {
       log: engine.log(config.mapName),
       logger,
+      metrics,
       health: { ready: () => readiness(engine, membership) },
     });
     return { app, membership };
@@ -117,12 +148,42 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
     const { QueueConsumer } = await import('./services/messages/consumer.js');
     const { ConsumedStore } = await import('./services/messages/store.js');
     const store = new ConsumedStore(cfg.storeFile);
-    const consumer = new QueueConsumer({ instance: cfg.name, queue: engine.queue(cfg.queueName), store, logger, pollTimeoutMs: cfg.pollTimeoutMs });
+    const queue = engine.queue(cfg.queueName);
+    const ledgerKv = engine.kv<LedgerRecord>(LEDGER_MAP);
+    const ledger = new DeliveryLedger(ledgerKv);
+    const consumedTotal = metrics.counter('messages_consumed_total', 'Messages this instance stored.');
+    const duplicatesTotal = metrics.counter('messages_duplicates_skipped_total', 'Deliveries skipped because this instance already held the id.');
+    const consumer = new QueueConsumer({
+      instance: cfg.name,
+      queue,
+      store,
+      logger,
+      pollTimeoutMs: cfg.pollTimeoutMs,
+      onStored: async (item, created) => {
+        (created ? consumedTotal : duplicatesTotal).inc();
+        await ledger.ack(item.id);
+      },
+    });
+    const reconciler = new LedgerReconciler(ledgerKv, engine.kv<string>(LOCK_MAP), queue, logger, {
+      instance: cfg.name,
+      intervalMs: cfg.ledgerScanMs,
+      redeliverAfterMs: cfg.redeliverAfterMs,
+    });
+    metrics.gauge('ledger_redelivered', 'Unacknowledged messages this instance offered again.', (g) => g.set(reconciler.redelivered));
     const membership = membershipFor();
-    const app = buildMessagesApp(cfg, { store, consumer, logger, health: { ready: () => readiness(engine, membership) } });
+    const app = buildMessagesApp(cfg, { store, consumer, logger, metrics, queue, health: { ready: () => readiness(engine, membership) } });
     logger.info({ store: cfg.storeFile, alreadyHeld: store.count() }, 'opened store');
     consumer.start();
-    return { app, membership, after: async () => store.close() };
+    reconciler.start();
+    return {
+      app,
+      membership,
+      after: async () => {
+        await consumer.stop();
+        await reconciler.stop();
+        store.close();
+      },
+    };
   }
 
   const cfg = config as FacadeConfig;
@@ -134,9 +195,11 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
   const app = buildFacadeApp(cfg, {
     queue: engine.queue(cfg.queueName),
     idempotency: engine.kv('idempotency'),
+    ledger: new DeliveryLedger(engine.kv<LedgerRecord>(LEDGER_MAP)),
     directory,
     caller,
     logger,
+    metrics,
     health: {
       ready: async () => {
         await engine.ping();

@@ -49,6 +49,8 @@ export interface MessageQueue {
   offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
   /** Takes the head item, waiting at most timeoutMs for one; null when none came or the signal aborted. */
   poll(timeoutMs: number, signal?: AbortSignal): Promise<QueueItem | null>;
+  /** The head item without taking it; null when empty. */
+  peek(): Promise<QueueItem | null>;
   depth(): Promise<number>;
 }
 

@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { HOST_PORT, HOSTNAME, type SettingsReader } from './settings.js';
 
+/** Engine map holding shared settings, keyed by their env names (QUEUE_NAME, ATTEMPT_TIMEOUT_MS, …). */
+export const SETTINGS_MAP = 'settings';
+
 export type EngineKind = 'embedded' | 'hazelcast';
 export const ENGINE_KINDS: readonly EngineKind[] = ['embedded', 'hazelcast'];
 

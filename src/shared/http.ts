@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
 export interface HttpOptions {
   logger: Logger;
   bodyLimit?: number;
+  /** When given: request metrics and GET /metrics. */
+  metrics?: Metrics;
 }
 
 /** Error the handlers throw to answer a specific 4xx/5xx with a clear message. */
@@ -60,6 +63,7 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header(CORRELATION_HEADER, req.id);
   });
+  opts.metrics?.install(app);
 
   app.setErrorHandler((err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) => {
     if ((err as HttpError).isHttpError) {

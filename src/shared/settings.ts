@@ -71,7 +71,7 @@ export class SettingsReader {
   string(flag: string, envName: string, def: string, pattern?: RegExp, expected = 'a non-empty string'): string {
     const r = this.raw(flag, envName);
     if (!r) return def;
-    if (r.value.trim() === '' || (pattern && !pattern.test(r.value))) this.fail(flag, envName, expected, r.value);
+    if (r.value.trim() === '' || (pattern && !pattern.test(r.value)) || (pattern === HOST_PORT && !validPort(r.value))) this.fail(flag, envName, expected, r.value);
     return r.value;
   }
 
@@ -95,7 +95,7 @@ export class SettingsReader {
     const r = this.raw(flag, envName);
     if (!r) return def;
     const items = r.value.split(',').map((s) => s.trim()).filter(Boolean);
-    if (items.length === 0 || items.some((s) => !itemPattern.test(s))) this.fail(flag, envName, expected, r.value);
+    if (items.length === 0 || items.some((s) => !itemPattern.test(s) || (itemPattern === HOST_PORT && !validPort(s)))) this.fail(flag, envName, expected, r.value);
     return items;
   }
 
@@ -108,4 +108,9 @@ export class SettingsReader {
 }
 
 export const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+function validPort(hostPort: string): boolean {
+  const port = Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+  return port >= 1 && port <= 65535;
+}
 export const HOSTNAME = /^[A-Za-z0-9.\-_[\]:]+$/;

@@ -69,11 +69,14 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       const q = a.queue(name);
       for (let i = 0; i < 5; i++) assert.equal(await q.offer({ id: `i${i}`, msg: `m${i}`, enqueuedAt: '' }, 1000), true);
       assert.equal(await b.queue(name).depth(), 5);
+      assert.equal((await b.queue(name).peek())?.id, 'i0', 'peek shows the head');
+      assert.equal(await q.depth(), 5, 'peek takes nothing');
       const got: string[] = [];
       for (let i = 0; i < 5; i++) got.push((await b.queue(name).poll(1000))!.id);
       assert.deepEqual(got, ['i0', 'i1', 'i2', 'i3', 'i4']);
       const t0 = Date.now();
       assert.equal(await q.poll(300), null);
+      assert.equal(await q.peek(), null);
       assert.ok(Date.now() - t0 < 5000);
       assert.equal(await q.depth(), 0);
     });

@@ -92,6 +92,7 @@ export class EmbeddedEngine implements Engine {
     const take = db.prepare<[string, string], { body: string }>(
       'DELETE FROM queue WHERE seq = (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT 1) AND name = ? RETURNING body',
     );
+    const head = db.prepare<[string], { body: string }>('SELECT body FROM queue WHERE name = ? ORDER BY seq LIMIT 1');
     const capacity = this.capacity;
     // Count and insert in one IMMEDIATE transaction so the bound holds across processes.
     const tryOffer = db.transaction((body: string) => {
@@ -114,6 +115,10 @@ export class EmbeddedEngine implements Engine {
           signal,
         );
         return got ?? null;
+      },
+      peek: async () => {
+        const row = head.get(name);
+        return row ? (JSON.parse(row.body) as QueueItem) : null;
       },
       depth: async () => count.get(name)!.n,
     };

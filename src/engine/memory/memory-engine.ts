@@ -58,6 +58,7 @@ export class MemoryEngine implements Engine {
         this.check();
         return (await waitFor(() => items.shift(), timeoutMs, signal)) ?? null;
       },
+      peek: async () => (this.check(), items[0] ?? null),
       depth: async () => (this.check(), items.length),
     };
   }

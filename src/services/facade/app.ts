@@ -5,6 +5,8 @@ import type { KvMap, MessageQueue, QueueItem } from '../../engine/ports.js';
 import { CORRELATION_HEADER, createHttpServer, HttpError } from '../../shared/http.js';
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
 import type { InstanceRecord } from '../../shared/registry.js';
+import type { DeliveryLedger } from '../../shared/delivery-ledger.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { ServiceCaller } from './caller.js';
 import type { FacadeConfig } from './config.js';
 import type { InstanceDirectory } from './directory.js';
@@ -18,6 +20,8 @@ export interface FacadeDeps {
   caller: ServiceCaller;
   health: HealthCheck;
   logger: Logger;
+  ledger?: DeliveryLedger;
+  metrics?: Metrics;
 }
 
 type FacadeOptions = Pick<
@@ -46,7 +50,7 @@ const postSchema = {
 
 /** The facade: the one public entry. Logs each message through a logging instance, queues it, answers with its id. */
 export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): FastifyInstance {
-  const app = createHttpServer({ logger: deps.logger, bodyLimit: config.bodyLimit });
+  const app = createHttpServer({ logger: deps.logger, bodyLimit: config.bodyLimit, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
   const calls = new InstanceCaller({
     attemptTimeoutMs: config.attemptTimeoutMs,
     deadlineMs: config.requestDeadlineMs,
@@ -54,6 +58,22 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
     breakerHalfOpenMs: config.breakerHalfOpenMs,
   });
   app.decorate('instanceCaller', calls);
+  const accepted = deps.metrics?.counter('messages_accepted_total', 'Messages answered 201: logged and queued.');
+  const rejected = deps.metrics?.counter('messages_rejected_total', 'POST /messages answered 503, by reason.', ['reason']);
+  if (deps.metrics) {
+    const retries = deps.metrics.counter('facade_retries_total', 'Calls to an instance retried on another, by service.', ['service']);
+    calls.onRetry = (service) => retries.inc({ service });
+    const states = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
+    deps.metrics.gauge('facade_breaker_state', 'Circuit breaker per instance: 0 closed, 1 half-open, 2 open.', (g) => {
+      g.reset();
+      for (const r of deps.directory.all()) g.set({ instance: r.instance, service: r.service }, states[calls.breakerState(r)]);
+    }, ['instance', 'service']);
+    deps.metrics.gauge('queue_depth', 'Items waiting in the shared queue.', async (g) => g.set(await deps.queue.depth().catch(() => -1)));
+    deps.metrics.gauge('registered_instances', 'Live instances in the registry, by service.', (g) => {
+      g.reset();
+      for (const s of ['logging', 'messages'] as const) g.set({ service: s }, deps.directory.all().filter((r) => r.service === s).length);
+    }, ['service']);
+  }
 
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
@@ -72,11 +92,14 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const res = await deps.caller.call(inst.url, { method, path, body, signal, headers: { [CORRELATION_HEADER]: correlationId } });
       if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
       if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
-      return res.body;
+      return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
     });
   }
 
   app.post<{ Body: { msg: string } | string; Headers: { 'idempotency-key'?: string } }>('/messages', { schema: postSchema }, async (req, reply) => {
+    if (typeof req.body !== 'string' && (typeof req.body !== 'object' || req.body === null)) {
+      throw new HttpError(400, 'missing body: send {"msg": "<text>"} as application/json, or the text as text/plain');
+    }
     const msg = typeof req.body === 'string' ? req.body : req.body.msg;
     const key = req.headers['idempotency-key'];
     const correlationId = req.id;
@@ -101,6 +124,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
     } catch (err) {
       if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${JSON.stringify(err.body)}`);
+      rejected?.inc({ reason: 'logging' });
       const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
       throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
     }
@@ -108,11 +132,17 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
     const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
     let queued: boolean;
     try {
+      // Recorded before the offer: if the item is lost after it left the
+      // queue, the ledger still has it and it is offered again.
+      await deps.ledger?.record(item);
       queued = await deps.queue.offer(item, config.offerTimeoutMs);
+      if (!queued) await deps.ledger?.forget(id);
     } catch (err) {
+      rejected?.inc({ reason: 'queue' });
       throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
     }
     if (!queued) {
+      rejected?.inc({ reason: 'queue-full' });
       req.log.warn({ id }, 'queue full');
       throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
     }
@@ -121,6 +151,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         req.log.warn({ id, err: err.message }, 'could not mark the idempotency key done; a repeat will re-send under the same id');
       });
     }
+    accepted?.inc();
     req.log.info({ id, correlationId, loggedBy: logged.instance.instance, attempts: logged.attempts.length }, 'accepted message');
     return reply.code(201).send({ id });
   });
@@ -151,21 +182,22 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
       }
       const result: Record<string, unknown> = {
-        logging: logging.value.value,
+        logging: logging.value.value.body,
         loggingInstance: logging.value.instance.instance,
       };
       if (messages.status === 'fulfilled') {
-        result.messages = messages.value.value;
+        result.messages = messages.value.value.body;
         result.messagesInstance = messages.value.instance.instance;
       } else {
         result.messages = [];
         result.messagesInstance = null;
         result.note = `no messages instance answered: ${(messages.reason as Error).message}`;
       }
-      if (req.query.limit || req.query.after) {
-        // Paged read: the cursor comes from logging.
-        const next = (logging.value as unknown as { next?: string }).next;
-        if (next) result.next = next;
+      // Paged read: the cursor comes from logging.
+      const next = logging.value.value.next;
+      if (next) {
+        result.next = next;
+        reply.header('x-next-cursor', next);
       }
       if (wantsText(req.headers.accept)) {
         reply.type('text/plain; charset=utf-8');

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { LogEntry, MessageLog } from '../../engine/ports.js';
 import { createHttpServer, HttpError } from '../../shared/http.js';
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { LoggingConfig } from './config.js';
 
 export interface LoggingDeps {
   log: MessageLog;
   health: HealthCheck;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 const logBody = {
@@ -33,7 +35,8 @@ const pageQuery = {
 
 /** The logging service: stores messages in the shared map, one log line each. */
 export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: LoggingDeps): FastifyInstance {
-  const app = createHttpServer({ logger: deps.logger });
+  const app = createHttpServer({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+  const stored = deps.metrics?.counter('log_entries_stored_total', 'POST /log calls by whether the id was new.', ['created']);
   healthRoutes(app, { service: 'logging', instance: config.name }, deps.health);
 
   app.post<{ Body: { id: string; msg: string; correlationId?: string } }>('/log', { schema: { body: logBody } }, async (req, reply) => {
@@ -53,6 +56,7 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
     } catch (err) {
       throw new HttpError(503, `engine unavailable: ${(err as Error).message}`);
     }
+    stored?.inc({ created: String(result.created) });
     req.log.info({ id, text: msg, correlationId: entry.correlationId, created: result.created }, result.created ? 'logged message' : 'message already logged');
     return reply.code(result.created ? 201 : 200).send(result.entry);
   });

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHttpServer } from '../../shared/http.js';
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
+import type { MessageQueue } from '../../engine/ports.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { QueueConsumer } from './consumer.js';
 import type { ConsumedStore } from './store.js';
 
@@ -10,11 +12,19 @@ export interface MessagesDeps {
   consumer: QueueConsumer;
   health: HealthCheck;
   logger: Logger;
+  metrics?: Metrics;
+  queue?: MessageQueue;
 }
 
 /** The messages service's HTTP side: what this instance consumed. The consumer runs beside it. */
 export function buildMessagesApp(config: { name: string }, deps: MessagesDeps): FastifyInstance {
-  const app = createHttpServer({ logger: deps.logger });
+  const app = createHttpServer({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+  if (deps.metrics) {
+    const m = deps.metrics;
+    m.gauge('messages_stored', 'Messages held in this instance\'s store.', (g) => g.set(deps.store.count()));
+    const q = deps.queue;
+    if (q) m.gauge('queue_depth', 'Items waiting in the shared queue.', async (g) => g.set(await q.depth().catch(() => -1)));
+  }
   healthRoutes(app, { service: 'messages', instance: config.name }, {
     ready: async () => {
       const d = await deps.health.ready();

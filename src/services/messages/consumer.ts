@@ -10,8 +10,8 @@ export interface ConsumerOptions {
   logger: Logger;
   /** Longest single wait for an item; bounds how long stop() can take. Default 1000. */
   pollTimeoutMs?: number;
-  /** Called after an item is stored durably (acknowledges it to the delivery ledger). */
-  onStored?: (item: QueueItem) => Promise<void>;
+  /** Called after an item is stored durably (acknowledges it to the delivery ledger); created is false for a duplicate. */
+  onStored?: (item: QueueItem, created: boolean) => Promise<void>;
 }
 
 /**
@@ -38,7 +38,7 @@ export class QueueConsumer {
   }
 
   private async run(): Promise<void> {
-    const { queue, store, logger, instance } = this.o;
+    const { queue, logger } = this.o;
     const signal = this.ac.signal;
     let backoff = 100;
     while (!signal.aborted) {
@@ -56,23 +56,47 @@ export class QueueConsumer {
       }
       if (!item) continue;
       // From here on the item is in hand: finish it even if stop() was called.
-      const created = store.add({
-        id: item.id,
-        msg: item.msg,
-        consumedBy: instance,
-        consumedAt: new Date().toISOString(),
-        enqueuedAt: item.enqueuedAt,
-        ...(item.correlationId ? { correlationId: item.correlationId } : {}),
-      });
+      const created = await this.storeWithRetry(item);
+      if (created === undefined) return;
       if (created) this.consumed++;
       else this.duplicates++;
       logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created }, created ? 'consumed message' : 'message already consumed');
       if (this.o.onStored) {
         try {
-          await this.o.onStored(item);
+          await this.o.onStored(item, created);
         } catch (err) {
           logger.warn({ id: item.id, err: (err as Error).message }, 'acknowledge failed; the item may be delivered again');
         }
+      }
+    }
+  }
+
+  /**
+   * Stores the item, retrying while the store fails (disk full, file locked):
+   * the item was already taken off the queue, so giving up would lose it.
+   * Undefined only when stop() came while the store kept failing; the item
+   * then stays unacknowledged in the delivery ledger and is offered again.
+   */
+  private async storeWithRetry(item: QueueItem): Promise<boolean | undefined> {
+    let backoff = 100;
+    for (;;) {
+      try {
+        const created = this.o.store.add({
+          id: item.id,
+          msg: item.msg,
+          consumedBy: this.o.instance,
+          consumedAt: new Date().toISOString(),
+          enqueuedAt: item.enqueuedAt,
+          ...(item.correlationId ? { correlationId: item.correlationId } : {}),
+        });
+        this.lastError = undefined;
+        return created;
+      } catch (err) {
+        this.lastError = `store failed: ${(err as Error).message}`;
+        this.o.logger.error({ id: item.id, err: (err as Error).message, retryInMs: backoff }, 'could not store a consumed message; retrying');
+        if (this.ac.signal.aborted) return undefined;
+        await sleep(backoff, this.ac.signal);
+        backoff = Math.min(backoff * 2, 2000);
       }
     }
   }
