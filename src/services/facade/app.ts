@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { KvMap, MessageQueue, QueueItem } from '../../engine/ports.js';
@@ -29,7 +31,23 @@ type FacadeOptions = Pick<
   'name' | 'bodyLimit' | 'attemptTimeoutMs' | 'requestDeadlineMs' | 'offerTimeoutMs' | 'retryAfterSeconds' | 'breakerThreshold' | 'breakerHalfOpenMs' | 'idempotencyTtlMs' | 'registryTtlMs'
 >;
 
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' }, statusCode: { type: 'integer' } },
+} as const;
+
 const postSchema = {
+  summary: 'Send a message',
+  description:
+    'JSON {"msg": "<non-empty string>"} or a text/plain body. The message gets a UUID, is stored by one logging instance (random, failing over to the others) and put on the queue; only then the answer is 201. With an Idempotency-Key header a repeat answers 200 with the same id and stores nothing twice. 503 with Retry-After when no logging instance can store it or the queue is full.',
+  response: {
+    201: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },
+    200: { type: 'object', properties: { id: { type: 'string' }, repeated: { type: 'boolean' } } },
+    400: errorSchema,
+    413: errorSchema,
+    415: errorSchema,
+    503: errorSchema,
+  },
   headers: {
     type: 'object',
     properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } },
@@ -75,153 +93,172 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
     }, ['service']);
   }
 
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-
-  healthRoutes(app, { service: 'facade', instance: config.name }, deps.health);
-
-  /** Calls a service through the resilience policies; maps a 2xx body to T. */
-  async function callService(
-    service: 'logging' | 'messages',
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    correlationId: string,
-  ) {
-    const instances = await deps.directory.of(service);
-    return calls.call(instances, async (inst: InstanceRecord, signal) => {
-      const res = await deps.caller.call(inst.url, { method, path, body, signal, headers: { [CORRELATION_HEADER]: correlationId } });
-      if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
-      if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
-      return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
-    });
-  }
-
-  app.post<{ Body: { msg: string } | string; Headers: { 'idempotency-key'?: string } }>('/messages', { schema: postSchema }, async (req, reply) => {
-    if (typeof req.body !== 'string' && (typeof req.body !== 'object' || req.body === null)) {
-      throw new HttpError(400, 'missing body: send {"msg": "<text>"} as application/json, or the text as text/plain');
-    }
-    const msg = typeof req.body === 'string' ? req.body : req.body.msg;
-    const key = req.headers['idempotency-key'];
-    const correlationId = req.id;
-    let id: string = randomUUID();
-    if (key !== undefined) {
-      let prior;
-      try {
-        prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending' }, config.idempotencyTtlMs);
-      } catch (err) {
-        throw new HttpError(503, `engine unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
-      }
-      if (prior?.state === 'done') {
-        req.log.info({ id: prior.id, idempotencyKey: key }, 'repeat of an accepted request');
-        return reply.code(200).send({ id: prior.id, repeated: true });
-      }
-      // A repeat of a request that did not finish: complete it under the same id.
-      if (prior) id = prior.id;
-    }
-
-    let logged;
-    try {
-      logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
-    } catch (err) {
-      if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${JSON.stringify(err.body)}`);
-      rejected?.inc({ reason: 'logging' });
-      const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
-      throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
-    }
-
-    const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
-    let queued: boolean;
-    try {
-      // Recorded before the offer: if the item is lost after it left the
-      // queue, the ledger still has it and it is offered again.
-      await deps.ledger?.record(item);
-      queued = await deps.queue.offer(item, config.offerTimeoutMs);
-      if (!queued) await deps.ledger?.forget(id);
-    } catch (err) {
-      rejected?.inc({ reason: 'queue' });
-      throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
-    }
-    if (!queued) {
-      rejected?.inc({ reason: 'queue-full' });
-      req.log.warn({ id }, 'queue full');
-      throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
-    }
-    if (key !== undefined) {
-      await deps.idempotency.set(key, { id, state: 'done' }, config.idempotencyTtlMs).catch((err: Error) => {
-        req.log.warn({ id, err: err.message }, 'could not mark the idempotency key done; a repeat will re-send under the same id');
-      });
-    }
-    accepted?.inc();
-    req.log.info({ id, correlationId, loggedBy: logged.instance.instance, attempts: logged.attempts.length }, 'accepted message');
-    return reply.code(201).send({ id });
-  });
-
-  app.get<{ Querystring: { limit?: string; after?: string } }>(
-    '/messages',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', maxLength: 200 } },
-        },
+  app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'hazel-lab facade',
+        version: '0.1.0',
+        description:
+          'The public entry of the system: accepts messages (logged through a logging instance, then queued for the messages instances) and reads back what logging and one messages instance hold.',
       },
     },
-    async (req, reply) => {
-      const qs = new URLSearchParams();
-      if (req.query.limit) qs.set('limit', req.query.limit);
-      if (req.query.after) qs.set('after', req.query.after);
-      const logPath = qs.size ? `/log?${qs}` : '/log';
-      const [logging, messages] = await Promise.allSettled([
-        callService('logging', 'GET', logPath, undefined, req.id),
-        callService('messages', 'GET', '/messages', undefined, req.id),
-      ]);
-      if (logging.status === 'rejected') {
-        const e = logging.reason as Error;
-        if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${JSON.stringify(e.body)}`);
-        throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
-      }
-      const result: Record<string, unknown> = {
-        logging: logging.value.value.body,
-        loggingInstance: logging.value.instance.instance,
-      };
-      if (messages.status === 'fulfilled') {
-        result.messages = messages.value.value.body;
-        result.messagesInstance = messages.value.instance.instance;
-      } else {
-        result.messages = [];
-        result.messagesInstance = null;
-        result.note = `no messages instance answered: ${(messages.reason as Error).message}`;
-      }
-      // Paged read: the cursor comes from logging.
-      const next = logging.value.value.next;
-      if (next) {
-        result.next = next;
-        reply.header('x-next-cursor', next);
-      }
-      if (wantsText(req.headers.accept)) {
-        reply.type('text/plain; charset=utf-8');
-        const lines = (xs: unknown) => (Array.isArray(xs) && xs.length > 0 ? xs.map((e) => String((e as { msg: unknown }).msg)).join('\n') : '(none)');
-        return [
-          `== logging (${result.loggingInstance}) ==`,
-          lines(result.logging),
-          `== messages (${result.messagesInstance ?? 'none'}) ==`,
-          result.note ? `(${result.note})` : lines(result.messages),
-          '',
-        ].join('\n');
-      }
-      return result;
-    },
-  );
+  });
+  app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger());
 
-  app.get('/instances', async () => {
-    const now = Date.now();
-    return deps.directory.all().map((r) => ({
-      ...r,
-      heartbeatAgeMs: now - Date.parse(r.heartbeatAt),
-      breaker: calls.breakerState(r),
-      status: calls.breakerState(r) === 'open' ? 'down' : now - Date.parse(r.heartbeatAt) > config.registryTtlMs ? 'stale' : 'up',
-    }));
+  // Routes live in a child scope registered after swagger, so the docs see them.
+  app.register(async (app) => {
+    app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+    healthRoutes(app, { service: 'facade', instance: config.name }, deps.health);
+
+    /** Calls a service through the resilience policies; maps a 2xx body to T. */
+    async function callService(
+      service: 'logging' | 'messages',
+      method: 'GET' | 'POST',
+      path: string,
+      body: unknown,
+      correlationId: string,
+    ) {
+      const instances = await deps.directory.of(service);
+      return calls.call(instances, async (inst: InstanceRecord, signal) => {
+        const res = await deps.caller.call(inst.url, { method, path, body, signal, headers: { [CORRELATION_HEADER]: correlationId } });
+        if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
+        if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+        return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
+      });
+    }
+
+    app.post<{ Body: { msg: string } | string; Headers: { 'idempotency-key'?: string } }>('/messages', { schema: postSchema }, async (req, reply) => {
+      if (typeof req.body !== 'string' && (typeof req.body !== 'object' || req.body === null)) {
+        throw new HttpError(400, 'missing body: send {"msg": "<text>"} as application/json, or the text as text/plain');
+      }
+      const msg = typeof req.body === 'string' ? req.body : req.body.msg;
+      const key = req.headers['idempotency-key'];
+      const correlationId = req.id;
+      let id: string = randomUUID();
+      if (key !== undefined) {
+        let prior;
+        try {
+          prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending' }, config.idempotencyTtlMs);
+        } catch (err) {
+          throw new HttpError(503, `engine unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
+        }
+        if (prior?.state === 'done') {
+          req.log.info({ id: prior.id, idempotencyKey: key }, 'repeat of an accepted request');
+          return reply.code(200).send({ id: prior.id, repeated: true });
+        }
+        // A repeat of a request that did not finish: complete it under the same id.
+        if (prior) id = prior.id;
+      }
+
+      let logged;
+      try {
+        logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
+      } catch (err) {
+        if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${JSON.stringify(err.body)}`);
+        rejected?.inc({ reason: 'logging' });
+        const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
+        throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
+      }
+
+      const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
+      let queued: boolean;
+      try {
+        // Recorded before the offer: if the item is lost after it left the
+        // queue, the ledger still has it and it is offered again.
+        await deps.ledger?.record(item);
+        queued = await deps.queue.offer(item, config.offerTimeoutMs);
+        if (!queued) await deps.ledger?.forget(id);
+      } catch (err) {
+        rejected?.inc({ reason: 'queue' });
+        throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
+      }
+      if (!queued) {
+        rejected?.inc({ reason: 'queue-full' });
+        req.log.warn({ id }, 'queue full');
+        throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
+      }
+      if (key !== undefined) {
+        await deps.idempotency.set(key, { id, state: 'done' }, config.idempotencyTtlMs).catch((err: Error) => {
+          req.log.warn({ id, err: err.message }, 'could not mark the idempotency key done; a repeat will re-send under the same id');
+        });
+      }
+      accepted?.inc();
+      req.log.info({ id, correlationId, loggedBy: logged.instance.instance, attempts: logged.attempts.length }, 'accepted message');
+      return reply.code(201).send({ id });
+    });
+
+    app.get<{ Querystring: { limit?: string; after?: string } }>(
+      '/messages',
+      {
+        schema: {
+          summary: 'Read messages',
+          description:
+            '{logging: [...], messages: [...]}: every logged message (from one logging instance) and what one randomly chosen messages instance consumed. With Accept: text/plain, the texts as lines in two parts. ?limit=N&after=CURSOR pages the logging part (the next cursor is in `next` and the x-next-cursor header).',
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', maxLength: 200 } },
+          },
+        },
+      },
+      async (req, reply) => {
+        const qs = new URLSearchParams();
+        if (req.query.limit) qs.set('limit', req.query.limit);
+        if (req.query.after) qs.set('after', req.query.after);
+        const logPath = qs.size ? `/log?${qs}` : '/log';
+        const [logging, messages] = await Promise.allSettled([
+          callService('logging', 'GET', logPath, undefined, req.id),
+          callService('messages', 'GET', '/messages', undefined, req.id),
+        ]);
+        if (logging.status === 'rejected') {
+          const e = logging.reason as Error;
+          if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${JSON.stringify(e.body)}`);
+          throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
+        }
+        const result: Record<string, unknown> = {
+          logging: logging.value.value.body,
+          loggingInstance: logging.value.instance.instance,
+        };
+        if (messages.status === 'fulfilled') {
+          result.messages = messages.value.value.body;
+          result.messagesInstance = messages.value.instance.instance;
+        } else {
+          result.messages = [];
+          result.messagesInstance = null;
+          result.note = `no messages instance answered: ${(messages.reason as Error).message}`;
+        }
+        // Paged read: the cursor comes from logging.
+        const next = logging.value.value.next;
+        if (next) {
+          result.next = next;
+          reply.header('x-next-cursor', next);
+        }
+        if (wantsText(req.headers.accept)) {
+          reply.type('text/plain; charset=utf-8');
+          const lines = (xs: unknown) => (Array.isArray(xs) && xs.length > 0 ? xs.map((e) => String((e as { msg: unknown }).msg)).join('\n') : '(none)');
+          return [
+            `== logging (${result.loggingInstance}) ==`,
+            lines(result.logging),
+            `== messages (${result.messagesInstance ?? 'none'}) ==`,
+            result.note ? `(${result.note})` : lines(result.messages),
+            '',
+          ].join('\n');
+        }
+        return result;
+      },
+    );
+
+    app.get('/instances', { schema: { summary: 'Registered instances with heartbeat age and breaker state' } }, async () => {
+      const now = Date.now();
+      return deps.directory.all().map((r) => ({
+        ...r,
+        heartbeatAgeMs: now - Date.parse(r.heartbeatAt),
+        breaker: calls.breakerState(r),
+        status: calls.breakerState(r) === 'open' ? 'down' : now - Date.parse(r.heartbeatAt) > config.registryTtlMs ? 'stale' : 'up',
+      }));
+    });
   });
 
   return app;

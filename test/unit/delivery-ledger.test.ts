@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import type { Engine, QueueItem } from '../../src/engine/ports.js';
+import { DeliveryLedger, LedgerReconciler, LEDGER_MAP, LOCK_MAP, type LedgerRecord } from '../../src/shared/delivery-ledger.js';
+import { QueueConsumer } from '../../src/services/messages/consumer.js';
+import { ConsumedStore } from '../../src/services/messages/store.js';
+import { silentLogger } from '../helpers/fakes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ledger-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const item = (id: string, ageMs: number): QueueItem => ({ id, msg: `m-${id}`, enqueuedAt: new Date(Date.now() - ageMs).toISOString() });
+
+for (const [label, make] of [
+  ['memory', () => new MemoryEngine()],
+  ['embedded', () => new EmbeddedEngine({ dataDir: dir })],
+] as Array<[string, () => Engine]>) {
+  describe(`delivery ledger (${label})`, () => {
+    const setup = (instance = 'messages-a') => {
+      const engine = make();
+      const q = engine.queue(`q-${Math.random()}`);
+      const kv = engine.kv<LedgerRecord>(`${LEDGER_MAP}-${Math.random()}`);
+      const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
+      const ledger = new DeliveryLedger(kv);
+      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance, redeliverAfterMs: 1000, orderSlackMs: 500 });
+      return { engine, q, kv, locks, ledger, rec };
+    };
+
+    it('an item taken from the queue but never stored (its consumer died) is offered again after two scans', async () => {
+      const { q, ledger, rec } = setup();
+      const lost = item('lost-1', 5000);
+      await ledger.record(lost);
+      await q.offer(lost, 100);
+      // A consumer takes it and dies before storing: it is gone from the queue.
+      assert.equal((await q.poll(100))?.id, 'lost-1');
+      assert.equal(await rec.scan(), 0, 'first scan only suspects');
+      assert.equal(await rec.scan(), 1, 'second scan re-offers');
+      const again = await q.poll(100);
+      assert.equal(again?.id, 'lost-1');
+      assert.equal(again?.msg, 'm-lost-1');
+      assert.equal((await ledger.pending())[0]?.redeliveries, 1);
+    });
+
+    it('an acknowledged item is never offered again', async () => {
+      const { q, ledger, rec } = setup();
+      const ok = item('ok-1', 5000);
+      await ledger.record(ok);
+      await q.offer(ok, 100);
+      await q.poll(100);
+      assert.equal(await rec.scan(), 0);
+      await ledger.ack('ok-1');
+      assert.equal(await rec.scan(), 0);
+      assert.equal(await q.depth(), 0);
+      assert.deepEqual(await ledger.pending(), []);
+    });
+
+    it('an old item still waiting in the queue (a backlog) is not offered twice', async () => {
+      const { q, ledger, rec } = setup();
+      for (let i = 0; i < 5; i++) {
+        const it = item(`backlog-${i}`, 10_000);
+        await ledger.record(it);
+        await q.offer(it, 100);
+      }
+      await rec.scan();
+      assert.equal(await rec.scan(), 0);
+      assert.equal(await q.depth(), 5);
+    });
+
+    it('an item older than the queue head by more than the slack is known lost even while the queue is busy', async () => {
+      const { q, ledger, rec } = setup();
+      const lost = item('lost-old', 20_000);
+      await ledger.record(lost);
+      const fresh = item('fresh', 0);
+      await ledger.record(fresh);
+      await q.offer(fresh, 100);
+      await rec.scan();
+      assert.equal(await rec.scan(), 1);
+      assert.equal(await q.depth(), 2);
+    });
+
+    it('a young unacknowledged item is left alone', async () => {
+      const { ledger, rec } = setup();
+      await ledger.record(item('young', 0));
+      await rec.scan();
+      assert.equal(await rec.scan(), 0);
+    });
+
+    it('with a real consumer: the lost item ends up stored once', async () => {
+      const { q, ledger, kv, locks } = setup();
+      const store = new ConsumedStore(':memory:');
+      const consumer = new QueueConsumer({
+        instance: 'messages-b', queue: q, store, logger: silentLogger(), pollTimeoutMs: 50,
+        onStored: async (i) => ledger.ack(i.id),
+      });
+      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'messages-b', intervalMs: 50, redeliverAfterMs: 200, orderSlackMs: 100 });
+      const lost = item('lost-2', 0);
+      await ledger.record(lost);
+      await q.offer(lost, 100);
+      assert.equal((await q.poll(100))?.id, 'lost-2'); // taken by a consumer that then died
+      consumer.start();
+      rec.start();
+      const deadline = Date.now() + 5000;
+      while (store.count() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await rec.stop();
+      await consumer.stop();
+      assert.deepEqual(store.list().map((e) => e.id), ['lost-2']);
+      assert.deepEqual(await ledger.pending(), []);
+    });
+
+    it('only one reconciler holds the lease at a time', async () => {
+      const engine = make();
+      const q = engine.queue(`q-${Math.random()}`);
+      const kv = engine.kv<LedgerRecord>(`${LEDGER_MAP}-${Math.random()}`);
+      const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
+      const ledger = new DeliveryLedger(kv);
+      const a = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'a', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
+      const b = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'b', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
+      await ledger.record(item('x', 1000));
+      a.start();
+      b.start();
+      await new Promise((r) => setTimeout(r, 400));
+      await a.stop();
+      await b.stop();
+      assert.ok(a.redelivered === 0 || b.redelivered === 0, `both reconciled: a=${a.redelivered} b=${b.redelivered}`);
+    });
+  });
+}
