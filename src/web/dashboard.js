@@ -1,0 +1,360 @@
+// hazel-lab live dashboard. Plain browser JavaScript, no build step.
+// Rule: data from the services is only ever put into the page as text
+// (textContent / text nodes), never as HTML.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const MAX_MINE = 12;
+
+  /** Sent from this page, newest first: { id, msg }. */
+  const mine = [];
+  let latestId = null;
+  let lastState = null;
+
+  /**
+   * Creates an element. props: className, testid, title, dataset, hidden.
+   * Children: nodes, or strings that become text nodes.
+   */
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    if (props) {
+      if (props.className) el.className = props.className;
+      if (props.testid) el.dataset.testid = props.testid;
+      if (props.title) el.title = props.title;
+      if (props.dataset) for (const [k, v] of Object.entries(props.dataset)) el.dataset[k] = v;
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return el;
+  }
+
+  function setText(id, text) {
+    const el = $(id);
+    if (el.textContent !== String(text)) el.textContent = String(text);
+  }
+
+  function age(ms) {
+    if (ms === null || ms === undefined) return '—';
+    if (ms < 1000) return `${(ms / 1000).toFixed(1)} s`;
+    if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+    return `${Math.round(ms / 60_000)} min`;
+  }
+
+  function clock(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour12: false });
+  }
+
+  // ---- status line -------------------------------------------------------
+
+  function status(text, kind = 'info') {
+    const el = $('status');
+    el.textContent = text;
+    el.dataset.kind = kind;
+  }
+
+  async function errorText(res) {
+    let detail = '';
+    try {
+      const body = await res.json();
+      detail = body && typeof body.message === 'string' ? body.message : JSON.stringify(body);
+    } catch {
+      detail = res.statusText;
+    }
+    const retry = res.headers.get('retry-after');
+    return `${res.status} ${res.statusText || ''}`.trim() + (detail ? `: ${detail}` : '') + (retry ? ` (retry after ${retry} s)` : '');
+  }
+
+  // ---- sending -----------------------------------------------------------
+
+  async function send(msg) {
+    const res = await fetch('/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ msg }),
+    });
+    if (res.status !== 201 && res.status !== 200) throw new Error(await errorText(res));
+    const body = await res.json();
+    mine.unshift({ id: body.id, msg });
+    if (mine.length > MAX_MINE) mine.length = MAX_MINE;
+    latestId = body.id;
+    setText('sent-id', body.id);
+    renderMine();
+    if (lastState) render(lastState);
+    return body.id;
+  }
+
+  function busy(on) {
+    for (const id of ['send-button', 'run-lab']) $(id).disabled = on;
+  }
+
+  $('send-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const input = $('msg-input');
+    const msg = input.value;
+    if (!msg.trim()) return;
+    busy(true);
+    status('Sending…');
+    try {
+      const id = await send(msg);
+      input.value = '';
+      status(`Accepted: ${id}`, 'ok');
+    } catch (err) {
+      status(`Send failed — ${err.message}`, 'error');
+    } finally {
+      busy(false);
+      input.focus();
+    }
+  });
+
+  $('run-lab').addEventListener('click', async () => {
+    busy(true);
+    let n = 0;
+    try {
+      for (let i = 1; i <= 10; i++) {
+        status(`Lab experiment: sending msg${i}…`);
+        await send(`msg${i}`);
+        n++;
+      }
+      status('Lab experiment: msg1..msg10 sent. Watch them spread over the instances.', 'ok');
+    } catch (err) {
+      status(`Lab experiment stopped after ${n} of 10 — ${err.message}`, 'error');
+    } finally {
+      busy(false);
+    }
+  });
+
+  $('read-facade').addEventListener('click', async () => {
+    status('Reading through the facade…');
+    try {
+      const res = await fetch('/messages', { headers: { accept: 'application/json' } });
+      if (res.status !== 200) throw new Error(await errorText(res));
+      const body = await res.json();
+      const logging = Array.isArray(body.logging) ? body.logging : [];
+      const messages = Array.isArray(body.messages) ? body.messages : [];
+      $('read-result').hidden = false;
+      setText('read-logging', body.loggingInstance || '—');
+      setText('read-messages', body.messagesInstance || 'none');
+      setText('read-counts', `— ${logging.length} in the log, ${messages.length} held by ${body.messagesInstance || 'no instance'}`);
+      $('read-note').hidden = !body.note;
+      setText('read-note', body.note || '');
+      $('read-list').replaceChildren(...messages.slice(-20).reverse().map((e) => entry(e, 'consumed')));
+      status(`Read: log from ${body.loggingInstance}, messages from ${body.messagesInstance || 'none'}.`, 'ok');
+    } catch (err) {
+      status(`Read failed — ${err.message}`, 'error');
+    }
+  });
+
+  // ---- rendering ---------------------------------------------------------
+
+  const mineIds = () => new Set(mine.map((m) => m.id));
+
+  function entry(e, what) {
+    const classes = ['msg'];
+    if (e.id === latestId) classes.push('latest');
+    else if (mine.some((m) => m.id === e.id)) classes.push('own');
+    return h(
+      'li',
+      { className: classes.join(' '), dataset: { id: e.id }, title: `${e.id}${e.at ? ` · ${what} ${clock(e.at)}` : ''}` },
+      h('span', { className: 'text', testid: 'msg-text' }, e.msg + (e.truncated ? '…' : '')),
+      h('span', { className: 'meta' }, e.id.slice(0, 8)),
+    );
+  }
+
+  function badge(inst, ttlMs) {
+    if (inst.health.status !== 'up') return h('span', { className: 'badge down', testid: 'health' }, 'down');
+    if (inst.heartbeatAgeMs !== null && inst.heartbeatAgeMs > ttlMs) return h('span', { className: 'badge stale', testid: 'health' }, 'stale');
+    return h('span', { className: 'badge up', testid: 'health' }, 'up');
+  }
+
+  function card(inst, state) {
+    const what = inst.service === 'logging' ? 'logged' : 'consumed';
+    const facts = h(
+      'dl',
+      { className: 'facts' },
+      h('div', null, h('dt', null, 'heartbeat'), h('dd', { testid: 'heartbeat' }, inst.heartbeatAgeMs === null ? '—' : `${age(inst.heartbeatAgeMs)} ago`)),
+      h('div', null, h('dt', null, 'breaker'), h('dd', { testid: 'breaker', className: `breaker ${inst.breaker || 'none'}` }, inst.breaker || '—')),
+      h('div', null, h('dt', null, 'probe'), h('dd', { testid: 'probe' }, inst.health.ms !== undefined ? `${inst.health.ms} ms` : '—')),
+    );
+    const list = h('ol', { className: 'msgs', testid: 'messages' });
+    list.reversed = true;
+    for (const e of inst.messages) list.append(entry(e, what));
+    const body = [
+      h('div', { className: 'count' }, h('strong', { testid: 'count' }, inst.count === null ? '—' : String(inst.count)), inst.count === null ? ` ${what} (unknown)` : ` ${what}`),
+      inst.health.reason ? h('p', { className: 'reason', testid: 'reason' }, inst.health.reason) : null,
+      inst.messagesError && !(inst.health.reason && inst.messagesError.includes(inst.health.reason))
+        ? h('p', { className: 'reason', testid: 'messages-error' }, inst.messagesError)
+        : null,
+      inst.messages.length ? list : inst.count === 0 ? h('p', { className: 'empty' }, `Nothing ${what} yet.`) : null,
+      inst.count !== null && inst.count > inst.messages.length ? h('p', { className: 'more' }, `newest ${inst.messages.length} of ${inst.count}`) : null,
+    ];
+    return h(
+      'article',
+      { className: `card ${inst.service} ${inst.health.status}${inst.registered ? '' : ' gone'}`, testid: `instance-${inst.instance}`, dataset: { instance: inst.instance, service: inst.service, health: inst.health.status } },
+      h('header', null, h('h3', null, inst.instance), badge(inst, state.registry.ttlMs)),
+      h('p', { className: 'url' }, inst.url || 'not registered'),
+      facts,
+      ...body,
+    );
+  }
+
+  function chart(state) {
+    const rows = state.instances.filter((i) => i.service === 'logging' || i.service === 'messages');
+    if (rows.length === 0) return [h('p', { className: 'empty' }, 'No instance is registered.')];
+    const max = Math.max(1, ...rows.map((i) => i.count || 0));
+    const out = [];
+    for (const service of ['logging', 'messages']) {
+      const xs = rows.filter((i) => i.service === service);
+      if (xs.length === 0) continue;
+      out.push(h('div', { className: `bar-group ${service}` }, service === 'logging' ? 'logged by' : 'consumed by'));
+      for (const i of xs) {
+        const fill = h('span', { className: 'fill' });
+        fill.style.width = `${((i.count || 0) / max) * 100}%`;
+        out.push(
+          h(
+            'div',
+            { className: `bar ${service} ${i.health.status}`, testid: `bar-${i.instance}` },
+            h('span', { className: 'label' }, i.instance),
+            h('span', { className: 'track' }, fill),
+            h('span', { className: 'value', testid: 'bar-value' }, i.count === null ? '?' : String(i.count)),
+          ),
+        );
+      }
+    }
+    return out;
+  }
+
+  /** Where each message sent from this page was seen; kept once known (it never moves), so a later outage does not blank it. */
+  const seenAt = { logging: new Map(), messages: new Map() };
+  function renderMine() {
+    const table = $('mine-table');
+    table.hidden = mine.length === 0;
+    const ids = mineIds();
+    if (lastState) {
+      for (const inst of lastState.instances) {
+        const at = seenAt[inst.service];
+        if (at) for (const e of inst.messages) if (ids.has(e.id)) at.set(e.id, inst.instance);
+      }
+    }
+    const logged = seenAt.logging;
+    const consumed = seenAt.messages;
+    $('mine-rows').replaceChildren(
+      ...mine.map((m) =>
+        h(
+          'tr',
+          { dataset: { id: m.id }, className: m.id === latestId ? 'latest' : '' },
+          h('td', { className: 'text', title: m.id }, m.msg),
+          h('td', { testid: 'logged-by' }, logged.get(m.id) || '…'),
+          h('td', { testid: 'consumed-by' }, consumed.get(m.id) || '…'),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Cards are kept between updates and rebuilt only when what they show
+   * changed, so a list keeps its scroll position and hover; the ticking
+   * numbers (heartbeat age, probe time) are updated in place.
+   */
+  const cards = new Map();
+  function upsertCard(inst, state) {
+    const key = `${inst.service}/${inst.instance}`;
+    const stale = inst.heartbeatAgeMs !== null && inst.heartbeatAgeMs > state.registry.ttlMs;
+    const sig = JSON.stringify([inst.health.status, inst.health.reason, stale, inst.breaker, inst.count, inst.messagesError, inst.registered, inst.url, inst.messages.map((e) => e.id), latestId, mine.length]);
+    const had = cards.get(key);
+    if (had && had.sig === sig) {
+      had.el.querySelector('[data-testid="heartbeat"]').textContent = inst.heartbeatAgeMs === null ? '—' : `${age(inst.heartbeatAgeMs)} ago`;
+      had.el.querySelector('[data-testid="probe"]').textContent = inst.health.ms !== undefined ? `${inst.health.ms} ms` : '—';
+      return had.el;
+    }
+    const el = card(inst, state);
+    const oldList = had && had.el.querySelector('.msgs');
+    const newList = el.querySelector('.msgs');
+    if (oldList && newList) requestAnimationFrame(() => (newList.scrollTop = oldList.scrollTop));
+    cards.set(key, { el, sig });
+    return el;
+  }
+
+  function setChildren(parent, children) {
+    const same = parent.children.length === children.length && children.every((c, i) => parent.children[i] === c);
+    if (!same) parent.replaceChildren(...children);
+  }
+
+  function render(state) {
+    lastState = state;
+    const groups = { logging: [], messages: [] };
+    for (const inst of state.instances) if (groups[inst.service]) groups[inst.service].push(inst);
+    const seen = new Set(state.instances.map((i) => `${i.service}/${i.instance}`));
+    for (const key of cards.keys()) if (!seen.has(key)) cards.delete(key);
+    for (const [service, xs] of Object.entries(groups)) {
+      const el = $(`${service}-columns`);
+      if (xs.length) setChildren(el, xs.map((i) => upsertCard(i, state)));
+      else el.replaceChildren(h('p', { className: 'empty' }, `No ${service} instance is registered.`));
+      el.parentElement.style.flexGrow = String(Math.max(1, xs.length));
+      setText(`n-${service}`, xs.filter((i) => i.registered).length);
+    }
+    $('chart').replaceChildren(...chart(state));
+    const depth = $('queue-depth');
+    depth.textContent = state.queue.depth === null ? 'n/a' : String(state.queue.depth);
+    depth.title = state.queue.error || '';
+    setText('total-logged', state.log.total === null ? 'n/a' : state.log.total);
+    // A messages instance that does not answer: its store is unknown, so the total is a lower bound.
+    const consumed = groups.messages.reduce((n, i) => n + (i.count || 0), 0);
+    setText('total-consumed', groups.messages.some((i) => i.count === null) ? `≥ ${consumed}` : consumed);
+    const notes = [`Updated ${clock(state.at)}`, `snapshot ${state.tookMs} ms`];
+    if (state.log.readFrom) notes.push(`log read from ${state.log.readFrom}`);
+    if (state.log.error) notes.push(`log: ${state.log.error}`);
+    if (state.registry.error) notes.push(`registry: ${state.registry.error}`);
+    setText('footer-text', notes.join(' · '));
+    renderMine();
+  }
+
+  // ---- live updates: server-sent events, polling as the fallback ----------
+
+  function connection(kind, text) {
+    $('connection').dataset.state = kind;
+    setText('conn-text', text);
+  }
+
+  let pollTimer = null;
+  async function poll() {
+    try {
+      const res = await fetch('/dashboard/state', { headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(await errorText(res));
+      render(await res.json());
+      connection('polling', 'polling');
+    } catch (err) {
+      connection('down', 'facade unreachable');
+      $('connection').title = err.message;
+    }
+    pollTimer = setTimeout(poll, 2000);
+  }
+
+  function live() {
+    if (typeof EventSource !== 'function') return void poll();
+    const es = new EventSource('/dashboard/events');
+    let failures = 0;
+    es.addEventListener('state', (ev) => {
+      failures = 0;
+      const state = JSON.parse(ev.data);
+      if (state.error) return connection('down', `state unavailable: ${state.error}`);
+      render(state);
+      connection('live', 'live');
+    });
+    es.addEventListener('error', () => {
+      failures++;
+      connection('down', 'reconnecting…');
+      // A proxy that breaks event streams: fall back to polling.
+      if (failures >= 5 && pollTimer === null) {
+        es.close();
+        void poll();
+      }
+    });
+  }
+
+  live();
+})();

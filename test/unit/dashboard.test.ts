@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { MessageQueue } from '../../src/engine/ports.js';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { dashboardRoutes, defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../src/services/facade/dashboard.js';
+import { InstanceDirectory } from '../../src/services/facade/directory.js';
+import { InstanceCaller } from '../../src/services/facade/resilience.js';
+import { buildLoggingApp } from '../../src/services/logging/app.js';
+import { buildMessagesApp } from '../../src/services/messages/app.js';
+import { QueueConsumer } from '../../src/services/messages/consumer.js';
+import { ConsumedStore } from '../../src/services/messages/store.js';
+import { engineHealth, InjectCaller, registerInstance, registryKv, silentLogger } from '../helpers/fakes.js';
+
+const MAP = 'messages-log';
+const urlOf = (name: string) => `http://${name}.test`;
+
+interface Setup {
+  /** Up: routed to real logging apps. */
+  logging?: string[];
+  /** Registered but refusing connections. */
+  refusing?: string[];
+  /** Up: a real messages app with a store. */
+  messages?: string[];
+  /** Registered but never answering. */
+  hanging?: string[];
+  queue?: MessageQueue;
+  options?: DashboardOptions;
+}
+
+/** A bare Fastify app with only the dashboard, over in-memory services reached through InjectCaller. */
+async function setup(t: TestContext, s: Setup = {}) {
+  const engine = new MemoryEngine();
+  const logger = silentLogger();
+  const caller = new InjectCaller();
+  const apps: FastifyInstance[] = [];
+  t.after(async () => {
+    for (const a of apps.reverse()) await a.close();
+  });
+  for (const name of s.logging ?? ['logging-1', 'logging-2']) {
+    const app = buildLoggingApp({ name }, { log: engine.log(MAP), health: engineHealth(engine), logger });
+    apps.push(app);
+    caller.route(urlOf(name), app);
+    await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
+  }
+  for (const name of s.refusing ?? []) await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
+  const stores = new Map<string, ConsumedStore>();
+  for (const name of s.messages ?? ['messages-1']) {
+    const store = new ConsumedStore(':memory:');
+    t.after(() => store.close());
+    stores.set(name, store);
+    const consumer = new QueueConsumer({ instance: name, queue: engine.queue(`q-${name}`), store, logger, pollTimeoutMs: 20 });
+    const app = buildMessagesApp({ name }, { store, consumer, health: engineHealth(engine), logger });
+    apps.push(app);
+    consumer.start();
+    caller.route(urlOf(name), app);
+    await registerInstance(engine, 'messages', name, urlOf(name), 60_000);
+  }
+  for (const name of s.hanging ?? []) {
+    await registerInstance(engine, 'messages', name, urlOf(name), 60_000);
+    caller.fail(urlOf(name), { kind: 'hang' });
+  }
+  const directory = new InstanceDirectory(registryKv(engine), 50, logger);
+  await directory.refresh();
+  const calls = new InstanceCaller({ attemptTimeoutMs: 200, deadlineMs: 1000, breakerThreshold: 3, breakerHalfOpenMs: 60_000 });
+  const queue = s.queue ?? engine.queue('dashboard-queue');
+  const app = Fastify();
+  dashboardRoutes(app, { directory, caller, queue, calls, registryTtlMs: 60_000 }, { probeTimeoutMs: 150, ...s.options });
+  apps.push(app);
+  await app.ready();
+
+  let n = 0;
+  const logAs = async (loggedBy: string, msg: string) => {
+    const id = `id-${++n}`;
+    await engine.log(MAP).put({ id, msg, loggedBy, loggedAt: new Date().toISOString(), ts: Date.now() + n / 1000 });
+    return id;
+  };
+  const consumeAs = (consumedBy: string, id: string, msg: string) => stores.get(consumedBy)!.add({ id, msg, consumedBy, consumedAt: new Date().toISOString() });
+  const state = async () => {
+    const res = await app.inject({ method: 'GET', url: '/dashboard/state' });
+    assert.equal(res.statusCode, 200, res.payload);
+    return res.json() as DashboardState;
+  };
+  const find = (st: DashboardState, instance: string): DashboardInstance => {
+    const i = st.instances.find((x) => x.instance === instance);
+    assert.ok(i, `${instance} is in the state (has: ${st.instances.map((x) => x.instance).join(', ')})`);
+    return i;
+  };
+  return { engine, caller, app, directory, calls, queue, logAs, consumeAs, state, find };
+}
+
+describe('dashboard: page and assets', () => {
+  test('the web folder resolves to <repo>/src/web from src/ and from dist/', () => {
+    const root = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+    assert.equal(defaultWebDir(`${root}/src/services/facade`), `${root}/src/web`);
+    assert.equal(defaultWebDir(`${root}/dist/services/facade`), `${root}/src/web`);
+  });
+
+  test('GET / → the page, with versioned asset links, no-cache, a strict CSP and an ETag', async (t) => {
+    const { app } = await setup(t);
+    const res = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/html; charset=utf-8/);
+    assert.equal(res.headers['cache-control'], 'no-cache');
+    assert.match(String(res.headers['content-security-policy']), /script-src 'self'/);
+    assert.doesNotMatch(String(res.headers['content-security-policy']), /unsafe-inline/);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.match(res.payload, /<title>hazel-lab/);
+    assert.match(res.payload, /src="\/assets\/dashboard\.js\?v=[\w-]{8}"/);
+    assert.match(res.payload, /href="\/assets\/dashboard\.css\?v=[\w-]{8}"/);
+    const etag = String(res.headers.etag);
+    assert.match(etag, /^"[\w-]+"$/);
+    const again = await app.inject({ method: 'GET', url: '/', headers: { 'if-none-match': etag } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.payload, '');
+  });
+
+  test('GET /assets/<file> → JS and CSS with their types; a versioned URL is cached for good', async (t) => {
+    const { app } = await setup(t);
+    const js = await app.inject({ method: 'GET', url: '/assets/dashboard.js' });
+    assert.equal(js.statusCode, 200);
+    assert.match(String(js.headers['content-type']), /^text\/javascript; charset=utf-8/);
+    assert.equal(js.headers['cache-control'], 'no-cache');
+    assert.match(js.payload, /EventSource/);
+    // The rule the page lives by: data never goes in as HTML.
+    assert.doesNotMatch(js.payload, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    const css = await app.inject({ method: 'GET', url: '/assets/dashboard.css?v=abc' });
+    assert.equal(css.statusCode, 200);
+    assert.match(String(css.headers['content-type']), /^text\/css; charset=utf-8/);
+    assert.equal(css.headers['cache-control'], 'public, max-age=31536000, immutable');
+  });
+
+  test('only the known asset names are served: traversal and other files → 404', async (t) => {
+    const { app } = await setup(t);
+    for (const url of [
+      '/assets/..%2Fpackage.json',
+      '/assets/..%2F..%2F..%2Fpackage.json',
+      '/assets/%2e%2e%2fservices%2ffacade%2fdashboard.ts',
+      '/assets/../../package.json',
+      '/assets/..\\package.json',
+      '/assets/index.html',
+      '/assets/dashboard.ts',
+      '/assets/constructor',
+      '/assets/__proto__',
+      '/assets/hasOwnProperty',
+      '/assets/',
+      '/src/web/dashboard.js',
+      '/package.json',
+    ]) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 404, `${url} → ${res.statusCode}`);
+      assert.doesNotMatch(res.payload, /"devDependencies"|hazel-lab live dashboard|dashboardRoutes/, `${url} leaked a file`);
+    }
+  });
+
+  test('missing assets: / answers 503 (without the path), the state still works', async (t) => {
+    const { app } = await setup(t, { options: { webDir: '/nonexistent/web' } });
+    const res = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(res.statusCode, 503);
+    assert.match(res.payload, /dashboard assets are missing/);
+    assert.doesNotMatch(res.payload, /nonexistent/);
+    assert.equal((await app.inject({ method: 'GET', url: '/assets/dashboard.js' })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'GET', url: '/dashboard/state' })).statusCode, 200);
+  });
+});
+
+describe('dashboard: state', () => {
+  test('every instance with health and its messages; a down one shows as down with the reason', async (t) => {
+    const c = await setup(t, { logging: ['logging-1', 'logging-2'], refusing: ['logging-3'], messages: ['messages-1'], hanging: ['messages-2'] });
+    const a = await c.logAs('logging-1', 'first');
+    const b = await c.logAs('logging-2', 'second');
+    const x = await c.logAs('logging-1', '<img src=x onerror=alert(1)>');
+    c.consumeAs('messages-1', a, 'first');
+    c.consumeAs('messages-1', x, '<img src=x onerror=alert(1)>');
+    await c.queue.offer({ id: 'q1', msg: 'waiting', enqueuedAt: new Date().toISOString() }, 10);
+
+    const st = await c.state();
+    assert.ok(!Number.isNaN(Date.parse(st.at)));
+    assert.equal(st.queue.depth, 1);
+    assert.equal(st.log.total, 3);
+    assert.ok(['logging-1', 'logging-2', 'logging-3'].includes(st.log.readFrom!));
+    assert.deepEqual(
+      st.instances.map((i) => [i.service, i.instance]),
+      [
+        ['logging', 'logging-1'],
+        ['logging', 'logging-2'],
+        ['logging', 'logging-3'],
+        ['messages', 'messages-1'],
+        ['messages', 'messages-2'],
+      ],
+    );
+
+    const l1 = c.find(st, 'logging-1');
+    assert.equal(l1.health.status, 'up');
+    assert.equal(l1.url, urlOf('logging-1'));
+    assert.equal(l1.breaker, 'closed');
+    assert.equal(typeof l1.heartbeatAt, 'string');
+    assert.ok(l1.heartbeatAgeMs! >= 0 && l1.heartbeatAgeMs! < 60_000);
+    assert.equal(l1.count, 2);
+    assert.deepEqual(
+      l1.messages.map((e) => [e.id, e.msg]),
+      [
+        [x, '<img src=x onerror=alert(1)>'],
+        [a, 'first'],
+      ],
+      'newest first, text as stored',
+    );
+    assert.deepEqual(
+      c.find(st, 'logging-2').messages.map((e) => e.id),
+      [b],
+    );
+
+    const l3 = c.find(st, 'logging-3');
+    assert.equal(l3.health.status, 'down');
+    assert.match(l3.health.reason!, /ECONNREFUSED/);
+    assert.equal(l3.count, 0);
+
+    const m1 = c.find(st, 'messages-1');
+    assert.equal(m1.health.status, 'up');
+    assert.equal(m1.count, 2);
+    assert.deepEqual(
+      m1.messages.map((e) => e.id),
+      [x, a],
+    );
+
+    const m2 = c.find(st, 'messages-2');
+    assert.equal(m2.health.status, 'down');
+    assert.equal(m2.health.reason, 'no answer in time');
+    assert.equal(m2.count, null);
+    assert.match(m2.messagesError!, /no answer in time/);
+    assert.equal(c.caller.hanging, 0, 'every hanging call was released by its timeout');
+  });
+
+  test('lists keep the newest 50 but counts stay full; long texts are cut', async (t) => {
+    const c = await setup(t, { logging: ['logging-1'], messages: ['messages-1'] });
+    for (let i = 1; i <= 60; i++) {
+      const id = await c.logAs('logging-1', `m${i}`);
+      c.consumeAs('messages-1', id, `m${i}`);
+    }
+    await c.logAs('logging-1', 'x'.repeat(5000));
+    const st = await c.state();
+    const l1 = c.find(st, 'logging-1');
+    assert.equal(l1.count, 61);
+    assert.equal(l1.messages.length, 50);
+    assert.equal(l1.messages[0]!.msg.length, 300);
+    assert.equal(l1.messages[0]!.truncated, true);
+    assert.equal(l1.messages[1]!.msg, 'm60');
+    assert.equal(l1.messages[49]!.msg, 'm12');
+    const m1 = c.find(st, 'messages-1');
+    assert.equal(m1.count, 60);
+    assert.equal(m1.messages.length, 50);
+    assert.equal(m1.messages[0]!.msg, 'm60');
+  });
+
+  test('entries of a logging instance that left the registry are shown under it, as down', async (t) => {
+    const c = await setup(t, { logging: ['logging-1'] });
+    await c.logAs('logging-1', 'kept');
+    await c.logAs('logging-9', 'from a departed instance');
+    const st = await c.state();
+    const gone = c.find(st, 'logging-9');
+    assert.equal(gone.registered, false);
+    assert.equal(gone.health.status, 'down');
+    assert.match(gone.health.reason!, /not in the registry/);
+    assert.equal(gone.count, 1);
+    assert.equal(gone.url, null);
+    assert.equal(st.log.total, 2);
+  });
+
+  test('nothing reachable: still 200, every part says why', async (t) => {
+    const failingQueue: MessageQueue = {
+      offer: async () => false,
+      poll: async () => null,
+      peek: async () => null,
+      depth: async () => {
+        throw new Error('engine unreachable');
+      },
+    };
+    const c = await setup(t, { logging: [], refusing: ['logging-1', 'logging-2'], messages: [], hanging: ['messages-1'], queue: failingQueue });
+    const st = await c.state();
+    assert.deepEqual(st.queue, { depth: null, error: 'engine unreachable' });
+    assert.equal(st.log.total, null);
+    assert.match(st.log.error!, /ECONNREFUSED/);
+    for (const i of st.instances) assert.equal(i.health.status, 'down', `${i.instance} is down`);
+    assert.match(c.find(st, 'logging-1').messagesError!, /log unreadable/);
+  });
+
+  test('no instance registered at all: an empty list and a reason, not an error', async (t) => {
+    const c = await setup(t, { logging: [], messages: [] });
+    const st = await c.state();
+    assert.deepEqual(st.instances, []);
+    assert.equal(st.log.error, 'no logging instance is registered');
+    assert.equal(st.queue.depth, 0);
+  });
+
+  test('concurrent viewers share one snapshot', async (t) => {
+    const c = await setup(t, { logging: ['logging-1'], messages: ['messages-1'] });
+    const before = c.caller.calls.length;
+    await Promise.all([c.state(), c.state(), c.state(), c.state()]);
+    // One snapshot: 2 health probes + 1 GET /log + 1 GET /messages.
+    assert.equal(c.caller.calls.length - before, 4);
+  });
+});
+
+describe('dashboard: live events', () => {
+  test('GET /dashboard/events pushes the state about every second; close() ends open streams', { timeout: 10_000 }, async (t) => {
+    const c = await setup(t, { logging: ['logging-1'], messages: ['messages-1'], options: { pushEveryMs: 200 } });
+    await c.logAs('logging-1', 'live one');
+    const base = await c.app.listen({ port: 0, host: '127.0.0.1' });
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    const res = await fetch(`${base}/dashboard/events`, { signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const events: DashboardState[] = [];
+    while (events.length < 3) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream stays open');
+      text += value;
+      let cut: number;
+      while ((cut = text.indexOf('\n\n')) >= 0) {
+        const block = text.slice(0, cut);
+        text = text.slice(cut + 2);
+        if (!block.startsWith('event: state\n')) continue;
+        events.push(JSON.parse(block.slice(block.indexOf('data: ') + 6)) as DashboardState);
+      }
+    }
+    assert.equal(c.find(events[0]!, 'logging-1').messages[0]!.msg, 'live one');
+    assert.ok(Date.parse(events[2]!.at) > Date.parse(events[0]!.at), 'each push is a fresh snapshot');
+
+    // The stream never idles: close() must end it rather than wait for the viewer.
+    const t0 = Date.now();
+    await c.app.close();
+    assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`);
+    const end = await reader.read().catch(() => ({ done: true }));
+    assert.equal(end.done, true, 'the server ended the stream');
+  });
+});
