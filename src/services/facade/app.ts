@@ -10,6 +10,7 @@ import type { InstanceRecord } from '../../shared/registry.js';
 import type { DeliveryLedger } from '../../shared/delivery-ledger.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { ServiceCaller } from './caller.js';
+import { dashboardRoutes } from './dashboard.js';
 import type { FacadeConfig } from './config.js';
 import type { InstanceDirectory } from './directory.js';
 import { InstanceCaller, NoInstanceError, PermanentCallError } from './resilience.js';
@@ -76,6 +77,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
     breakerHalfOpenMs: config.breakerHalfOpenMs,
   });
   app.decorate('instanceCaller', calls);
+  dashboardRoutes(app, { directory: deps.directory, caller: deps.caller, queue: deps.queue, calls, registryTtlMs: config.registryTtlMs });
   const accepted = deps.metrics?.counter('messages_accepted_total', 'Messages answered 201: logged and queued.');
   const rejected = deps.metrics?.counter('messages_rejected_total', 'POST /messages answered 503, by reason.', ['reason']);
   if (deps.metrics) {
