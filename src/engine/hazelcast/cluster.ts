@@ -1,0 +1,356 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+export { partitionOwnerAddress } from './partition-owner.js';
+import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRoot } from './jar.js';
+
+/** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
+export const defaultConfigFile = join(repoRoot, 'config', 'hazelcast.yaml');
+
+export interface StartClusterOptions {
+  /** How many members to run (≥ 1). */
+  members: number;
+  /** Member i listens on basePort + i. Default 5701. */
+  basePort?: number;
+  /** Default 'hazel-lab'. Clients must use the same name. */
+  clusterName?: string;
+  /** Address members bind to and advertise. Default '127.0.0.1'. */
+  host?: string;
+  /** Member YAML. Default config/hazelcast.yaml. */
+  configFile?: string;
+  /** Member jar. Default .cache/hazelcast/hazelcast-<version>.jar (see `npm run hazelcast:fetch`). */
+  jarPath?: string;
+  /** When set, each member's output is also appended to <dir>/member-<i>.log. */
+  dataLogDir?: string;
+  /** Each line a member prints (stdout and stderr), tagged with its index. */
+  onLog?: (member: number, line: string) => void;
+  /** How long to wait for every member to see the full cluster. Default 60000. */
+  startTimeoutMs?: number;
+  /** How long a graceful stop may take before SIGKILL. Default 20000 (members give up handing data over after 15 s). */
+  stopTimeoutMs?: number;
+  /** Java heap per member in MiB (-Xms/-Xmx). Default 320. */
+  heapMb?: number;
+  /** Extra JVM arguments, e.g. ['-XX:TieredStopAtLevel=1']; the hazel-lab.* properties are set after them. */
+  jvmArgs?: string[];
+}
+
+export interface MemberInfo {
+  index: number;
+  host: string;
+  port: number;
+  /** 'host:port' */
+  address: string;
+  /** OS process id while running. */
+  pid: number | undefined;
+  running: boolean;
+  /** Cluster size this member last reported (0 before it joined). */
+  seesMembers: number;
+}
+
+export interface LocalCluster {
+  readonly clusterName: string;
+  /** 'host:port' of every member slot, running or not; index i is member i. */
+  readonly addresses: string[];
+  member(i: number): MemberInfo;
+  /** Index of the member with this 'host:port', or -1. */
+  indexOf(address: string): number;
+  /** (Re)starts member i on its own port and waits until it sees every running member. No-op if running. */
+  startMember(i: number): Promise<void>;
+  /** SIGTERM: graceful shutdown (partitions handed over); SIGKILL: a crash. Resolves when the process has exited. */
+  killMember(i: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Waits until every running member reports `count` members. */
+  waitForSize(count: number, timeoutMs?: number): Promise<void>;
+  /** Stops every member (SIGTERM, then SIGKILL after stopTimeoutMs). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when members do not start or form the cluster in time. */
+export class ClusterStartError extends Error {
+  readonly isClusterStartError = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterStartError';
+  }
+}
+
+export function isClusterStartError(e: unknown): e is ClusterStartError {
+  return typeof e === 'object' && e !== null && (e as { isClusterStartError?: unknown }).isClusterStartError === true;
+}
+
+// Java 17 refuses reflective access Hazelcast uses for speed unless opened; without these it warns at start.
+const MODULE_ACCESS = [
+  '--add-modules', 'java.se',
+  '--add-exports', 'java.base/jdk.internal.ref=ALL-UNNAMED',
+  '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
+  '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-opens', 'java.management/sun.management=ALL-UNNAMED',
+  '--add-opens', 'jdk.management/com.sun.management.internal=ALL-UNNAMED',
+];
+
+const MEMBERS_LINE = /Members \{size:(\d+), ver:\d+\}/;
+const LIFECYCLE_LINE = /is (STARTING|STARTED|SHUTTING_DOWN|SHUTDOWN)\s*$/;
+
+interface Slot {
+  index: number;
+  port: number;
+  address: string;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  started: boolean;
+  seesMembers: number;
+  tail: string[];
+  logFile?: WriteStream;
+}
+
+/**
+ * Starts `members` Hazelcast members as child processes on fixed ports
+ * basePort+i and resolves once every member reports the whole cluster.
+ * Members run in their own process group, so a Ctrl-C in the terminal
+ * reaches only the parent, which can then stop services before members.
+ */
+export async function startCluster(opts: StartClusterOptions): Promise<LocalCluster> {
+  if (!Number.isInteger(opts.members) || opts.members < 1) throw new RangeError(`members must be an integer ≥ 1, got ${opts.members}`);
+  const basePort = opts.basePort ?? 5701;
+  if (!Number.isInteger(basePort) || basePort < 1 || basePort + opts.members - 1 > 65535) throw new RangeError(`bad basePort: ${basePort}`);
+  const clusterName = opts.clusterName ?? 'hazel-lab';
+  const host = opts.host ?? '127.0.0.1';
+  const configFile = opts.configFile ?? defaultConfigFile;
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 20_000;
+  const heapMb = opts.heapMb ?? 320;
+
+  if (host === '0.0.0.0' || host === '::') throw new RangeError(`host must be an address members can advertise to each other and to clients, not ${host}`);
+  if (!javaAvailable()) throw new HazelcastSetupError(JAVA_HINT, 'java');
+  const jar = opts.jarPath ?? findHazelcastJar();
+  if (!jar || !existsSync(jar)) {
+    throw new HazelcastSetupError(`Hazelcast member jar not found${opts.jarPath ? ` at ${opts.jarPath}` : ''}: run \`npm run hazelcast:fetch\``, 'jar');
+  }
+  if (!existsSync(configFile)) throw new HazelcastSetupError(`Hazelcast member config not found: ${configFile}`);
+  if (opts.dataLogDir) mkdirSync(opts.dataLogDir, { recursive: true });
+
+  const slots: Slot[] = Array.from({ length: opts.members }, (_, index) => ({
+    index,
+    port: basePort + index,
+    address: `${host}:${basePort + index}`,
+    started: false,
+    seesMembers: 0,
+    tail: [],
+  }));
+  const addresses = slots.map((s) => s.address);
+  const waiters = new Set<() => void>();
+  const notify = () => waiters.forEach((w) => w());
+  let stopping: Promise<void> | undefined;
+
+  const running = () => slots.filter((s) => s.child !== undefined);
+
+  /** Resolves when `ready()` holds; rejects on timeout or when a watched member dies. */
+  const until = (ready: () => boolean, timeoutMs: number, what: () => string, watch: Slot[]) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const dead = watch.find((s) => s.child === undefined);
+        if (dead) {
+          done();
+          reject(new ClusterStartError(`Hazelcast member ${dead.index} (${dead.address}) exited while ${what()}.${lastLines(dead)}`));
+        } else if (ready()) {
+          done();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        const lagging = watch.find((s) => !s.started) ?? watch[0];
+        reject(new ClusterStartError(`timed out after ${timeoutMs} ms ${what()}.${lagging ? lastLines(lagging) : ''}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  const launch = async (slot: Slot) => {
+    const busy = await portInUse(host, slot.port);
+    if (busy) throw new ClusterStartError(`port ${slot.port} on ${host} is already in use (another cluster running?); choose another base port`);
+    const args = [
+      `-Xms${Math.min(128, heapMb)}m`,
+      `-Xmx${heapMb}m`,
+      '-XX:+UseSerialGC',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.net.preferIPv4Stack=true',
+      // One line per log record (JUL's default spreads each over two).
+      '-Djava.util.logging.SimpleFormatter.format=%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n',
+      ...MODULE_ACCESS,
+      ...(opts.jvmArgs ?? []),
+      `-Dhazelcast.config=${configFile}`,
+      `-Dhazel-lab.cluster-name=${clusterName}`,
+      `-Dhazel-lab.host=${host}`,
+      `-Dhazel-lab.port=${slot.port}`,
+      `-Dhazel-lab.members=${addresses.join(',')}`,
+      '-cp',
+      jar,
+      'com.hazelcast.core.server.HazelcastMemberStarter',
+    ];
+    const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    slot.child = child;
+    slot.started = false;
+    slot.seesMembers = 0;
+    slot.tail = [];
+    if (opts.dataLogDir && !slot.logFile) slot.logFile = createWriteStream(join(opts.dataLogDir, `member-${slot.index}.log`), { flags: 'a' });
+    const onLine = (line: string) => {
+      slot.tail.push(line);
+      if (slot.tail.length > 30) slot.tail.shift();
+      slot.logFile?.write(line + '\n');
+      const m = MEMBERS_LINE.exec(line);
+      if (m) slot.seesMembers = Number(m[1]);
+      const l = LIFECYCLE_LINE.exec(line);
+      if (l) slot.started = l[1] === 'STARTED';
+      opts.onLog?.(slot.index, line);
+      if (m || l) notify();
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    slot.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        // Only clear the slot if it still holds this process (not a restart).
+        if (slot.child === child) {
+          slot.child = undefined;
+          slot.started = false;
+          slot.seesMembers = 0;
+        }
+        slot.tail.push(`[exited with ${signal ?? `code ${code}`}]`);
+        resolve();
+        notify();
+      });
+      child.once('error', (err) => {
+        slot.tail.push(`[spawn failed: ${err.message}]`);
+        if (slot.child === child) slot.child = undefined;
+        resolve();
+        notify();
+      });
+    });
+  };
+
+  const seesAll = (watch: Slot[], count: number) => () => watch.every((s) => s.started && s.seesMembers === count);
+
+  const terminate = async (slot: Slot, signal: 'SIGKILL' | 'SIGTERM') => {
+    const child = slot.child;
+    if (!child) return;
+    const exited = slot.exited!;
+    signalGroup(child, signal);
+    if (signal === 'SIGTERM') {
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), stopTimeoutMs);
+      await exited;
+      clearTimeout(timer);
+    } else {
+      await exited;
+    }
+  };
+
+  // Last resort if the parent exits without stop(): do not leave members holding ports.
+  const onExit = () => slots.forEach((s) => s.child && signalGroup(s.child, 'SIGKILL'));
+  process.once('exit', onExit);
+
+  const cluster: LocalCluster = {
+    clusterName,
+    addresses,
+    member(i) {
+      const s = slotAt(slots, i);
+      return {
+        index: s.index,
+        host,
+        port: s.port,
+        address: s.address,
+        pid: s.child?.pid,
+        running: s.child !== undefined,
+        seesMembers: s.seesMembers,
+      };
+    },
+    indexOf: (address) => addresses.indexOf(address),
+    async startMember(i) {
+      const s = slotAt(slots, i);
+      if (stopping) throw new Error('cluster is stopped');
+      if (s.child) return;
+      await launch(s);
+      const watch = running();
+      await until(seesAll(watch, watch.length), startTimeoutMs, () => `waiting for member ${i} (${s.address}) to rejoin ${watch.length} members`, [s]);
+    },
+    async killMember(i, signal) {
+      await terminate(slotAt(slots, i), signal);
+    },
+    async waitForSize(count, timeoutMs = startTimeoutMs) {
+      const watch = running();
+      await until(seesAll(watch, count), timeoutMs, () => `waiting for the running members to report ${count} members`, watch);
+    },
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all(slots.map((s) => terminate(s, 'SIGTERM')));
+        process.removeListener('exit', onExit);
+        await Promise.all(slots.map((s) => (s.logFile ? new Promise<void>((r) => s.logFile!.end(r)) : undefined)));
+      })();
+      return stopping;
+    },
+  };
+
+  try {
+    for (const s of slots) await launch(s);
+    await until(
+      seesAll(slots, slots.length),
+      startTimeoutMs,
+      () => `waiting for ${slots.length} Hazelcast member(s) on ${host}:${basePort}-${basePort + slots.length - 1} to form cluster '${clusterName}'`,
+      slots,
+    );
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  return cluster;
+}
+
+function slotAt(slots: Slot[], i: number): Slot {
+  const s = slots[i];
+  if (!s) throw new RangeError(`no member ${i}; the cluster has members 0..${slots.length - 1}`);
+  return s;
+}
+
+function lastLines(s: Slot): string {
+  return s.tail.length ? `\nlast output of member ${s.index}:\n  ${s.tail.slice(-12).join('\n  ')}` : '';
+}
+
+/** Signals the member's process group (it was spawned detached), falling back to the process. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * First port p at or after `from` such that p..p+count-1 are all free on host,
+ * for tests that must not clash with a cluster someone else is running. Free
+ * now does not mean free at bind time; startCluster reports a clash clearly.
+ */
+export async function findFreeBasePort(count: number, from: number, host = '127.0.0.1'): Promise<number> {
+  for (let base = from; base + count - 1 <= 65535; base += count) {
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = !(await portInUse(host, p));
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports on ${host} from ${from}`);
+}
+
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(true));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(false)));
+  });
+}

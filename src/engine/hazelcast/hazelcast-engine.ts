@@ -1,0 +1,444 @@
+import {
+  Client,
+  ClientNotActiveError,
+  ClientOfflineError,
+  HazelcastInstanceNotActiveError,
+  IOError,
+  LifecycleState,
+  LogLevel,
+  OperationTimeoutError,
+  ReconnectMode,
+  TargetDisconnectedError,
+  type ClientConfig,
+  type IMap,
+  type ILogger,
+  type IQueue,
+} from 'hazelcast-client';
+import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { partitionOwnerAddress } from './partition-owner.js';
+
+export interface HazelcastEngineOptions {
+  /** Member addresses, 'host:port'. At least one. */
+  members: string[];
+  clusterName: string;
+  /** Longest an operation or ping waits for a (re)connection before failing. Default 5000. */
+  connectTimeoutMs?: number;
+  /** 'host:port' tried first (the lab pairs logging i with member i). Default: members in the given order. */
+  preferredMember?: string;
+  /** Client instance name, shown in member logs. Default: the client's own. */
+  instanceName?: string;
+  /**
+   * What the members' queue max-size is believed to be (config/hazelcast.yaml).
+   * Informational only: the bound is enforced by the members. Default 100000.
+   */
+  queueCapacityHint?: number;
+  /**
+   * How long the client keeps retrying an invocation (e.g. while a dead member's
+   * partitions move) before failing it. Default 15000.
+   */
+  invocationTimeoutMs?: number;
+  /** Receives the client's own warnings and errors. Default: the client logs nothing (failures reach callers as errors). */
+  onClientLog?: (level: 'warn' | 'error', message: string) => void;
+}
+
+/** The cluster did not answer within the connect timeout. */
+export class HazelcastUnreachableError extends Error {
+  readonly isEngineUnavailable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HazelcastUnreachableError';
+  }
+}
+
+export function isHazelcastUnreachableError(e: unknown): e is HazelcastUnreachableError {
+  return typeof e === 'object' && e !== null && (e as { isEngineUnavailable?: unknown }).isEngineUnavailable === true;
+}
+
+/** Longest single blocking poll, so an aborted poll returns within about this long. */
+const POLL_SLICE_MS = 500;
+/** Longest close() waits for the client to shut down. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/**
+ * Engine over a Hazelcast cluster via hazelcast-client.
+ *
+ * - log(name): IMap<id, JSON>; put is putIfAbsent, so a retried put keeps the first entry.
+ *   list/page read all values and order them by (ts, id): fine for a lab-sized log.
+ * - queue(name): IQueue<JSON>; its bound is the member config's max-size.
+ * - kv(name): IMap<key, JSON> with per-entry TTL.
+ *
+ * Values are JSON strings: every JS string survives (incl. \u0000 and emoji), and
+ * members need no class definitions.
+ *
+ * The constructor returns at once; the client connects in the background for
+ * up to connectTimeoutMs. Each call waits at most connectTimeoutMs for a
+ * connection and then fails with HazelcastUnreachableError naming the members
+ * and cluster. A client that gave up is replaced on the next call, so services
+ * started before the cluster, or outliving all its members, recover by themselves.
+ */
+export class HazelcastEngine implements Engine {
+  readonly kind = 'hazelcast';
+  readonly queueCapacity: number;
+  private readonly opts: Required<Pick<HazelcastEngineOptions, 'members' | 'clusterName' | 'connectTimeoutMs' | 'invocationTimeoutMs'>> &
+    HazelcastEngineOptions;
+  private client: Promise<Client> | undefined;
+  private connected = false;
+  /** Which client start the lifecycle events belong to. */
+  private generation = 0;
+  private lastProblem: string | undefined;
+  private readonly connectWaiters = new Set<() => void>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HazelcastEngineOptions) {
+    if (!Array.isArray(options.members) || options.members.length === 0) throw new RangeError('HazelcastEngine: members must list at least one host:port');
+    for (const m of options.members) {
+      if (!/^\S+:\d{1,5}$/.test(m)) throw new RangeError(`HazelcastEngine: bad member address '${m}', expected host:port`);
+    }
+    if (!options.clusterName) throw new RangeError('HazelcastEngine: clusterName is required');
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    const invocationTimeoutMs = options.invocationTimeoutMs ?? 15_000;
+    if (!(connectTimeoutMs > 0)) throw new RangeError(`HazelcastEngine: connectTimeoutMs must be > 0, got ${connectTimeoutMs}`);
+    if (!(invocationTimeoutMs > 0)) throw new RangeError(`HazelcastEngine: invocationTimeoutMs must be > 0, got ${invocationTimeoutMs}`);
+    this.opts = { ...options, connectTimeoutMs, invocationTimeoutMs };
+    this.queueCapacity = options.queueCapacityHint ?? 100_000;
+    this.startClient();
+  }
+
+  /** The member that owns this queue's partition ('host:port'), if the client knows the partition table yet. */
+  async queueOwner(name: string): Promise<string | undefined> {
+    return partitionOwnerAddress(await this.ready(), name);
+  }
+
+  log(name: string): MessageLog {
+    const onMap = <T>(fn: (m: IMap<string, string>) => Promise<T>) => this.call((c) => c.getMap<string, string>(name).then(fn));
+    return {
+      put: (entry) =>
+        onMap(async (m) => {
+          const prev = await m.putIfAbsent(entry.id, JSON.stringify(entry));
+          return prev == null ? { created: true, entry } : { created: false, entry: JSON.parse(prev) as LogEntry };
+        }),
+      get: (id) => onMap(async (m) => parseOr(await m.get(id), undefined) as LogEntry | undefined),
+      list: () => onMap(async (m) => sortedEntries(await m.values())),
+      page: async (limit, after): Promise<LogPage> => {
+        if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad page limit: ${limit}`);
+        const from = after === undefined ? undefined : parseCursor(after);
+        // Whole-map read, ordered here: values are opaque JSON to the members.
+        const all = await onMap(async (m) => sortedEntries(await m.values()));
+        const start = from === undefined ? 0 : firstAfter(all, from);
+        const kept = all.slice(start, start + limit);
+        const page: LogPage = { entries: kept };
+        if (start + limit < all.length) page.next = cursorOf(kept[kept.length - 1]!);
+        return page;
+      },
+      size: () => onMap((m) => m.size()),
+    };
+  }
+
+  queue(name: string): MessageQueue {
+    const onQueue = <T>(fn: (q: IQueue<string>) => Promise<T>) => this.call((c) => c.getQueue<string>(name).then(fn));
+    return {
+      offer: (item: QueueItem, timeoutMs: number) => onQueue((q) => q.offer(JSON.stringify(item), Math.max(0, timeoutMs))),
+      poll: async (timeoutMs: number, signal?: AbortSignal) => {
+        // Blocking polls run in short slices so an abort is seen within one slice.
+        // An in-flight slice is awaited, not abandoned: the member would still hand
+        // it an item, which would then be lost.
+        const deadline = Date.now() + Math.max(0, timeoutMs);
+        for (;;) {
+          if (signal?.aborted) return null;
+          const left = deadline - Date.now();
+          let v: string | null;
+          try {
+            v = await onQueue((q) => q.poll(Math.max(0, Math.min(POLL_SLICE_MS, left))));
+          } catch (e) {
+            if (this.closing) return null;
+            throw e;
+          }
+          if (v != null) return JSON.parse(v) as QueueItem;
+          if (left <= POLL_SLICE_MS) return null;
+        }
+      },
+      peek: () => onQueue(async (q) => parseOr(await q.peek(), null) as QueueItem | null),
+      depth: () => onQueue((q) => q.size()),
+    };
+  }
+
+  kv<V>(name: string): KvMap<V> {
+    const onMap = <T>(fn: (m: IMap<string, string>) => Promise<T>) => this.call((c) => c.getMap<string, string>(name).then(fn));
+    // TTL resolution on the members is one second (rounded up). No TTL = the map's default (none).
+    const ttl = (ttlMs?: number) => (ttlMs !== undefined && ttlMs > 0 ? ttlMs : undefined);
+    return {
+      set: (key, value, ttlMs) => onMap((m) => m.set(key, JSON.stringify(value), ttl(ttlMs))),
+      get: (key) => onMap(async (m) => parseOr(await m.get(key), undefined) as V | undefined),
+      // Atomic on the key's partition owner; an expired entry counts as absent.
+      setIfAbsent: (key, value, ttlMs) => onMap(async (m) => parseOr(await m.putIfAbsent(key, JSON.stringify(value), ttl(ttlMs)), undefined) as V | undefined),
+      delete: (key) => onMap((m) => m.delete(key)),
+      entries: () =>
+        onMap(async (m) =>
+          (await m.entrySet())
+            .map(([k, v]) => [k, JSON.parse(v) as V] as [string, V])
+            .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)),
+        ),
+    };
+  }
+
+  async ping(): Promise<void> {
+    // One real round trip, to the member owning the key's partition.
+    await this.call((c) =>
+      withTimeout(
+        c.getMap<string, string>('__hazel-lab-ping').then((m) => m.containsKey('ping')),
+        this.opts.connectTimeoutMs,
+        () => this.unreachable('no answer to ping'),
+      ),
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.wakeWaiters();
+      const pending = this.client;
+      this.client = undefined;
+      if (!pending) return;
+      try {
+        // A start in progress settles within its own connect timeout.
+        const client = await withTimeout(pending, this.opts.connectTimeoutMs + 1000, () => new Error('client start still pending'));
+        await withTimeout(client.shutdown(), CLOSE_TIMEOUT_MS, () => new Error('client shutdown timed out'));
+      } catch {
+        // Start failed (the client then shut itself down) or shutdown hung: nothing more to release.
+      }
+    })();
+    return this.closing;
+  }
+
+  // --- connection handling ---
+  //
+  // asyncStart is deliberately off. In hazelcast-client 5.6.0 an async start never
+  // opens connections to the other members (connectToAllClusterMembers only runs
+  // on a blocking start), so every write waited the 5 s backup-ack timeout for
+  // acks from members it had no connection to. Instead the blocking start runs
+  // in the background, bounded by clusterConnectTimeoutMillis; when it gives up,
+  // or a connected client gives up reconnecting, the next call starts a new one.
+
+  private startClient(): void {
+    const { members, preferredMember, clusterName, connectTimeoutMs } = this.opts;
+    const ordered = preferredMember ? [preferredMember, ...members.filter((m) => m !== preferredMember)] : members;
+    const onLog = this.opts.onClientLog;
+    const generation = ++this.generation;
+    const config: ClientConfig = {
+      clusterName,
+      ...(this.opts.instanceName ? { instanceName: this.opts.instanceName } : {}),
+      network: {
+        clusterMembers: ordered,
+        connectionTimeout: Math.min(connectTimeoutMs, 5000),
+        // A request cut off by a dying member is re-sent: a duplicate offer or
+        // put is harmless (ids dedupe downstream), a failed one is a lost message.
+        redoOperation: true,
+      },
+      connectionStrategy: {
+        asyncStart: false,
+        reconnectMode: ReconnectMode.ON,
+        connectionRetry: {
+          initialBackoffMillis: 200,
+          maxBackoffMillis: 1000,
+          multiplier: 1.5,
+          jitter: 0.2,
+          clusterConnectTimeoutMillis: connectTimeoutMs,
+        },
+      },
+      lifecycleListeners: [(state) => this.onLifecycle(generation, state)],
+      properties: {
+        'hazelcast.client.invocation.timeout.millis': this.opts.invocationTimeoutMs,
+        'hazelcast.client.invocation.retry.pause.millis': 250,
+        // Keep the preferred member first.
+        'hazelcast.client.shuffle.member.list': false,
+        'hazelcast.client.heartbeat.timeout': 15_000,
+        'hazelcast.logging.level': onLog ? 'WARN' : 'OFF',
+      },
+      ...(onLog ? { customLogger: routedLogger(onLog) } : {}),
+    };
+    this.connected = false;
+    const started = Client.newHazelcastClient(config);
+    this.client = started;
+    started.then(
+      () => {
+        if (generation === this.generation) this.connected = true;
+        this.wakeWaiters();
+      },
+      (e: unknown) => {
+        if (generation === this.generation) {
+          this.lastProblem = e instanceof Error ? e.message : String(e);
+          this.client = undefined;
+        }
+        this.wakeWaiters();
+      },
+    );
+  }
+
+  private onLifecycle(generation: number, state: LifecycleState): void {
+    if (generation !== this.generation) return;
+    if (state === LifecycleState.CONNECTED) {
+      this.connected = true;
+      this.lastProblem = undefined;
+      this.wakeWaiters();
+    } else if (state === LifecycleState.DISCONNECTED) {
+      this.connected = false;
+      this.lastProblem = 'lost the connection to the cluster';
+    } else if (state === LifecycleState.SHUTDOWN && !this.closing) {
+      // The client gave up (start or reconnect timed out): start afresh on next use.
+      this.connected = false;
+      this.lastProblem ??= 'client gave up connecting';
+      this.client = undefined;
+      this.wakeWaiters();
+    }
+  }
+
+  private wakeWaiters(): void {
+    for (const w of this.connectWaiters) w();
+    this.connectWaiters.clear();
+  }
+
+  private unreachable(detail?: string): HazelcastUnreachableError {
+    const why = detail ?? this.lastProblem;
+    return new HazelcastUnreachableError(
+      `Hazelcast cluster '${this.opts.clusterName}' unreachable at ${this.opts.members.join(', ')} ` +
+        `(no connection within ${this.opts.connectTimeoutMs} ms${why ? `; ${why}` : ''})`,
+    );
+  }
+
+  /** The connected client, waiting at most connectTimeoutMs for a (re)connection. */
+  private async ready(): Promise<Client> {
+    const deadline = Date.now() + this.opts.connectTimeoutMs;
+    for (;;) {
+      if (this.closing) throw new Error('Hazelcast engine closed');
+      if (!this.client) this.startClient();
+      const pending = this.client!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw this.unreachable();
+      let client: Client;
+      try {
+        client = await withTimeout(pending, left, () => this.unreachable());
+      } catch (e) {
+        if (isHazelcastUnreachableError(e)) throw e;
+        throw this.unreachable(e instanceof Error ? e.message : String(e));
+      }
+      if (this.connected && pending === this.client) return client;
+      // Reconnecting: wait for CONNECTED, or for SHUTDOWN and then a fresh start.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.connectWaiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.max(0, deadline - Date.now()));
+        this.connectWaiters.add(done);
+      });
+    }
+  }
+
+  /** Runs fn on a connected client; connection-level failures become HazelcastUnreachableError. */
+  private async call<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.ready();
+    try {
+      return await fn(client);
+    } catch (e) {
+      if (isConnectionFailure(e)) {
+        throw new HazelcastUnreachableError(
+          `Hazelcast cluster '${this.opts.clusterName}' at ${this.opts.members.join(', ')} failed the request: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+}
+
+function isConnectionFailure(e: unknown): boolean {
+  return (
+    e instanceof ClientNotActiveError ||
+    e instanceof ClientOfflineError ||
+    e instanceof IOError ||
+    e instanceof TargetDisconnectedError ||
+    e instanceof OperationTimeoutError ||
+    e instanceof HazelcastInstanceNotActiveError
+  );
+}
+
+function parseOr<T>(v: string | null | undefined, none: T): unknown {
+  return v == null ? none : JSON.parse(v);
+}
+
+// --- log ordering helpers ---
+
+interface Cursor {
+  ts: number;
+  id: string;
+}
+
+function compareEntries(a: Cursor, b: Cursor): number {
+  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function sortedEntries(values: Iterable<string>): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (const v of values) out.push(JSON.parse(v) as LogEntry);
+  return out.sort(compareEntries);
+}
+
+/** Cursor `${ts}:${id}`: ts never contains ':', so the first ':' splits it. */
+function cursorOf(e: LogEntry): string {
+  return `${e.ts}:${e.id}`;
+}
+
+function parseCursor(after: string): Cursor {
+  const i = after.indexOf(':');
+  const ts = i > 0 ? Number(after.slice(0, i)) : NaN;
+  if (!Number.isFinite(ts)) throw new RangeError(`bad cursor: ${after}`);
+  return { ts, id: after.slice(i + 1) };
+}
+
+/** Index of the first entry ordered after the cursor (binary search). */
+function firstAfter(sorted: LogEntry[], c: Cursor): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareEntries(sorted[mid]!, c) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// --- small utilities ---
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(onTimeout()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Sends the client's warnings and errors to the caller; drops the chatter below. */
+function routedLogger(onLog: (level: 'warn' | 'error', message: string) => void): ILogger {
+  const fmt = (objectName: string, message: string, furtherInfo?: unknown) =>
+    `[hazelcast-client ${objectName}] ${message}${furtherInfo instanceof Error ? ` - ${furtherInfo.message}` : furtherInfo ? ` - ${String(furtherInfo)}` : ''}`;
+  const none = () => {};
+  return {
+    log: (level, objectName, message, furtherInfo) => {
+      if (level === LogLevel.ERROR) onLog('error', fmt(objectName, message, furtherInfo));
+      else if (level === LogLevel.WARN) onLog('warn', fmt(objectName, message, furtherInfo));
+    },
+    error: (objectName, message, furtherInfo) => onLog('error', fmt(objectName, message, furtherInfo)),
+    warn: (objectName, message, furtherInfo) => onLog('warn', fmt(objectName, message, furtherInfo)),
+    info: none,
+    debug: none,
+    trace: none,
+  };
+}

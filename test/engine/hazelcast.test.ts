@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { findFreeBasePort, startCluster, type LocalCluster } from '../../src/engine/hazelcast/cluster.js';
+import { HazelcastEngine, isHazelcastUnreachableError } from '../../src/engine/hazelcast/hazelcast-engine.js';
+import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
+import { engineContract } from './contract.js';
+
+// Real members: needs java and the jar from `npm run hazelcast:fetch`. Without
+// them the suite is skipped, unless REQUIRE_HAZELCAST=1 makes that a failure.
+const skip = hazelcastSkip();
+
+const clusterName = `contract-${randomUUID().slice(0, 8)}`;
+let cluster: LocalCluster | undefined;
+
+before(async () => {
+  if (skip) return;
+  const t0 = Date.now();
+  // Away from 5701 so a cluster the user runs by hand is left alone; a random
+  // start so concurrent test runs rarely race for the same ports.
+  const basePort = await findFreeBasePort(3, 15701 + 3 * Math.floor(Math.random() * 300));
+  cluster = await startCluster({ members: 3, basePort, clusterName });
+  console.log(`# 3 Hazelcast members up in ${Date.now() - t0} ms on ${cluster.addresses.join(', ')}`);
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+const engine = (preferred = 0) =>
+  new HazelcastEngine({
+    members: cluster!.addresses,
+    clusterName,
+    preferredMember: cluster!.addresses[preferred],
+    connectTimeoutMs: 10_000,
+  });
+
+let clients = 0;
+engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), { queueCapacity: 50, skip });
+
+describe('hazelcast engine: connection handling', { skip }, () => {
+  it('fails with a clear error when the cluster is unreachable, and close stays bounded', async () => {
+    const lonely = new HazelcastEngine({ members: ['127.0.0.1:1'], clusterName: 'nobody-home', connectTimeoutMs: 500 });
+    const t0 = Date.now();
+    await assert.rejects(lonely.ping(), (e: unknown) => {
+      assert.ok(isHazelcastUnreachableError(e));
+      assert.match((e as Error).message, /nobody-home/);
+      assert.match((e as Error).message, /127\.0\.0\.1:1/);
+      return true;
+    });
+    await assert.rejects(lonely.queue('q').depth(), /unreachable/);
+    assert.ok(Date.now() - t0 < 5000, 'unreachable errors should come within the connect timeout');
+    const t1 = Date.now();
+    await lonely.close();
+    await lonely.close();
+    assert.ok(Date.now() - t1 < 6000);
+  });
+
+  it('a wrong cluster name is reported as unreachable', async () => {
+    const wrong = new HazelcastEngine({ members: cluster!.addresses, clusterName: `not-${clusterName}`, connectTimeoutMs: 1000 });
+    try {
+      await assert.rejects(wrong.ping(), /unreachable/);
+    } finally {
+      await wrong.close();
+    }
+  });
+});
+
+describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
+  it('the queue keeps its items (backup-count 1) and the member rejoins on its port', async () => {
+    const c = cluster!;
+    const e = engine(0);
+    try {
+      const name = `q-${randomUUID()}`;
+      const q = e.queue(name);
+      for (let i = 0; i < 20; i++) assert.equal(await q.offer({ id: `k${i}`, msg: 'x', enqueuedAt: '' }, 1000), true);
+      const owner = await e.queueOwner(name);
+      assert.ok(owner, 'the client should know the partition owner');
+      const victim = c.indexOf(owner);
+      assert.ok(victim >= 0, `owner ${owner} is one of ${c.addresses.join(', ')}`);
+
+      await c.killMember(victim, 'SIGKILL');
+      assert.equal(c.member(victim).running, false);
+      // The backup is promoted; the client retries until the partition table says so.
+      assert.equal(await q.depth(), 20);
+      const got: string[] = [];
+      for (let i = 0; i < 20; i++) got.push((await q.poll(2000))!.id);
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `k${i}`));
+      assert.notEqual(await e.queueOwner(name), owner);
+
+      await c.startMember(victim);
+      assert.equal(c.member(victim).running, true);
+      assert.equal(c.member(victim).seesMembers, 3);
+      await e.ping();
+    } finally {
+      await e.close();
+    }
+  });
+});
