@@ -86,6 +86,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  if (process.env.EXIT_WITH_PARENT === '1') {
+    // Started by the launcher: its end closes our stdin.
+    process.stdin.on('end', () => void shutdown('launcher exited'));
+    process.stdin.on('error', () => void shutdown('launcher exited'));
+    process.stdin.resume();
+  }
 }
 
 /**

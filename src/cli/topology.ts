@@ -139,8 +139,12 @@ export class Topology {
     if (!p) throw new Error(`no process named ${name}`);
     if (p.child && p.child.exitCode === null && p.child.signalCode === null) return;
     const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.opts.env, LOG_PRETTY: '0' },
+      // Own process group: a Ctrl-C in the terminal reaches only the launcher,
+      // which then stops services in order. The stdin pipe closes if the
+      // launcher dies, and the child then shuts itself down (EXIT_WITH_PARENT).
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.opts.env, LOG_PRETTY: '0', EXIT_WITH_PARENT: '1' },
     });
     p.child = child;
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
