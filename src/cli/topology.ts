@@ -99,7 +99,11 @@ export class Topology {
       const members = o.members ?? 3;
       if (members > 0) {
         const { startCluster } = await import('../engine/hazelcast/cluster.js');
+        const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
+        // Fetches the member jar with Maven on first use; says what is missing otherwise.
+        const jarPath = await ensureHazelcastJar({ log: (line) => o.onLine?.('hazelcast', line) });
         this.cluster = await startCluster({
+          jarPath,
           members,
           basePort: o.memberBasePort ?? 5701,
           clusterName,

@@ -13,6 +13,8 @@ export interface InstanceRecord {
   pid: number;
   startedAt: string;
   heartbeatAt: string;
+  /** The entry counts as gone this long after heartbeatAt, whatever the engine's own expiry does. */
+  ttlMs: number;
 }
 
 export const REGISTRY_MAP = 'registry';
@@ -31,14 +33,14 @@ export class RegistryMembership {
 
   constructor(
     private readonly kv: KvMap<InstanceRecord>,
-    private readonly record: Omit<InstanceRecord, 'heartbeatAt'>,
+    private readonly record: Omit<InstanceRecord, 'heartbeatAt' | 'ttlMs'>,
     private readonly ttlMs: number,
     private readonly log: Logger,
   ) {}
 
   private async beat(): Promise<void> {
     try {
-      await this.kv.set(key(this.record), { ...this.record, heartbeatAt: new Date().toISOString() }, this.ttlMs);
+      await this.kv.set(key(this.record), { ...this.record, heartbeatAt: new Date().toISOString(), ttlMs: this.ttlMs }, this.ttlMs);
       if (!this.registered) this.log.info({ url: this.record.url }, 'registered');
       this.registered = true;
       this.lastError = undefined;
@@ -75,7 +77,11 @@ export class RegistryMembership {
   }
 }
 
-export async function listInstances(kv: KvMap<InstanceRecord>, service?: ServiceName): Promise<InstanceRecord[]> {
-  const all = (await kv.entries()).map(([, v]) => v);
+/**
+ * Live entries. An entry past heartbeatAt + ttlMs is left out even if the
+ * engine has not expired it yet (Hazelcast expires in whole seconds).
+ */
+export async function listInstances(kv: KvMap<InstanceRecord>, service?: ServiceName, now = Date.now()): Promise<InstanceRecord[]> {
+  const all = (await kv.entries()).map(([, v]) => v).filter((r) => !(r.ttlMs > 0) || Date.parse(r.heartbeatAt) + r.ttlMs >= now);
   return (service ? all.filter((r) => r.service === service) : all).sort((a, b) => a.instance.localeCompare(b.instance));
 }

@@ -35,7 +35,7 @@ export function registryKv(engine: Engine): KvMap<InstanceRecord> {
 /** Writes a registry entry the way RegistryMembership does. */
 export async function registerInstance(engine: Engine, service: ServiceName, instance: string, url: string, ttlMs?: number): Promise<InstanceRecord> {
   const now = new Date().toISOString();
-  const record: InstanceRecord = { service, instance, url, pid: process.pid, startedAt: now, heartbeatAt: now };
+  const record: InstanceRecord = { service, instance, url, pid: process.pid, startedAt: now, heartbeatAt: now, ttlMs: ttlMs ?? 0 };
   await registryKv(engine).set(`${service}/${instance}`, record, ttlMs);
   return record;
 }

@@ -165,7 +165,10 @@ export class HazelcastEngine implements Engine {
   kv<V>(name: string): KvMap<V> {
     const onMap = <T>(fn: (m: IMap<string, string>) => Promise<T>) => this.call((c) => c.getMap<string, string>(name).then(fn));
     // TTL resolution on the members is one second (rounded up). No TTL = the map's default (none).
-    const ttl = (ttlMs?: number) => (ttlMs !== undefined && ttlMs > 0 ? ttlMs : undefined);
+    // Members keep entry times in whole seconds, so a TTL of t ms can end up to
+    // 1 s early. Rounding up and adding a second makes it "at least t": an
+    // entry may outlive its TTL by < 2 s, never die before it.
+    const ttl = (ttlMs?: number) => (ttlMs !== undefined && ttlMs > 0 ? Math.ceil(ttlMs / 1000) * 1000 + 1000 : undefined);
     return {
       set: (key, value, ttlMs) => onMap((m) => m.set(key, JSON.stringify(value), ttl(ttlMs))),
       get: (key) => onMap(async (m) => parseOr(await m.get(key), undefined) as V | undefined),
