@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './shared/logger.js';
 import { DeliveryLedger, LedgerReconciler, LEDGER_MAP, LOCK_MAP, type LedgerRecord } from './shared/delivery-ledger.js';
 import { Metrics } from './shared/metrics.js';
 import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from './shared/registry.js';
-import { isConfigError, parseArgv } from './shared/settings.js';
+import { parseArgv, readOrExit, type Source } from './shared/settings.js';
 import { loadFacadeConfig, type FacadeConfig } from './services/facade/config.js';
 import { loadLoggingConfig } from './services/logging/config.js';
 import { loadMessagesConfig, type MessagesConfig } from './services/messages/config.js';
@@ -33,17 +33,8 @@ async function main(): Promise<void> {
     console.error(`${service ? `unknown service "${service}"; ` : ''}${USAGE}`);
     process.exit(2);
   }
-  let config: CommonConfig;
-  try {
-    const src = { flags, env: process.env };
-    config = service === 'facade' ? loadFacadeConfig(src) : service === 'logging' ? loadLoggingConfig(src) : loadMessagesConfig(src);
-  } catch (err) {
-    if (isConfigError(err)) {
-      console.error(`${service}: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const src = { flags, env: process.env };
+  let config: CommonConfig = readOrExit(service, () => loadConfig(service, src));
 
   const logger = createLogger(config.name, config.logLevel, process.env.LOG_PRETTY === '1' || process.stdout.isTTY === true);
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
@@ -109,15 +100,13 @@ async function withEngineSettings(service: ServiceName, config: CommonConfig, en
   }
   if (stored.length === 0) return config;
   const env = { ...Object.fromEntries(stored.map(([k, v]) => [k, String(v)])), ...process.env };
-  const src = { flags, env };
-  try {
-    const next = service === 'facade' ? loadFacadeConfig(src) : service === 'logging' ? loadLoggingConfig(src) : loadMessagesConfig(src);
-    logger.info({ fromEngine: stored.map(([k]) => k).filter((k) => process.env[k] === undefined) }, 'settings read from the engine');
-    return next;
-  } catch (err) {
-    console.error(`${service}: ${(err as Error).message} (from the engine's settings map)`);
-    process.exit(2);
-  }
+  const next = readOrExit(`${service} (with the engine's settings)`, () => loadConfig(service, { flags, env }));
+  logger.info({ fromEngine: stored.map(([k]) => k).filter((k) => process.env[k] === undefined) }, 'settings read from the engine');
+  return next;
+}
+
+function loadConfig(service: ServiceName, src: Source): CommonConfig {
+  return service === 'facade' ? loadFacadeConfig(src) : service === 'logging' ? loadLoggingConfig(src) : loadMessagesConfig(src);
 }
 
 async function build(service: ServiceName, config: CommonConfig, engine: Engine, logger: Logger, metrics: Metrics): Promise<Running> {

@@ -7,7 +7,7 @@
  */
 import { startCluster, type LocalCluster } from '../engine/hazelcast/cluster.js';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable, JAVA_HINT } from '../engine/hazelcast/jar.js';
-import { ConfigError, HOSTNAME, parseArgv, SettingsReader } from '../shared/settings.js';
+import { readOrExit, HOSTNAME, parseArgv, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
 
 function options() {
@@ -25,16 +25,7 @@ function options() {
 }
 
 async function main(): Promise<void> {
-  let o;
-  try {
-    o = options();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`hazelcast: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const o = readOrExit('hazelcast', options);
   if (!javaAvailable()) {
     console.error(`hazelcast: missing java\n${JAVA_HINT}`);
     process.exit(1);

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ENGINE_KINDS, type EngineKind } from '../shared/common-config.js';
-import { ConfigError, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
+import { readOrExit, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
 import { Topology } from './topology.js';
 
@@ -31,16 +31,7 @@ function options() {
 }
 
 async function main(): Promise<void> {
-  let o;
-  try {
-    o = options();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`start: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const o = readOrExit('start', options);
   const color = process.stdout.isTTY === true;
   const topo = new Topology({
     engine: o.engine,

@@ -114,3 +114,16 @@ function validPort(hostPort: string): boolean {
   return port >= 1 && port <= 65535;
 }
 export const HOSTNAME = /^[A-Za-z0-9.\-_[\]:]+$/;
+
+/** Runs a settings reader; on a ConfigError prints one line naming the program and exits 2. */
+export function readOrExit<T>(program: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (isConfigError(err)) {
+      console.error(`${program}: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
