@@ -24,11 +24,20 @@ export interface LedgerRecord {
   redeliveries: number;
 }
 
-export const LEDGER_MAP = 'delivery-ledger';
 export const LOCK_MAP = 'locks';
+
+/**
+ * Each queue has its own ledger and its own reconciler lease: deployments
+ * sharing one cluster with different queue names must never judge each
+ * other's records against their own queue.
+ */
+export const ledgerMapFor = (queueName: string) => `delivery-ledger.${queueName}`;
+const leaseKeyFor = (queueName: string) => `ledger-reconciler.${queueName}`;
 
 export interface ReconcilerOptions {
   instance: string;
+  /** The queue this ledger belongs to; names the lease. */
+  queueName: string;
   /** How often to scan. Default 2000. */
   intervalMs?: number;
   /** Minimum age of a record before it may be re-offered. Default 5000. */
@@ -82,10 +91,11 @@ export class LedgerReconciler {
   /** Holds the reconciler lease; true when this instance may reconcile now. */
   private async lease(): Promise<boolean> {
     const ttl = this.interval * 3;
-    const holder = await this.locks.setIfAbsent('ledger-reconciler', this.o.instance, ttl);
+    const key = leaseKeyFor(this.o.queueName);
+    const holder = await this.locks.setIfAbsent(key, this.o.instance, ttl);
     if (holder === undefined) return true;
     if (holder !== this.o.instance) return false;
-    await this.locks.set('ledger-reconciler', this.o.instance, ttl);
+    await this.locks.set(key, this.o.instance, ttl);
     return true;
   }
 
@@ -141,8 +151,9 @@ export class LedgerReconciler {
   async stop(): Promise<void> {
     this.ac.abort();
     await this.loop;
-    await this.locks.get('ledger-reconciler').then(
-      (h) => (h === this.o.instance ? this.locks.delete('ledger-reconciler') : undefined),
+    const key = leaseKeyFor(this.o.queueName);
+    await this.locks.get(key).then(
+      (h) => (h === this.o.instance ? this.locks.delete(key) : undefined),
       () => undefined,
     );
   }

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Engine, QueueItem } from '../../src/engine/ports.js';
-import { DeliveryLedger, LedgerReconciler, LEDGER_MAP, LOCK_MAP, type LedgerRecord } from '../../src/shared/delivery-ledger.js';
+import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerRecord } from '../../src/shared/delivery-ledger.js';
 import { QueueConsumer } from '../../src/services/messages/consumer.js';
 import { ConsumedStore } from '../../src/services/messages/store.js';
 import { silentLogger } from '../helpers/fakes.js';
@@ -24,10 +24,10 @@ for (const [label, make] of [
     const setup = (instance = 'messages-a') => {
       const engine = make();
       const q = engine.queue(`q-${Math.random()}`);
-      const kv = engine.kv<LedgerRecord>(`${LEDGER_MAP}-${Math.random()}`);
+      const kv = engine.kv<LedgerRecord>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
-      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance, redeliverAfterMs: 1000, orderSlackMs: 500 });
+      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance, queueName: 'q', redeliverAfterMs: 1000, orderSlackMs: 500 });
       return { engine, q, kv, locks, ledger, rec };
     };
 
@@ -97,7 +97,7 @@ for (const [label, make] of [
         instance: 'messages-b', queue: q, store, logger: silentLogger(), pollTimeoutMs: 50,
         onStored: async (i) => ledger.ack(i.id),
       });
-      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'messages-b', intervalMs: 50, redeliverAfterMs: 200, orderSlackMs: 100 });
+      const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'messages-b', queueName: 'q', intervalMs: 50, redeliverAfterMs: 200, orderSlackMs: 100 });
       const lost = item('lost-2', 0);
       await ledger.record(lost);
       await q.offer(lost, 100);
@@ -115,11 +115,11 @@ for (const [label, make] of [
     it('only one reconciler holds the lease at a time', async () => {
       const engine = make();
       const q = engine.queue(`q-${Math.random()}`);
-      const kv = engine.kv<LedgerRecord>(`${LEDGER_MAP}-${Math.random()}`);
+      const kv = engine.kv<LedgerRecord>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
-      const a = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'a', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
-      const b = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'b', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
+      const a = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'a', queueName: 'q', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
+      const b = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'b', queueName: 'q', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
       await ledger.record(item('x', 1000));
       a.start();
       b.start();
