@@ -38,6 +38,8 @@ export interface MessageLog {
   get(id: string): Promise<LogEntry | undefined>;
   /** All entries in arrival order. */
   list(): Promise<LogEntry[]>;
+  /** The same as list(), as JSON text: lets a service answer a large read without parsing and re-serialising it. */
+  listJson(): Promise<string>;
   /** One page in arrival order, starting after the cursor. */
   page(limit: number, after?: string): Promise<LogPage>;
   size(): Promise<number>;

@@ -91,6 +91,7 @@ export class Metrics {
           put: time('log.put', (e) => l.put(e)),
           get: time('log.get', (id) => l.get(id)),
           list: time('log.list', () => l.list()),
+          listJson: time('log.listJson', () => l.listJson()),
           page: time('log.page', (n, after) => l.page(n, after)),
           size: time('log.size', () => l.size()),
         };

@@ -44,6 +44,7 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       let ts = Date.now();
       for (const id of ids) await (Number(id.slice(3)) % 2 ? a : b).log(name).put(entry(id, `m ${id}`, (ts += 1)));
       assert.deepEqual((await a.log(name).list()).map((e) => e.id), ids);
+      assert.deepEqual(JSON.parse(await b.log(name).listJson()), await a.log(name).list(), 'listJson is list() as JSON');
       const seen: string[] = [];
       let cursor: string | undefined;
       let pages = 0;

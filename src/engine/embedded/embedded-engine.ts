@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { joinJsonTexts } from '../json-text.js';
 import { waitFor } from '../wait.js';
 
 export interface EmbeddedEngineOptions {
@@ -18,6 +19,12 @@ export interface EmbeddedEngineOptions {
  * run beside one writer; the busy timeout makes concurrent writers queue up
  * instead of failing. Each queue take is one DELETE … RETURNING statement,
  * so two consumers can never receive the same item.
+ *
+ * Writes are grouped: every write asked for in one turn of the event loop
+ * runs in one IMMEDIATE transaction, and each caller's promise settles only
+ * after that commit. Many processes share one write lock, and taking it once
+ * per batch instead of once per call is what lets the file keep up under
+ * load (the busy wait inside SQLite also blocks the event loop).
  */
 export class EmbeddedEngine implements Engine {
   readonly kind = 'embedded';
@@ -25,6 +32,12 @@ export class EmbeddedEngine implements Engine {
   private readonly db: Database.Database;
   private readonly capacity: number;
   private closed = false;
+  private batch: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private flushScheduled = false;
+  private readonly runBatch: Database.Transaction<(ops: Array<() => unknown>) => Array<{ ok: boolean; value: unknown }>>;
+  private readonly logs = new Map<string, MessageLog>();
+  private readonly queues = new Map<string, MessageQueue>();
+  private readonly kvs = new Map<string, KvMap<unknown>>();
 
   constructor(opts: EmbeddedEngineOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -43,13 +56,64 @@ export class EmbeddedEngine implements Engine {
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL, body TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS queue_name_seq ON queue (name, seq);
+      -- Queue sizes kept by triggers, so depth and the bound cost O(1), not a count over the backlog.
+      CREATE TABLE IF NOT EXISTS queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+      CREATE TRIGGER IF NOT EXISTS queue_size_ins AFTER INSERT ON queue BEGIN
+        INSERT INTO queue_size (name, n) VALUES (new.name, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER IF NOT EXISTS queue_size_del AFTER DELETE ON queue BEGIN
+        UPDATE queue_size SET n = n - 1 WHERE name = old.name;
+      END;
       CREATE TABLE IF NOT EXISTS kv (
         name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
         PRIMARY KEY (name, key));
     `);
+    // Each op runs in its own savepoint, so one failing op rolls back only itself.
+    this.runBatch = this.db.transaction((ops: Array<() => unknown>) =>
+      ops.map((op) => {
+        try {
+          return { ok: true, value: op() };
+        } catch (err) {
+          return { ok: false, value: err };
+        }
+      }),
+    );
+  }
+
+  /** Queues a write for the next batch; settles after the batch commits. */
+  private write<T>(op: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('engine closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ run: op, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    let results: Array<{ ok: boolean; value: unknown }>;
+    try {
+      results = this.runBatch.immediate(batch.map((b) => this.savepoint(b.run)));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.value)));
+  }
+
+  private savepoint(op: () => unknown): () => unknown {
+    return () => this.db.transaction(op)();
   }
 
   log(name: string): MessageLog {
+    const had = this.logs.get(name);
+    if (had) return had;
     const db = this.db;
     const insert = db.prepare('INSERT INTO log (name, id, body) VALUES (?, ?, ?) ON CONFLICT (name, id) DO NOTHING');
     const getOne = db.prepare<[string, string], { body: string }>('SELECT body FROM log WHERE name = ? AND id = ?');
@@ -58,19 +122,20 @@ export class EmbeddedEngine implements Engine {
       'SELECT seq, body FROM log WHERE name = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
     const count = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM log WHERE name = ?');
-    const putTx = db.transaction((entry: LogEntry) => {
+    const put = (entry: LogEntry) => {
       const r = insert.run(name, entry.id, JSON.stringify(entry));
       if (r.changes === 1) return { created: true, entry };
       const row = getOne.get(name, entry.id);
       return { created: false, entry: row ? (JSON.parse(row.body) as LogEntry) : entry };
-    });
-    return {
-      put: async (entry) => putTx(entry),
+    };
+    const log: MessageLog = {
+      put: (entry) => this.write(() => put(entry)),
       get: async (id) => {
         const row = getOne.get(name, id);
         return row ? (JSON.parse(row.body) as LogEntry) : undefined;
       },
-      list: async () => parseBodies(all.all(name)),
+      list: async () => all.all(name).map((r) => JSON.parse(r.body) as LogEntry),
+      listJson: async () => joinJsonTexts(all.all(name)),
       page: async (limit, after): Promise<LogPage> => {
         const from = after === undefined ? 0 : Number(after);
         if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`bad cursor: ${after}`);
@@ -83,27 +148,41 @@ export class EmbeddedEngine implements Engine {
       },
       size: async () => count.get(name)!.n,
     };
+    this.logs.set(name, log);
+    return log;
   }
 
   queue(name: string): MessageQueue {
+    const had = this.queues.get(name);
+    if (had) return had;
     const db = this.db;
-    const count = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM queue WHERE name = ?');
+    const size = db.prepare<[string], { n: number }>('SELECT n FROM queue_size WHERE name = ?');
     const insert = db.prepare('INSERT INTO queue (name, body) VALUES (?, ?)');
     const take = db.prepare<[string, string], { body: string }>(
       'DELETE FROM queue WHERE seq = (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT 1) AND name = ? RETURNING body',
     );
     const head = db.prepare<[string], { body: string }>('SELECT body FROM queue WHERE name = ? ORDER BY seq LIMIT 1');
+    const depth = () => size.get(name)?.n ?? 0;
     const capacity = this.capacity;
-    // Count and insert in one IMMEDIATE transaction so the bound holds across processes.
-    const tryOffer = db.transaction((body: string) => {
-      if (count.get(name)!.n >= capacity) return false;
+    // The bound is checked inside the write transaction, so it holds across processes.
+    const tryOffer = (body: string) => {
+      if (depth() >= capacity) return false;
       insert.run(name, body);
       return true;
-    });
-    return {
+    };
+    const queue: MessageQueue = {
       offer: async (item: QueueItem, timeoutMs: number) => {
         const body = JSON.stringify(item);
-        return waitFor(() => (tryOffer.immediate(body) ? true : undefined), timeoutMs).then((r) => r === true);
+        if (await this.write(() => tryOffer(body))) return true;
+        if (timeoutMs <= 0) return false;
+        // Full: wait for room, trying again as consumers take items.
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const left = deadline - Date.now();
+          if (left <= 0) return false;
+          await waitFor(() => (depth() < capacity ? true : undefined), left);
+          if (await this.write(() => tryOffer(body))) return true;
+        }
       },
       poll: async (timeoutMs: number, signal?: AbortSignal) => {
         const got = await waitFor(
@@ -120,11 +199,15 @@ export class EmbeddedEngine implements Engine {
         const row = head.get(name);
         return row ? (JSON.parse(row.body) as QueueItem) : null;
       },
-      depth: async () => count.get(name)!.n,
+      depth: async () => depth(),
     };
+    this.queues.set(name, queue);
+    return queue;
   }
 
   kv<V>(name: string): KvMap<V> {
+    const had = this.kvs.get(name);
+    if (had) return had as KvMap<V>;
     const db = this.db;
     const upsert = db.prepare(
       'INSERT INTO kv (name, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
@@ -139,32 +222,39 @@ export class EmbeddedEngine implements Engine {
     const insertNew = db.prepare(
       'INSERT INTO kv (name, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?',
     );
-    const setIfAbsentTx = db.transaction((key: string, value: string, expiresAt: number | null) => {
+    const setIfAbsent = (key: string, value: string, expiresAt: number | null) => {
       const now = Date.now();
       const had = getOne.get(name, key, now);
       if (had) return JSON.parse(had.value) as V;
       insertNew.run(name, key, value, expiresAt, now);
       return undefined;
-    });
+    };
     const purge = db.prepare('DELETE FROM kv WHERE name = ? AND expires_at IS NOT NULL AND expires_at <= ?');
-    return {
+    const expiry = (ttlMs?: number) => (ttlMs ? Date.now() + ttlMs : null);
+    const kv: KvMap<V> = {
       set: async (key, value, ttlMs) => {
-        upsert.run(name, key, JSON.stringify(value), ttlMs ? Date.now() + ttlMs : null);
+        const text = JSON.stringify(value);
+        await this.write(() => upsert.run(name, key, text, expiry(ttlMs)));
       },
       get: async (key) => {
         const row = getOne.get(name, key, Date.now());
         return row ? (JSON.parse(row.value) as V) : undefined;
       },
-      setIfAbsent: async (key, value, ttlMs) => setIfAbsentTx.immediate(key, JSON.stringify(value), ttlMs ? Date.now() + ttlMs : null),
+      setIfAbsent: (key, value, ttlMs) => {
+        const text = JSON.stringify(value);
+        return this.write(() => setIfAbsent(key, text, expiry(ttlMs)));
+      },
       delete: async (key) => {
-        del.run(name, key);
+        await this.write(() => del.run(name, key));
       },
       entries: async () => {
         const now = Date.now();
-        purge.run(name, now);
+        await this.write(() => purge.run(name, now));
         return all.all(name, now).map((r) => [r.key, JSON.parse(r.value) as V] as [string, V]);
       },
     };
+    this.kvs.set(name, kv as KvMap<unknown>);
+    return kv;
   }
 
   async ping(): Promise<void> {
@@ -174,13 +264,8 @@ export class EmbeddedEngine implements Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.db.close();
   }
-}
-
-function parseBodies(rows: Array<{ body: string }>): LogEntry[] {
-  const out = new Array<LogEntry>(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = JSON.parse(rows[i]!.body) as LogEntry;
-  return out;
 }

@@ -119,6 +119,7 @@ export class HazelcastEngine implements Engine {
         }),
       get: (id) => onMap(async (m) => parseOr(await m.get(id), undefined) as LogEntry | undefined),
       list: () => onMap(async (m) => sortedEntries(await m.values())),
+      listJson: () => onMap(async (m) => sortedJson(await m.values())),
       page: async (limit, after): Promise<LogPage> => {
         if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad page limit: ${limit}`);
         const from = after === undefined ? undefined : parseCursor(after);
@@ -384,6 +385,14 @@ function sortedEntries(values: Iterable<string>): LogEntry[] {
   const out: LogEntry[] = [];
   for (const v of values) out.push(JSON.parse(v) as LogEntry);
   return out.sort(compareEntries);
+}
+
+/** The stored JSON texts in entry order, joined into an array without re-serialising them. */
+function sortedJson(values: Iterable<string>): string {
+  const keyed: Array<{ e: LogEntry; text: string }> = [];
+  for (const text of values) keyed.push({ e: JSON.parse(text) as LogEntry, text });
+  keyed.sort((a, b) => compareEntries(a.e, b.e));
+  return `[${keyed.map((k) => k.text).join(',')}]`;
 }
 
 /** Cursor `${ts}:${id}`: ts never contains ':', so the first ':' splits it. */

@@ -33,6 +33,7 @@ export class MemoryEngine implements Engine {
       },
       get: async (id) => (this.check(), map.get(id)),
       list: async () => (this.check(), [...map.values()]),
+      listJson: async () => (this.check(), JSON.stringify([...map.values()])),
       page: async (limit, after): Promise<LogPage> => {
         this.check();
         const all = [...map.values()];

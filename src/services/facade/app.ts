@@ -121,10 +121,11 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       path: string,
       body: unknown,
       correlationId: string,
+      raw = false,
     ) {
       const instances = await deps.directory.of(service);
       return calls.call(instances, async (inst: InstanceRecord, signal) => {
-        const res = await deps.caller.call(inst.url, { method, path, body, signal, headers: { [CORRELATION_HEADER]: correlationId } });
+        const res = await deps.caller.call(inst.url, { method, path, body, signal, raw, headers: { [CORRELATION_HEADER]: correlationId } });
         if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
         if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
         return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
@@ -210,45 +211,41 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         if (req.query.limit) qs.set('limit', req.query.limit);
         if (req.query.after) qs.set('after', req.query.after);
         const logPath = qs.size ? `/log?${qs}` : '/log';
+        // Both parts stay JSON text: a large read is passed through, not parsed and re-serialised.
         const [logging, messages] = await Promise.allSettled([
-          callService('logging', 'GET', logPath, undefined, req.id),
-          callService('messages', 'GET', '/messages', undefined, req.id),
+          callService('logging', 'GET', logPath, undefined, req.id, true),
+          callService('messages', 'GET', '/messages', undefined, req.id, true),
         ]);
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
           if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${JSON.stringify(e.body)}`);
           throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
         }
-        const result: Record<string, unknown> = {
-          logging: logging.value.value.body,
-          loggingInstance: logging.value.instance.instance,
-        };
-        if (messages.status === 'fulfilled') {
-          result.messages = messages.value.value.body;
-          result.messagesInstance = messages.value.instance.instance;
-        } else {
-          result.messages = [];
-          result.messagesInstance = null;
-          result.note = `no messages instance answered: ${(messages.reason as Error).message}`;
-        }
+        const loggingJson = String(logging.value.value.body);
+        const loggingInstance = logging.value.instance.instance;
+        const messagesJson = messages.status === 'fulfilled' ? String(messages.value.value.body) : '[]';
+        const messagesInstance = messages.status === 'fulfilled' ? messages.value.instance.instance : null;
+        const note = messages.status === 'rejected' ? `no messages instance answered: ${(messages.reason as Error).message}` : undefined;
         // Paged read: the cursor comes from logging.
         const next = logging.value.value.next;
-        if (next) {
-          result.next = next;
-          reply.header('x-next-cursor', next);
-        }
+        if (next) reply.header('x-next-cursor', next);
         if (wantsText(req.headers.accept)) {
           reply.type('text/plain; charset=utf-8');
-          const lines = (xs: unknown) => (Array.isArray(xs) && xs.length > 0 ? xs.map((e) => String((e as { msg: unknown }).msg)).join('\n') : '(none)');
+          const lines = (json: string) => {
+            const xs = JSON.parse(json) as Array<{ msg: unknown }>;
+            return xs.length > 0 ? xs.map((e) => String(e.msg)).join('\n') : '(none)';
+          };
           return [
-            `== logging (${result.loggingInstance}) ==`,
-            lines(result.logging),
-            `== messages (${result.messagesInstance ?? 'none'}) ==`,
-            result.note ? `(${result.note})` : lines(result.messages),
+            `== logging (${loggingInstance}) ==`,
+            lines(loggingJson),
+            `== messages (${messagesInstance ?? 'none'}) ==`,
+            note ? `(${note})` : lines(messagesJson),
             '',
           ].join('\n');
         }
-        return result;
+        const tail = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}) };
+        reply.type('application/json; charset=utf-8');
+        return `{"logging":${loggingJson},"messages":${messagesJson},${JSON.stringify(tail).slice(1)}`;
       },
     );
 

@@ -6,6 +6,8 @@ export interface CallRequest {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Keep the response body as text, even when it is JSON. */
+  raw?: boolean;
 }
 
 export interface CallResponse {
@@ -52,7 +54,7 @@ export class UndiciCaller implements ServiceCaller {
     });
     const text = await res.body.text();
     let parsed: unknown = text;
-    if (String(res.headers['content-type'] ?? '').includes('json') && text) parsed = JSON.parse(text);
+    if (!req.raw && String(res.headers['content-type'] ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: res.statusCode, body: parsed, headers: res.headers };
   }
 

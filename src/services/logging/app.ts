@@ -63,7 +63,10 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
 
   app.get<{ Querystring: { limit?: string; after?: string } }>('/log', { schema: { querystring: pageQuery } }, async (req, reply) => {
     try {
-      if (req.query.limit === undefined && req.query.after === undefined) return await deps.log.list();
+      if (req.query.limit === undefined && req.query.after === undefined) {
+        reply.type('application/json; charset=utf-8');
+        return await deps.log.listJson();
+      }
       const page = await deps.log.page(Number(req.query.limit ?? 1000), req.query.after);
       if (page.next !== undefined) reply.header('x-next-cursor', page.next);
       return page.entries;

@@ -33,7 +33,10 @@ export function buildMessagesApp(config: { name: string }, deps: MessagesDeps): 
       return { ...d, consumed: deps.store.count() };
     },
   });
-  app.get('/messages', async () => deps.store.list());
+  app.get('/messages', async (_req, reply) => {
+    reply.type('application/json; charset=utf-8');
+    return deps.store.listJson();
+  });
   app.get('/messages/count', async () => ({ count: deps.store.count(), consumedSinceStart: deps.consumer.consumed, duplicatesSkipped: deps.consumer.duplicates }));
   app.addHook('onClose', async () => {
     await deps.consumer.stop();

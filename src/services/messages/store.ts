@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { joinJsonTexts } from '../../engine/json-text.js';
 
 /** One consumed message as this instance keeps it. */
 export interface ConsumedEntry {
@@ -40,6 +41,11 @@ export class ConsumedStore {
 
   list(): ConsumedEntry[] {
     return this.allQ.all().map((r) => JSON.parse(r.body) as ConsumedEntry);
+  }
+
+  /** list() as JSON text, joined from the stored texts without parsing them. */
+  listJson(): string {
+    return joinJsonTexts(this.allQ.all());
   }
 
   count(): number {
