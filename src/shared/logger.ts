@@ -6,12 +6,11 @@ import pino, { type Logger } from 'pino';
  * reads the JSON of its children and formats it itself.
  */
 export function createLogger(instance: string, level: string, pretty = process.stdout.isTTY === true): Logger {
-  return pino({
-    level,
-    base: { instance },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-  });
+  const options = { level, base: { instance }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  // Asynchronous writes: a line per message must not cost a blocking write
+  // each; pino flushes what is buffered when the process exits.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
 
 export type { Logger };

@@ -187,6 +187,9 @@ export class EmbeddedEngine implements Engine {
       poll: async (timeoutMs: number, signal?: AbortSignal) => {
         const got = await waitFor(
           () => {
+            // Look first: a read takes no lock in WAL mode, so idle consumers
+            // do not contend with producers for the write lock.
+            if (depth() === 0) return undefined;
             const row = take.get(name, name);
             return row ? (JSON.parse(row.body) as QueueItem) : undefined;
           },
