@@ -24,7 +24,9 @@ export interface EmbeddedEngineOptions {
  * runs in one IMMEDIATE transaction, and each caller's promise settles only
  * after that commit. Many processes share one write lock, and taking it once
  * per batch instead of once per call is what lets the file keep up under
- * load (the busy wait inside SQLite also blocks the event loop).
+ * load. When another process holds the lock, the batch is retried from the
+ * event loop (SQLite's own busy wait would sleep and block this process),
+ * and writes arriving meanwhile join it.
  */
 export class EmbeddedEngine implements Engine {
   readonly kind = 'embedded';
@@ -38,12 +40,18 @@ export class EmbeddedEngine implements Engine {
   private readonly logs = new Map<string, MessageLog>();
   private readonly queues = new Map<string, MessageQueue>();
   private readonly kvs = new Map<string, KvMap<unknown>>();
+  private readonly busyTimeoutMs: number;
+  /** When the current batch first met a busy lock (0: it has not). */
+  private busySince = 0;
+  private busyRetries = 0;
 
   constructor(opts: EmbeddedEngineOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.file = join(opts.dataDir, 'engine.db');
     this.capacity = opts.queueCapacity ?? 100_000;
-    this.db = new Database(this.file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    // SQLite's busy wait applies while the schema is set up, when processes start together.
+    this.db = new Database(this.file, { timeout: this.busyTimeoutMs });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
@@ -68,6 +76,8 @@ export class EmbeddedEngine implements Engine {
         name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
         PRIMARY KEY (name, key));
     `);
+    // From here on a busy lock is reported at once and retried without blocking.
+    this.db.pragma('busy_timeout = 0');
     // Each op runs in its own savepoint, so one failing op rolls back only itself.
     this.runBatch = this.db.transaction((ops: Array<() => unknown>) =>
       ops.map((op) => {
@@ -94,6 +104,7 @@ export class EmbeddedEngine implements Engine {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.closed) return;
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
@@ -101,9 +112,23 @@ export class EmbeddedEngine implements Engine {
     try {
       results = this.runBatch.immediate(batch.map((b) => this.savepoint(b.run)));
     } catch (err) {
+      if (isBusy(err) && (this.busySince === 0 || Date.now() - this.busySince < this.busyTimeoutMs)) {
+        // Another process holds the write lock: try again soon, with whatever arrives meanwhile.
+        if (this.busySince === 0) this.busySince = Date.now();
+        this.batch = batch.concat(this.batch);
+        this.flushScheduled = true;
+        const n = this.busyRetries++;
+        if (n < 3) setImmediate(() => this.flush());
+        else setTimeout(() => this.flush(), Math.min(1 + (n >> 3), 4));
+        return;
+      }
+      this.busySince = 0;
+      this.busyRetries = 0;
       for (const b of batch) b.reject(err);
       return;
     }
+    this.busySince = 0;
+    this.busyRetries = 0;
     results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.value)));
   }
 
@@ -190,7 +215,14 @@ export class EmbeddedEngine implements Engine {
             // Look first: a read takes no lock in WAL mode, so idle consumers
             // do not contend with producers for the write lock.
             if (depth() === 0) return undefined;
-            const row = take.get(name, name);
+            let row;
+            try {
+              row = take.get(name, name);
+            } catch (err) {
+              // The write lock is taken: this try found nothing; the next one comes soon.
+              if (isBusy(err)) return undefined;
+              throw err;
+            }
             return row ? (JSON.parse(row.body) as QueueItem) : undefined;
           },
           timeoutMs,
@@ -267,8 +299,20 @@ export class EmbeddedEngine implements Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    // Settle what is queued before closing, waiting out a busy lock within the bound.
+    const deadline = Date.now() + this.busyTimeoutMs;
+    while (this.batch.length > 0 && Date.now() < deadline) {
+      this.flush();
+      if (this.batch.length > 0) await new Promise((r) => setTimeout(r, 2));
+    }
     this.closed = true;
+    for (const b of this.batch) b.reject(new Error('engine closed'));
+    this.batch = [];
     this.db.close();
   }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
 }
