@@ -73,6 +73,11 @@ async function main(): Promise<void> {
       }
     }
     logger.info('stopped');
+    if (signal === 'launcher exited') {
+      // stdout was the launcher's pipe and is broken now: exiting normally
+      // would wait forever for the logger to flush into it.
+      process.kill(process.pid, 'SIGKILL');
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

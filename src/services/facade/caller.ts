@@ -28,24 +28,25 @@ export class UndiciCaller implements ServiceCaller {
 
   constructor(private readonly connections = 64) {}
 
-  private pool(origin: string): Pool {
-    let p = this.pools.get(origin);
+  /** Pools are keyed by the registry's base URL (an origin), so a call parses no URL. */
+  private pool(baseUrl: string): Pool {
+    let p = this.pools.get(baseUrl);
     if (!p) {
+      const origin = new URL(baseUrl).origin;
       p = new Pool(origin, { connections: this.connections, pipelining: 1, keepAliveTimeout: 10_000, connect: { timeout: 2000 } });
-      this.pools.set(origin, p);
+      this.pools.set(baseUrl, p);
     }
     return p;
   }
 
   async call(baseUrl: string, req: CallRequest): Promise<CallResponse> {
-    const url = new URL(baseUrl);
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await this.pool(url.origin).request({
+    const res = await this.pool(baseUrl).request({
       method: req.method,
       path: req.path,
       headers,
@@ -60,10 +61,9 @@ export class UndiciCaller implements ServiceCaller {
 
   /** Drops the pool of an instance that left, so its sockets close. */
   forget(baseUrl: string): void {
-    const origin = new URL(baseUrl).origin;
-    const p = this.pools.get(origin);
+    const p = this.pools.get(baseUrl);
     if (p) {
-      this.pools.delete(origin);
+      this.pools.delete(baseUrl);
       void p.destroy().catch(() => {});
     }
   }

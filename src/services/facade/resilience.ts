@@ -8,6 +8,8 @@ import {
   timeout,
   TimeoutStrategy,
   type CircuitBreakerPolicy,
+  type RetryPolicy,
+  type TimeoutPolicy,
 } from 'cockatiel';
 import type { InstanceRecord } from '../../shared/registry.js';
 
@@ -58,10 +60,36 @@ export interface CallOutcome<T> {
  */
 export class InstanceCaller {
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  private readonly retryPolicies = new Map<string, RetryPolicy>();
+  // Policies are built once and shared by every call: building them per call
+  // and aborting each finished attempt's signal (cockatiel's default) cost
+  // more CPU than the call itself on a busy facade.
+  private readonly perAttempt: TimeoutPolicy;
+  private readonly deadline: TimeoutPolicy;
   retries = 0;
   onRetry: ((service: string) => void) | undefined;
 
-  constructor(private readonly o: ResilienceOptions) {}
+  constructor(private readonly o: ResilienceOptions) {
+    this.perAttempt = timeout(o.attemptTimeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+    this.deadline = timeout(o.deadlineMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+  }
+
+  private retryPolicy(service: string, maxAttempts: number): RetryPolicy {
+    const key = `${service}/${maxAttempts}`;
+    let p = this.retryPolicies.get(key);
+    if (!p) {
+      p = retry(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
+        maxAttempts,
+        backoff: new ExponentialBackoff({ initialDelay: 5, maxDelay: 250 }),
+      });
+      p.onRetry(() => {
+        this.retries++;
+        this.onRetry?.(service);
+      });
+      this.retryPolicies.set(key, p);
+    }
+    return p;
+  }
 
   breaker(instance: InstanceRecord): CircuitBreakerPolicy {
     const key = instance.url;
@@ -89,20 +117,11 @@ export class InstanceCaller {
     if (instances.length === 0) throw new NoInstanceError('no instance registered');
     const order = shuffle(instances).sort((a, b) => Number(this.breakerState(a) === 'open') - Number(this.breakerState(b) === 'open'));
     const attempts: AttemptLog[] = [];
-    const maxAttempts = order.length * (opts.rounds ?? 2) - 1;
-    const retryPolicy = retry(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
-      maxAttempts,
-      backoff: new ExponentialBackoff({ initialDelay: 5, maxDelay: 250 }),
-    });
-    retryPolicy.onRetry(() => {
-      this.retries++;
-      this.onRetry?.(instances[0]!.service);
-    });
-    const perAttempt = timeout(this.o.attemptTimeoutMs, TimeoutStrategy.Aggressive);
-    const deadline = timeout(this.o.deadlineMs, TimeoutStrategy.Aggressive);
+    const retryPolicy = this.retryPolicy(instances[0]!.service, order.length * (opts.rounds ?? 2) - 1);
+    const perAttempt = this.perAttempt;
     let n = 0;
     let last: InstanceRecord = order[0]!;
-    const value = await deadline.execute((_ctx, deadlineSignal) =>
+    const value = await this.deadline.execute((_ctx, deadlineSignal) =>
       retryPolicy.execute(async () => {
         const inst = order[n++ % order.length]!;
         last = inst;
