@@ -51,6 +51,12 @@ export interface MessageQueue {
   offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
   /** Takes the head item, waiting at most timeoutMs for one; null when none came or the signal aborted. */
   poll(timeoutMs: number, signal?: AbortSignal): Promise<QueueItem | null>;
+  /**
+   * Takes up to `max` head items at once, waiting at most timeoutMs for the
+   * first; [] when none came or the signal aborted. Lets a busy consumer pay
+   * for one take per batch instead of one per item.
+   */
+  pollMany(max: number, timeoutMs: number, signal?: AbortSignal): Promise<QueueItem[]>;
   /** The head item without taking it; null when empty. */
   peek(): Promise<QueueItem | null>;
   depth(): Promise<number>;

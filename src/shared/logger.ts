@@ -8,9 +8,12 @@ import pino, { type Logger } from 'pino';
 export function createLogger(instance: string, level: string, pretty = process.stdout.isTTY === true): Logger {
   const options = { level, base: { instance }, timestamp: pino.stdTimeFunctions.isoTime };
   if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } });
-  // Asynchronous writes: a line per message must not cost a blocking write
-  // each; pino flushes what is buffered when the process exits.
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  // Buffered, asynchronous writes: a line per message must not cost a write
+  // each. The buffer goes out at 4 KiB or every 100 ms, and pino flushes it
+  // when the process exits.
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => dest.flush(), 100).unref();
+  return pino(options, dest);
 }
 
 export type { Logger };

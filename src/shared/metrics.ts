@@ -102,6 +102,7 @@ export class Metrics {
           offer: time('queue.offer', (item, t) => q.offer(item, t)),
           // A poll mostly waits for work; its latency says nothing about the engine.
           poll: (t, s) => q.poll(t, s),
+          pollMany: (n, t, s) => q.pollMany(n, t, s),
           peek: time('queue.peek', () => q.peek()),
           depth: time('queue.depth', () => q.depth()),
         };

@@ -100,6 +100,15 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(new Set(all).size, n);
     });
 
+    it('queue: pollMany takes up to max items in order, [] on timeout', async () => {
+      const name = `q-${randomUUID()}`;
+      for (let i = 0; i < 7; i++) await a.queue(name).offer({ id: `m${i}`, msg: 'x', enqueuedAt: '' }, 1000);
+      assert.deepEqual((await b.queue(name).pollMany(5, 1000)).map((x) => x.id), ['m0', 'm1', 'm2', 'm3', 'm4']);
+      assert.deepEqual((await b.queue(name).pollMany(5, 1000)).map((x) => x.id), ['m5', 'm6']);
+      assert.deepEqual(await a.queue(name).pollMany(5, 200), []);
+      assert.equal(await a.queue(name).depth(), 0);
+    });
+
     it('queue: a waiting poll gets an item offered later', async () => {
       const name = `q-${randomUUID()}`;
       const p = b.queue(name).poll(5000);

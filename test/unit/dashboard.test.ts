@@ -270,6 +270,7 @@ describe('dashboard: state', () => {
     const failingQueue: MessageQueue = {
       offer: async () => false,
       poll: async () => null,
+      pollMany: async () => [],
       peek: async () => null,
       depth: async () => {
         throw new Error('engine unreachable');

@@ -166,6 +166,7 @@ describe('QueueConsumer', () => {
     const inHand = deferred<QueueItem>();
     const acked: string[] = [];
     const { queue, store, consumer } = consumerSetup(t, {
+      batchSize: 1,
       onStored: async (i) => {
         inHand.resolve(i);
         await gate.promise;
@@ -188,6 +189,24 @@ describe('QueueConsumer', () => {
       ['h1'],
     );
     assert.equal(await queue.depth(), 1, 'the next item stays on the queue for another consumer');
+  });
+
+  test('a backlog is taken in batches: stop() finishes the whole batch in hand, in order', { timeout: 5000 }, async (t) => {
+    const gate = deferred();
+    const { queue, store, consumer } = consumerSetup(t, {
+      batchSize: 4,
+      onStored: async () => {
+        await gate.promise;
+      },
+    });
+    await offerAll(queue, ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map((id) => item(id)));
+    consumer.start();
+    assert.ok(await eventually(() => store.count() === 4), 'the first batch of 4 is stored together');
+    const stopping = consumer.stop();
+    gate.resolve();
+    await stopping;
+    assert.deepEqual(store.list().map((e) => e.id), ['b1', 'b2', 'b3', 'b4']);
+    assert.equal(await queue.depth(), 2, 'the rest stays on the queue for another consumer');
   });
 
   test('a failing acknowledgement does not stop consumption', { timeout: 5000 }, async (t) => {
@@ -314,7 +333,7 @@ describe('messages service HTTP', () => {
     const consumer = new QueueConsumer({
       instance: 'messages-2',
       // A queue whose reads fail (spread from a real one so it keeps every other method of the port).
-      queue: { ...engine.queue('broken'), poll: async () => Promise.reject(new Error('queue gone')) },
+      queue: { ...engine.queue('broken'), poll: async () => Promise.reject(new Error('queue gone')), pollMany: async () => Promise.reject(new Error('queue gone')) },
       store,
       logger: silentLogger(),
       pollTimeoutMs: 20,

@@ -37,6 +37,7 @@ export class EmbeddedEngine implements Engine {
   private batch: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
   private readonly runBatch: Database.Transaction<(ops: Array<() => unknown>) => Array<{ ok: boolean; value: unknown }>>;
+  private readonly inSavepoint: Database.Transaction<(op: () => unknown) => unknown>;
   private readonly logs = new Map<string, MessageLog>();
   private readonly queues = new Map<string, MessageQueue>();
   private readonly kvs = new Map<string, KvMap<unknown>>();
@@ -78,7 +79,8 @@ export class EmbeddedEngine implements Engine {
     `);
     // From here on a busy lock is reported at once and retried without blocking.
     this.db.pragma('busy_timeout = 0');
-    // Each op runs in its own savepoint, so one failing op rolls back only itself.
+    // Inside runBatch this runs as a savepoint, so one failing op rolls back only itself.
+    this.inSavepoint = this.db.transaction((op: () => unknown) => op());
     this.runBatch = this.db.transaction((ops: Array<() => unknown>) =>
       ops.map((op) => {
         try {
@@ -133,7 +135,7 @@ export class EmbeddedEngine implements Engine {
   }
 
   private savepoint(op: () => unknown): () => unknown {
-    return () => this.db.transaction(op)();
+    return () => this.inSavepoint(op);
   }
 
   log(name: string): MessageLog {
@@ -186,6 +188,9 @@ export class EmbeddedEngine implements Engine {
     const take = db.prepare<[string, string], { body: string }>(
       'DELETE FROM queue WHERE seq = (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT 1) AND name = ? RETURNING body',
     );
+    const takeMany = db.prepare<[string, number], { seq: number; body: string }>(
+      'DELETE FROM queue WHERE seq IN (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT ?) RETURNING seq, body',
+    );
     const head = db.prepare<[string], { body: string }>('SELECT body FROM queue WHERE name = ? ORDER BY seq LIMIT 1');
     const depth = () => size.get(name)?.n ?? 0;
     const capacity = this.capacity;
@@ -229,6 +234,26 @@ export class EmbeddedEngine implements Engine {
           signal,
         );
         return got ?? null;
+      },
+      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
+        const got = await waitFor(
+          () => {
+            if (depth() === 0) return undefined;
+            let rows;
+            try {
+              rows = takeMany.all(name, max);
+            } catch (err) {
+              if (isBusy(err)) return undefined;
+              throw err;
+            }
+            if (rows.length === 0) return undefined;
+            // RETURNING gives no order: restore the queue's.
+            return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.body) as QueueItem);
+          },
+          timeoutMs,
+          signal,
+        );
+        return got ?? [];
       },
       peek: async () => {
         const row = head.get(name);

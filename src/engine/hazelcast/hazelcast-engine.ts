@@ -137,7 +137,7 @@ export class HazelcastEngine implements Engine {
 
   queue(name: string): MessageQueue {
     const onQueue = <T>(fn: (q: IQueue<string>) => Promise<T>) => this.call((c) => c.getQueue<string>(name).then(fn));
-    return {
+    const queue: MessageQueue = {
       offer: (item: QueueItem, timeoutMs: number) => onQueue((q) => q.offer(JSON.stringify(item), Math.max(0, timeoutMs))),
       poll: async (timeoutMs: number, signal?: AbortSignal) => {
         // Blocking polls run in short slices so an abort is seen within one slice.
@@ -158,9 +158,25 @@ export class HazelcastEngine implements Engine {
           if (left <= POLL_SLICE_MS) return null;
         }
       },
+      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
+        const first = await queue.poll(timeoutMs, signal);
+        if (!first) return [];
+        if (max <= 1) return [first];
+        // What else is waiting comes in one more round trip.
+        const rest: string[] = [];
+        try {
+          await onQueue((q) => q.drainTo(rest, max - 1));
+        } catch (e) {
+          // The first item is in hand: hand it over rather than lose it.
+          if (rest.length === 0) return [first];
+          throw e;
+        }
+        return [first, ...rest.map((v) => JSON.parse(v) as QueueItem)];
+      },
       peek: () => onQueue(async (q) => parseOr(await q.peek(), null) as QueueItem | null),
       depth: () => onQueue((q) => q.size()),
     };
+    return queue;
   }
 
   kv<V>(name: string): KvMap<V> {

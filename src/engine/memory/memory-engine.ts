@@ -59,6 +59,10 @@ export class MemoryEngine implements Engine {
         this.check();
         return (await waitFor(() => items.shift(), timeoutMs, signal)) ?? null;
       },
+      pollMany: async (max, timeoutMs, signal) => {
+        this.check();
+        return (await waitFor(() => (items.length > 0 ? items.splice(0, max) : undefined), timeoutMs, signal)) ?? [];
+      },
       peek: async () => (this.check(), items[0] ?? null),
       depth: async () => (this.check(), items.length),
     };

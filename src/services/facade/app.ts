@@ -168,10 +168,13 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
       let queued: boolean;
       try {
-        // Recorded before the offer: if the item is lost after it left the
-        // queue, the ledger still has it and it is offered again.
-        await deps.ledger?.record(item);
-        queued = await deps.queue.offer(item, config.offerTimeoutMs);
+        // Recorded in the delivery ledger with the offer: if the item is lost
+        // after it left the queue, the ledger still has it and it is offered
+        // again. Both are sent at once: on the embedded engine they commit in
+        // one transaction; on Hazelcast the record reaches its member long
+        // before the consumer's acknowledgement could (that takes the offer,
+        // a poll, a store and a second hop).
+        [, queued] = await Promise.all([deps.ledger?.record(item), deps.queue.offer(item, config.offerTimeoutMs)]);
         if (!queued) await deps.ledger?.forget(id);
       } catch (err) {
         rejected?.inc({ reason: 'queue' });
@@ -192,17 +195,21 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       return reply.code(201).send({ id });
     });
 
-    app.get<{ Querystring: { limit?: string; after?: string } }>(
+    app.get<{ Querystring: { limit?: string; after?: string; messagesAfter?: string } }>(
       '/messages',
       {
         schema: {
           summary: 'Read messages',
           description:
-            '{logging: [...], messages: [...]}: every logged message (from one logging instance) and what one randomly chosen messages instance consumed. With Accept: text/plain, the texts as lines in two parts. ?limit=N&after=CURSOR pages the logging part (the next cursor is in `next` and the x-next-cursor header).',
+            '{logging: [...], messages: [...]}: every logged message (from one logging instance) and what one randomly chosen messages instance consumed. With Accept: text/plain, the texts as lines in two parts. ?limit=N pages both parts: the logging part continues with &after=<next> (also in the x-next-cursor header), the messages part with &messagesAfter=<messagesNext> (of the same messages instance, named in messagesInstance).',
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', maxLength: 200 } },
+            properties: {
+              limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' },
+              after: { type: 'string', maxLength: 200 },
+              messagesAfter: { type: 'string', pattern: '^[0-9]{1,15}$' },
+            },
           },
         },
       },
@@ -211,10 +218,14 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         if (req.query.limit) qs.set('limit', req.query.limit);
         if (req.query.after) qs.set('after', req.query.after);
         const logPath = qs.size ? `/log?${qs}` : '/log';
+        const mqs = new URLSearchParams();
+        if (req.query.limit) mqs.set('limit', req.query.limit);
+        if (req.query.messagesAfter) mqs.set('after', req.query.messagesAfter);
+        const messagesPath = mqs.size ? `/messages?${mqs}` : '/messages';
         // Both parts stay JSON text: a large read is passed through, not parsed and re-serialised.
         const [logging, messages] = await Promise.allSettled([
           callService('logging', 'GET', logPath, undefined, req.id, true),
-          callService('messages', 'GET', '/messages', undefined, req.id, true),
+          callService('messages', 'GET', messagesPath, undefined, req.id, true),
         ]);
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
@@ -226,6 +237,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         const messagesJson = messages.status === 'fulfilled' ? String(messages.value.value.body) : '[]';
         const messagesInstance = messages.status === 'fulfilled' ? messages.value.instance.instance : null;
         const note = messages.status === 'rejected' ? `no messages instance answered: ${(messages.reason as Error).message}` : undefined;
+        const messagesNext = messages.status === 'fulfilled' ? messages.value.value.next : undefined;
         // Paged read: the cursor comes from logging.
         const next = logging.value.value.next;
         if (next) reply.header('x-next-cursor', next);
@@ -243,7 +255,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
             '',
           ].join('\n');
         }
-        const tail = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}) };
+        const tail = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}), ...(messagesNext ? { messagesNext } : {}) };
         reply.type('application/json; charset=utf-8');
         return `{"logging":${loggingJson},"messages":${messagesJson},${JSON.stringify(tail).slice(1)}`;
       },

@@ -33,10 +33,25 @@ export function buildMessagesApp(config: { name: string }, deps: MessagesDeps): 
       return { ...d, consumed: deps.store.count() };
     },
   });
-  app.get('/messages', async (_req, reply) => {
-    reply.type('application/json; charset=utf-8');
-    return deps.store.listJson();
-  });
+  app.get<{ Querystring: { limit?: string; after?: string } }>(
+    '/messages',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' } },
+        },
+      },
+    },
+    async (req, reply) => {
+      reply.type('application/json; charset=utf-8');
+      if (req.query.limit === undefined && req.query.after === undefined) return deps.store.listJson();
+      const page = deps.store.pageJson(Number(req.query.limit ?? 1000), req.query.after);
+      if (page.next !== undefined) reply.header('x-next-cursor', page.next);
+      return page.json;
+    },
+  );
   app.get('/messages/count', async () => ({ count: deps.store.count(), consumedSinceStart: deps.consumer.consumed, duplicatesSkipped: deps.consumer.duplicates }));
   app.addHook('onClose', async () => {
     await deps.consumer.stop();

@@ -10,6 +10,8 @@ export interface ConsumerOptions {
   logger: Logger;
   /** Longest single wait for an item; bounds how long stop() can take. Default 1000. */
   pollTimeoutMs?: number;
+  /** Most items taken and stored at once. Default 32. */
+  batchSize?: number;
   /** Called after an item is stored durably (acknowledges it to the delivery ledger); created is false for a duplicate. */
   onStored?: (item: QueueItem, created: boolean) => Promise<void>;
 }
@@ -42,9 +44,9 @@ export class QueueConsumer {
     const signal = this.ac.signal;
     let backoff = 100;
     while (!signal.aborted) {
-      let item: QueueItem | null;
+      let items: QueueItem[];
       try {
-        item = await queue.poll(this.o.pollTimeoutMs ?? 1000, signal);
+        items = await queue.pollMany(this.o.batchSize ?? 32, this.o.pollTimeoutMs ?? 1000, signal);
         backoff = 100;
         this.lastError = undefined;
       } catch (err) {
@@ -54,46 +56,54 @@ export class QueueConsumer {
         backoff = Math.min(backoff * 2, 2000);
         continue;
       }
-      if (!item) continue;
-      // From here on the item is in hand: finish it even if stop() was called.
-      const created = await this.storeWithRetry(item);
+      if (items.length === 0) continue;
+      // From here on the items are in hand: finish them even if stop() was called.
+      const created = await this.storeWithRetry(items);
       if (created === undefined) return;
-      if (created) this.consumed++;
-      else this.duplicates++;
-      logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created }, created ? 'consumed message' : 'message already consumed');
-      if (this.o.onStored) {
-        try {
-          await this.o.onStored(item, created);
-        } catch (err) {
-          logger.warn({ id: item.id, err: (err as Error).message }, 'acknowledge failed; the item may be delivered again');
-        }
+      items.forEach((item, i) => {
+        if (created[i]) this.consumed++;
+        else this.duplicates++;
+        logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created[i] }, created[i] ? 'consumed message' : 'message already consumed');
+      });
+      const onStored = this.o.onStored;
+      if (onStored) {
+        // Acknowledged together: the engine can write them as one batch.
+        await Promise.all(
+          items.map((item, i) =>
+            onStored(item, created[i]!).catch((err: Error) => logger.warn({ id: item.id, err: err.message }, 'acknowledge failed; the item may be delivered again')),
+          ),
+        );
       }
     }
   }
 
   /**
-   * Stores the item, retrying while the store fails (disk full, file locked):
-   * the item was already taken off the queue, so giving up would lose it.
-   * Undefined only when stop() came while the store kept failing; the item
-   * then stays unacknowledged in the delivery ledger and is offered again.
+   * Stores the items in one transaction, retrying while the store fails
+   * (disk full, file locked): they were already taken off the queue, so
+   * giving up would lose them. Undefined only when stop() came while the
+   * store kept failing; the items then stay unacknowledged in the delivery
+   * ledger and are offered again.
    */
-  private async storeWithRetry(item: QueueItem): Promise<boolean | undefined> {
+  private async storeWithRetry(items: QueueItem[]): Promise<boolean[] | undefined> {
     let backoff = 100;
     for (;;) {
       try {
-        const created = this.o.store.add({
-          id: item.id,
-          msg: item.msg,
-          consumedBy: this.o.instance,
-          consumedAt: new Date().toISOString(),
-          enqueuedAt: item.enqueuedAt,
-          ...(item.correlationId ? { correlationId: item.correlationId } : {}),
-        });
+        const consumedAt = new Date().toISOString();
+        const created = this.o.store.addMany(
+          items.map((item) => ({
+            id: item.id,
+            msg: item.msg,
+            consumedBy: this.o.instance,
+            consumedAt,
+            enqueuedAt: item.enqueuedAt,
+            ...(item.correlationId ? { correlationId: item.correlationId } : {}),
+          })),
+        );
         this.lastError = undefined;
         return created;
       } catch (err) {
         this.lastError = `store failed: ${(err as Error).message}`;
-        this.o.logger.error({ id: item.id, err: (err as Error).message, retryInMs: backoff }, 'could not store a consumed message; retrying');
+        this.o.logger.error({ ids: items.map((i) => i.id), err: (err as Error).message, retryInMs: backoff }, 'could not store a consumed message; retrying');
         if (this.ac.signal.aborted) return undefined;
         await sleep(backoff, this.ac.signal);
         backoff = Math.min(backoff * 2, 2000);

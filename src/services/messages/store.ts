@@ -22,6 +22,8 @@ export class ConsumedStore {
   private readonly insertQ: Database.Statement;
   private readonly allQ: Database.Statement<[], { body: string }>;
   private readonly countQ: Database.Statement<[], { n: number }>;
+  private readonly pageQ: Database.Statement<[number, number], { seq: number; body: string }>;
+  private readonly addManyTx: Database.Transaction<(entries: ConsumedEntry[]) => boolean[]>;
   private closed = false;
 
   constructor(readonly file: string) {
@@ -32,6 +34,8 @@ export class ConsumedStore {
     this.insertQ = this.db.prepare('INSERT INTO consumed (id, body) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
     this.allQ = this.db.prepare('SELECT body FROM consumed ORDER BY seq');
     this.countQ = this.db.prepare('SELECT count(*) AS n FROM consumed');
+    this.pageQ = this.db.prepare('SELECT seq, body FROM consumed WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.addManyTx = this.db.transaction((entries: ConsumedEntry[]) => entries.map((e) => this.add(e)));
   }
 
   /** True when new; false when this id was already stored. */
@@ -39,8 +43,23 @@ export class ConsumedStore {
     return this.insertQ.run(entry.id, JSON.stringify(entry)).changes === 1;
   }
 
+  /** add() for many entries in one transaction; one flag per entry. */
+  addMany(entries: ConsumedEntry[]): boolean[] {
+    return this.addManyTx(entries);
+  }
+
   list(): ConsumedEntry[] {
     return this.allQ.all().map((r) => JSON.parse(r.body) as ConsumedEntry);
+  }
+
+  /** One page in consumption order after the cursor, as JSON text, and the next cursor if more follow. */
+  pageJson(limit: number, after?: string): { json: string; next?: string } {
+    const from = after === undefined ? 0 : Number(after);
+    if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`bad cursor: ${after}`);
+    const rows = this.pageQ.all(from, limit + 1);
+    const more = rows.length > limit;
+    const kept = more ? rows.slice(0, limit) : rows;
+    return more ? { json: joinJsonTexts(kept), next: String(kept[kept.length - 1]!.seq) } : { json: joinJsonTexts(kept) };
   }
 
   /** list() as JSON text, joined from the stored texts without parsing them. */
