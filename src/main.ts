@@ -196,7 +196,7 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
   const app = buildFacadeApp(cfg, {
     queue: engine.queue(cfg.queueName),
     idempotency: engine.kv('idempotency'),
-    ledger: new DeliveryLedger(engine.kv<LedgerRecord>(ledgerMapFor(cfg.queueName))),
+    ledger: new DeliveryLedger(engine.kv<LedgerRecord>(ledgerMapFor(cfg.queueName)), engine.kind === 'embedded'),
     directory,
     caller,
     logger,

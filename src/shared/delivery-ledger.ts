@@ -48,11 +48,33 @@ export interface ReconcilerOptions {
 }
 
 export class DeliveryLedger {
-  constructor(private readonly kv: KvMap<LedgerRecord>) {}
+  /**
+   * @param writesCommitTogether the engine commits writes issued together
+   *   atomically (the embedded engine's batches), so the record may be sent
+   *   with the offer. Otherwise the record must land first: were a
+   *   consumer's acknowledgement to land before it, the record would stay
+   *   and the item be offered again (seen on a CPU-starved Hazelcast cluster).
+   */
+  constructor(
+    private readonly kv: KvMap<LedgerRecord>,
+    private readonly writesCommitTogether = false,
+  ) {}
 
-  /** Before the offer. */
   async record(item: QueueItem): Promise<void> {
     await this.kv.set(item.id, { item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: 0 });
+  }
+
+  /** Records the item, offers it, and drops the record again if the queue stayed full. */
+  async recordAndOffer(item: QueueItem, queue: MessageQueue, timeoutMs: number): Promise<boolean> {
+    let queued: boolean;
+    if (this.writesCommitTogether) {
+      [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
+    } else {
+      await this.record(item);
+      queued = await queue.offer(item, timeoutMs);
+    }
+    if (!queued) await this.forget(item.id);
+    return queued;
   }
 
   /** The offer failed: the client was told so, nothing to deliver. */

@@ -169,13 +169,8 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       let queued: boolean;
       try {
         // Recorded in the delivery ledger with the offer: if the item is lost
-        // after it left the queue, the ledger still has it and it is offered
-        // again. Both are sent at once: on the embedded engine they commit in
-        // one transaction; on Hazelcast the record reaches its member long
-        // before the consumer's acknowledgement could (that takes the offer,
-        // a poll, a store and a second hop).
-        [, queued] = await Promise.all([deps.ledger?.record(item), deps.queue.offer(item, config.offerTimeoutMs)]);
-        if (!queued) await deps.ledger?.forget(id);
+        // after it left the queue, the ledger still has it and it is offered again.
+        queued = deps.ledger ? await deps.ledger.recordAndOffer(item, deps.queue, config.offerTimeoutMs) : await deps.queue.offer(item, config.offerTimeoutMs);
       } catch (err) {
         rejected?.inc({ reason: 'queue' });
         throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
