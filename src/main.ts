@@ -43,7 +43,17 @@ async function main(): Promise<void> {
   const engine = metrics.instrument(await createEngine(config.engine, logger, config.name));
   config = await withEngineSettings(service, config, engine, flags, logger);
   const running = await build(service, config, engine, logger, metrics);
-  await running.app.listen({ host: config.host, port: config.port });
+  try {
+    await running.app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      console.error(`${service}: cannot listen on ${config.host}:${config.port} (${code}${code === 'EADDRINUSE' ? ': the port is taken' : ''})`);
+      await engine.close().catch(() => undefined);
+      process.exit(2);
+    }
+    throw err;
+  }
   const addr = running.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   logger.info({ url: `http://${config.host}:${port}`, engine: engine.kind, service }, 'listening');

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`\n${why}: stopping services${topo.cluster ? ', then Hazelcast members' : ''}…`);
     await topo.stop();
-    console.log('all stopped; ports are free.');
+    console.log('all stopped.');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -69,9 +69,12 @@ async function main(): Promise<void> {
   if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
   for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
   console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
-  console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
-
-  if (process.stdin.isTTY) commands(topo);
+  if (process.stdin.isTTY) {
+    console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
+    commands(topo);
+  } else {
+    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything.\n');
+  }
 }
 
 /** Stop/start instances by hand, as the lab's demonstrations do. */
@@ -87,6 +90,12 @@ function commands(topo: Topology): void {
     void (async () => {
       try {
         const loggingByIndex = (i: string) => topo.byService('logging')[Number(i) - 1]?.name ?? '';
+        // Members are numbered from 1 here, as in their names (member-1 …).
+        const member = (i: string | undefined) => {
+          const n = topo.cluster?.addresses.length ?? 0;
+          if (!/^\d+$/.test(i ?? '') || Number(i) < 1 || Number(i) > n) throw new Error(n ? `no member-${i ?? ''}; members are 1..${n}` : 'no Hazelcast members in this topology');
+          return Number(i) - 1;
+        };
         switch (cmd) {
           case '':
           case undefined:
@@ -104,16 +113,16 @@ function commands(topo: Topology): void {
           case 'start':
             return await topo.startProc(arg ?? '');
           case 'stop-member':
-            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGTERM');
+            return await topo.cluster?.killMember(member(arg), 'SIGTERM');
           case 'kill-member':
-            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGKILL');
+            return await topo.cluster?.killMember(member(arg), 'SIGKILL');
           case 'start-member':
-            return await topo.cluster?.startMember(Number(arg) - 1);
+            return await topo.cluster?.startMember(member(arg));
           case 'stop-pair':
             await topo.signal(loggingByIndex(arg ?? ''), 'SIGTERM');
-            return await topo.cluster?.killMember(Number(arg) - 1, 'SIGTERM');
+            return await topo.cluster?.killMember(member(arg), 'SIGTERM');
           case 'start-pair':
-            await topo.cluster?.startMember(Number(arg) - 1);
+            await topo.cluster?.startMember(member(arg));
             return await topo.startProc(loggingByIndex(arg ?? ''));
           default:
             return help();

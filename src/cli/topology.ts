@@ -71,6 +71,8 @@ export class Topology {
   readonly procs = new Map<string, Proc>();
   cluster: LocalCluster | undefined;
   private stopped = false;
+  /** Names whose next exit was asked for (signal()), so it is not reported as unexpected. */
+  private readonly expectedExit = new Set<string>();
 
   constructor(readonly opts: TopologyOptions) {}
 
@@ -152,6 +154,9 @@ export class Topology {
     });
     p.child = child;
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.once('exit', (code, signal) => {
+      if (!this.stopped && !this.expectedExit.delete(p.name)) this.opts.onLine?.(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
+    });
     const tail: string[] = [];
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -169,6 +174,7 @@ export class Topology {
   async signal(name: string, sig: NodeJS.Signals, timeoutMs = 15_000): Promise<void> {
     const p = this.procs.get(name);
     if (!p?.child || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    this.expectedExit.add(name);
     p.child.kill(sig);
     const t = setTimeout(() => p.child?.kill('SIGKILL'), timeoutMs);
     await p.exited;

@@ -73,7 +73,7 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      return reply.code(400).send(errorBody(400, `invalid request: ${fe.message}`));
+      return reply.code(400).send(errorBody(400, `invalid request: ${validationMessage(fe)}`));
     }
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -95,6 +95,30 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
   return app;
 }
 
+/** Says in plain words what the first schema violation was. */
+function validationMessage(e: FastifyError): string {
+  const v = e.validation?.[0];
+  if (!v) return e.message;
+  const where = `${e.validationContext ?? 'request'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
+  const field = where.replace(/^body\./, '').replace(/^querystring\./, 'query parameter ');
+  switch (v.keyword) {
+    case 'additionalProperties':
+      return `unknown ${e.validationContext === 'querystring' ? 'query parameter' : 'field'} "${String((v.params as { additionalProperty?: unknown }).additionalProperty)}"`;
+    case 'required':
+      return `${where === 'body' ? 'body' : field} must have "${String((v.params as { missingProperty?: unknown }).missingProperty)}"`;
+    case 'pattern':
+      if (/\.msg$|^body$/.test(where) || where === 'body.msg') return `${field} must contain a non-blank character`;
+      if (/limit$/.test(where)) return `${field} must be an integer from 1 to 999999`;
+      return `${field} is not in the expected form`;
+    case 'minLength':
+      return `${field} must not be empty`;
+    case 'type':
+      return `${field} must be ${(v.params as { type?: unknown }).type === 'object' ? 'a JSON object' : `of type ${String((v.params as { type?: unknown }).type)}`}`;
+    default:
+      return e.message;
+  }
+}
+
 function clientMessage(e: FastifyError, bodyLimit: number): string {
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -105,7 +129,7 @@ function clientMessage(e: FastifyError, bodyLimit: number): string {
       return 'empty JSON body; send {"msg": "<text>"}';
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return `invalid JSON: ${e.message}`;
+      return 'invalid JSON body (or one with a "__proto__" or "constructor" key, which is refused)';
     default:
       return e.message;
   }

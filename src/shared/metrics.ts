@@ -12,8 +12,9 @@ export class Metrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly engineDuration: Histogram<'op' | 'outcome'>;
 
+  /** Every series carries `service` and `service_instance` (not `instance`, which Prometheus sets to the scrape target). */
   constructor(labels: { service: string; instance: string }) {
-    this.registry.setDefaultLabels(labels);
+    this.registry.setDefaultLabels({ service: labels.service, service_instance: labels.instance });
     collectDefaultMetrics({ register: this.registry });
     this.httpRequests = new Counter({
       name: 'http_requests_total',

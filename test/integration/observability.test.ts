@@ -44,7 +44,7 @@ describe('metrics, structured logs and API docs (real processes)', () => {
       return texts.reduce((s, text) => s + metric(text, 'messages_consumed_total'), 0) - consumedBefore === N;
     });
     assert.match(f, /process_resident_memory_bytes/);
-    assert.match(f, /instance="facade-\d+"/);
+    assert.match(f, /service_instance="facade-\d+"/);
   });
 
   it("one POST's correlation id appears in the facade's, a logging instance's and a messages instance's log lines", async () => {

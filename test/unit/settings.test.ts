@@ -118,14 +118,15 @@ describe('service config loaders', () => {
     assert.ok(Object.isFrozen(c));
   });
 
-  test('messages defaults: its own store file in the data dir', () => {
+  test('messages defaults: its own store file in the data dir, per engine', () => {
     const c = loadMessagesConfig(src());
     assert.equal(c.port, 5001);
     assert.equal(c.name, 'messages-5001');
-    assert.equal(c.storeFile, join(resolve('./data'), 'store-messages-5001.db'));
+    assert.equal(c.storeFile, join(resolve('./data'), 'store-embedded-messages-5001.db'));
     assert.equal(c.pollTimeoutMs, 1000);
     const named = loadMessagesConfig(src(['--name', 'messages-2', '--data-dir', '/tmp/lab']));
-    assert.equal(named.storeFile, join('/tmp/lab', 'store-messages-2.db'));
+    assert.equal(named.storeFile, join('/tmp/lab', 'store-embedded-messages-2.db'));
+    assert.equal(loadMessagesConfig(src(['--engine', 'hazelcast'])).storeFile, join(resolve('./data'), 'store-hazelcast-messages-5001.db'));
   });
 
   test('facade defaults', () => {

@@ -311,7 +311,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
 
 function slotAt(slots: Slot[], i: number): Slot {
   const s = slots[i];
-  if (!s) throw new RangeError(`no member ${i}; the cluster has members 0..${slots.length - 1}`);
+  if (!s) throw new RangeError(`no member index ${i}; indexes run 0..${slots.length - 1}`);
   return s;
 }
 

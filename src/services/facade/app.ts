@@ -81,18 +81,18 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
   const accepted = deps.metrics?.counter('messages_accepted_total', 'Messages answered 201: logged and queued.');
   const rejected = deps.metrics?.counter('messages_rejected_total', 'POST /messages answered 503, by reason.', ['reason']);
   if (deps.metrics) {
-    const retries = deps.metrics.counter('facade_retries_total', 'Calls to an instance retried on another, by service.', ['service']);
-    calls.onRetry = (service) => retries.inc({ service });
+    const retries = deps.metrics.counter('facade_retries_total', 'Calls to an instance retried on another, by the service called.', ['target_service']);
+    calls.onRetry = (service) => retries.inc({ target_service: service });
     const states = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
     deps.metrics.gauge('facade_breaker_state', 'Circuit breaker per instance: 0 closed, 1 half-open, 2 open.', (g) => {
       g.reset();
-      for (const r of deps.directory.all()) g.set({ instance: r.instance, service: r.service }, states[calls.breakerState(r)]);
-    }, ['instance', 'service']);
+      for (const r of deps.directory.all()) g.set({ target: r.instance, target_service: r.service }, states[calls.breakerState(r)]);
+    }, ['target', 'target_service']);
     deps.metrics.gauge('queue_depth', 'Items waiting in the shared queue.', async (g) => g.set(await deps.queue.depth().catch(() => -1)));
     deps.metrics.gauge('registered_instances', 'Live instances in the registry, by service.', (g) => {
       g.reset();
-      for (const s of ['logging', 'messages'] as const) g.set({ service: s }, deps.directory.all().filter((r) => r.service === s).length);
-    }, ['service']);
+      for (const s of ['logging', 'messages'] as const) g.set({ target_service: s }, deps.directory.all().filter((r) => r.service === s).length);
+    }, ['target_service']);
   }
 
   app.register(swagger, {
@@ -159,7 +159,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       try {
         logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
       } catch (err) {
-        if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${JSON.stringify(err.body)}`);
+        if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${innerMessage(err.body)}`);
         rejected?.inc({ reason: 'logging' });
         const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
         throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
@@ -224,7 +224,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         ]);
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
-          if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${JSON.stringify(e.body)}`);
+          if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${innerMessage(e.body)}`);
           throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
         }
         const loggingJson = String(logging.value.value.body);
@@ -268,6 +268,20 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
   });
 
   return app;
+}
+
+/** The `message` of another service's error answer (parsed or raw JSON), else the answer itself. */
+function innerMessage(body: unknown): string {
+  let b = body;
+  if (typeof b === 'string') {
+    try {
+      b = JSON.parse(b);
+    } catch {
+      return b as string;
+    }
+  }
+  const m = (b as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : JSON.stringify(b);
 }
 
 function wantsText(accept: string | undefined): boolean {
