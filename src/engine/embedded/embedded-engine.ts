@@ -185,9 +185,6 @@ export class EmbeddedEngine implements Engine {
     const db = this.db;
     const size = db.prepare<[string], { n: number }>('SELECT n FROM queue_size WHERE name = ?');
     const insert = db.prepare('INSERT INTO queue (name, body) VALUES (?, ?)');
-    const take = db.prepare<[string, string], { body: string }>(
-      'DELETE FROM queue WHERE seq = (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT 1) AND name = ? RETURNING body',
-    );
     const takeMany = db.prepare<[string, number], { seq: number; body: string }>(
       'DELETE FROM queue WHERE seq IN (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT ?) RETURNING seq, body',
     );
@@ -214,30 +211,12 @@ export class EmbeddedEngine implements Engine {
           if (await this.write(() => tryOffer(body))) return true;
         }
       },
-      poll: async (timeoutMs: number, signal?: AbortSignal) => {
+      poll: async (timeoutMs: number, signal?: AbortSignal) => (await queue.pollMany(1, timeoutMs, signal))[0] ?? null,
+      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
         const got = await waitFor(
           () => {
             // Look first: a read takes no lock in WAL mode, so idle consumers
             // do not contend with producers for the write lock.
-            if (depth() === 0) return undefined;
-            let row;
-            try {
-              row = take.get(name, name);
-            } catch (err) {
-              // The write lock is taken: this try found nothing; the next one comes soon.
-              if (isBusy(err)) return undefined;
-              throw err;
-            }
-            return row ? (JSON.parse(row.body) as QueueItem) : undefined;
-          },
-          timeoutMs,
-          signal,
-        );
-        return got ?? null;
-      },
-      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
-        const got = await waitFor(
-          () => {
             if (depth() === 0) return undefined;
             let rows;
             try {
