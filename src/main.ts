@@ -24,6 +24,8 @@ interface Running {
   membership?: RegistryMembership;
   /** Extra cleanup after the HTTP server closed. */
   after?: () => Promise<void>;
+  /** Background work that starts once the server listens. */
+  start?: () => void;
 }
 
 async function main(): Promise<void> {
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   logger.info({ url: `http://${config.host}:${port}`, engine: engine.kind, service }, 'listening');
   running.membership?.start();
+  running.start?.();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -184,11 +187,13 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
     const membership = membershipFor();
     const app = buildMessagesApp(cfg, { store, consumer, logger, metrics, queue, health: { ready: () => readiness(engine, membership) } });
     logger.info({ store: cfg.storeFile, alreadyHeld: store.count() }, 'opened store');
-    consumer.start();
-    reconciler.start();
     return {
       app,
       membership,
+      start: () => {
+        consumer.start();
+        reconciler.start();
+      },
       after: async () => {
         await consumer.stop();
         await reconciler.stop();

@@ -40,7 +40,12 @@ export interface ReconcilerOptions {
   queueName: string;
   /** How often to scan. Default 2000. */
   intervalMs?: number;
-  /** Minimum age of a record before it may be re-offered. Default 5000. */
+  /**
+   * Minimum age of a record before it may be re-offered. Default 20000: longer
+   * than an offer can take (Hazelcast retries an invocation for up to 15 s
+   * while partitions move), so an offer still in flight is never mistaken
+   * for a lost item.
+   */
   redeliverAfterMs?: number;
   /** Slack for offers racing each other when comparing with the queue head. Default 2000. */
   orderSlackMs?: number;
@@ -67,11 +72,17 @@ export class DeliveryLedger {
   /** Records the item, offers it, and drops the record again if the queue stayed full. */
   async recordAndOffer(item: QueueItem, queue: MessageQueue, timeoutMs: number): Promise<boolean> {
     let queued: boolean;
-    if (this.writesCommitTogether) {
-      [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
-    } else {
-      await this.record(item);
-      queued = await queue.offer(item, timeoutMs);
+    try {
+      if (this.writesCommitTogether) {
+        [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
+      } else {
+        await this.record(item);
+        queued = await queue.offer(item, timeoutMs);
+      }
+    } catch (err) {
+      // The caller answers an error: the record must not make the reconciler deliver it later.
+      await this.forget(item.id).catch(() => undefined);
+      throw err;
     }
     if (!queued) await this.forget(item.id);
     return queued;
@@ -121,9 +132,10 @@ export class LedgerReconciler {
     return true;
   }
 
-  /** One scan; returns how many items were re-offered. */
+  /** One scan; returns how many items were re-offered. Stops early on stop() or before its lease runs out. */
   async scan(now = Date.now()): Promise<number> {
-    const redeliverAfter = this.o.redeliverAfterMs ?? 5000;
+    const leaseEnds = Date.now() + this.interval * 2;
+    const redeliverAfter = this.o.redeliverAfterMs ?? 20_000;
     const slack = this.o.orderSlackMs ?? 2000;
     const head = await this.queue.peek();
     const headAt = head ? Date.parse(head.enqueuedAt) : Infinity;
@@ -133,6 +145,7 @@ export class LedgerReconciler {
     const next = new Set<string>();
     let n = 0;
     for (const r of lost) {
+      if (this.ac.signal.aborted || Date.now() > leaseEnds) break;
       if (!this.suspects.has(r.item.id)) {
         next.add(r.item.id);
         continue;

@@ -46,6 +46,16 @@ for (const [label, make] of [
       assert.equal((await ledger.pending())[0]?.redeliveries, 1);
     });
 
+    it('a failed offer leaves no record behind, so the reconciler never delivers it', async () => {
+      const { q, kv } = setup();
+      for (const together of [false, true]) {
+        const l = new DeliveryLedger(kv, together);
+        const broken = { ...q, offer: async () => Promise.reject(new Error('member gone')) };
+        await assert.rejects(l.recordAndOffer(item(`fail-${together}`, 0), broken, 100), /member gone/);
+        assert.deepEqual(await l.pending(), []);
+      }
+    });
+
     it('an acknowledged item is never offered again', async () => {
       const { q, ledger, rec } = setup();
       const ok = item('ok-1', 5000);

@@ -364,12 +364,20 @@ describe('facade: Idempotency-Key', () => {
     assert.equal(await c.queue.depth(), 2);
   });
 
-  test('concurrent repeats get one id and the message is consumed once', { timeout: 5000 }, async (t) => {
+  test('concurrent repeats: one is accepted, the others get 409 while it runs, then the same id; consumed once', { timeout: 5000 }, async (t) => {
     const c = await cluster(t);
     const res = await Promise.all(Array.from({ length: 5 }, () => c.postJson({ msg: 'burst' }, { 'idempotency-key': 'burst-key' })));
-    const ids = new Set(res.map((r) => (r.json() as { id: string }).id));
+    const ok = res.filter((r) => r.statusCode === 200 || r.statusCode === 201);
+    assert.ok(ok.length >= 1);
+    for (const r of res.filter((x) => !ok.includes(x))) {
+      assertError(r, 409);
+      assert.ok(r.headers['retry-after']);
+    }
+    const ids = new Set(ok.map((r) => (r.json() as { id: string }).id));
     assert.equal(ids.size, 1);
-    for (const r of res) assert.ok(r.statusCode === 200 || r.statusCode === 201);
+    const later = await c.postJson({ msg: 'burst' }, { 'idempotency-key': 'burst-key' });
+    assert.equal(later.statusCode, 200);
+    assert.equal((later.json() as { id: string }).id, [...ids][0]);
     assert.equal(await c.log.size(), 1);
     await eventually(() => c.store!.count() === 1);
     await new Promise((r) => setTimeout(r, 100));

@@ -18,7 +18,7 @@ import { InstanceCaller, NoInstanceError, PermanentCallError } from './resilienc
 export interface FacadeDeps {
   queue: MessageQueue;
   /** Idempotency-Key → id. */
-  idempotency: KvMap<{ id: string; state: 'pending' | 'done' }>;
+  idempotency: KvMap<{ id: string; state: 'pending' | 'done'; startedAt?: number }>;
   directory: InstanceDirectory;
   caller: ServiceCaller;
   health: HealthCheck;
@@ -126,8 +126,9 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const instances = await deps.directory.of(service);
       return calls.call(instances, async (inst: InstanceRecord, signal) => {
         const res = await deps.caller.call(inst.url, { method, path, body, signal, raw, headers: { [CORRELATION_HEADER]: correlationId } });
-        if (res.status >= 500) throw new Error(`${inst.instance} answered ${res.status}`);
-        if (res.status >= 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+        // Only a 400 is about the request itself; any other failure may go differently elsewhere.
+        if (res.status === 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+        if (res.status >= 300) throw new Error(`${inst.instance} answered ${res.status}`);
         return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
       });
     }
@@ -143,7 +144,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       if (key !== undefined) {
         let prior;
         try {
-          prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending' }, config.idempotencyTtlMs);
+          prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending', startedAt: Date.now() }, config.idempotencyTtlMs);
         } catch (err) {
           throw new HttpError(503, `engine unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
         }
@@ -151,34 +152,52 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
           req.log.info({ id: prior.id, idempotencyKey: key }, 'repeat of an accepted request');
           return reply.code(200).send({ id: prior.id, repeated: true });
         }
+        if (prior && Date.now() - (prior.startedAt ?? 0) < config.requestDeadlineMs) {
+          // The first request may still be running: two at once would queue the message twice.
+          throw new HttpError(409, `a request with this Idempotency-Key is still in progress (id ${prior.id}); retry shortly`, { 'retry-after': String(config.retryAfterSeconds) });
+        }
         // A repeat of a request that did not finish: complete it under the same id.
-        if (prior) id = prior.id;
+        if (prior) {
+          id = prior.id;
+          await deps.idempotency.set(key, { id, state: 'pending', startedAt: Date.now() }, config.idempotencyTtlMs).catch(() => undefined);
+        }
       }
 
+      const deliver = async () => {
+        let logged;
+        try {
+          logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
+        } catch (err) {
+          if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${innerMessage(err.body)}`);
+          rejected?.inc({ reason: 'logging' });
+          const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
+          throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
+        }
+
+        const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
+        let queued: boolean;
+        try {
+          // Recorded in the delivery ledger with the offer: if the item is lost
+          // after it left the queue, the ledger still has it and it is offered again.
+          queued = deps.ledger ? await deps.ledger.recordAndOffer(item, deps.queue, config.offerTimeoutMs) : await deps.queue.offer(item, config.offerTimeoutMs);
+        } catch (err) {
+          rejected?.inc({ reason: 'queue' });
+          throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
+        }
+        if (!queued) {
+          rejected?.inc({ reason: 'queue-full' });
+          req.log.warn({ id }, 'queue full');
+          throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
+        }
+        return logged;
+      };
       let logged;
       try {
-        logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
+        logged = await deliver();
       } catch (err) {
-        if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${innerMessage(err.body)}`);
-        rejected?.inc({ reason: 'logging' });
-        const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
-        throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
-      }
-
-      const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
-      let queued: boolean;
-      try {
-        // Recorded in the delivery ledger with the offer: if the item is lost
-        // after it left the queue, the ledger still has it and it is offered again.
-        queued = deps.ledger ? await deps.ledger.recordAndOffer(item, deps.queue, config.offerTimeoutMs) : await deps.queue.offer(item, config.offerTimeoutMs);
-      } catch (err) {
-        rejected?.inc({ reason: 'queue' });
-        throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
-      }
-      if (!queued) {
-        rejected?.inc({ reason: 'queue-full' });
-        req.log.warn({ id }, 'queue full');
-        throw new HttpError(503, 'the message queue is full; retry later', { 'retry-after': String(config.retryAfterSeconds) });
+        // Not in progress any more: a repeat may take over at once, under the same id.
+        if (key !== undefined) await deps.idempotency.set(key, { id, state: 'pending', startedAt: 0 }, config.idempotencyTtlMs).catch(() => undefined);
+        throw err;
       }
       if (key !== undefined) {
         await deps.idempotency.set(key, { id, state: 'done' }, config.idempotencyTtlMs).catch((err: Error) => {
@@ -225,7 +244,9 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
           if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${innerMessage(e.body)}`);
-          throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`);
+          throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`, {
+            'retry-after': String(config.retryAfterSeconds),
+          });
         }
         const loggingJson = String(logging.value.value.body);
         const loggingInstance = logging.value.instance.instance;

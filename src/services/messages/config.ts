@@ -19,7 +19,7 @@ export function loadMessagesConfig(src: Source): MessagesConfig {
   const storeFile = r.string('store-file', 'STORE_FILE', join(c.engine.dataDir, `store-${c.engine.kind}-${c.name}.db`));
   const pollTimeoutMs = r.int('poll-timeout-ms', 'POLL_TIMEOUT_MS', 1000, 10, 60_000);
   const ledgerScanMs = r.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000);
-  const redeliverAfterMs = r.int('redeliver-after-ms', 'REDELIVER_AFTER_MS', 5000, 100, 3_600_000);
+  const redeliverAfterMs = r.int('redeliver-after-ms', 'REDELIVER_AFTER_MS', 20_000, 100, 3_600_000);
   r.rejectUnknown();
   return Object.freeze({ ...c, storeFile, pollTimeoutMs, ledgerScanMs, redeliverAfterMs });
 }
