@@ -86,6 +86,9 @@ export class EmbeddedEngine implements Engine {
         try {
           return { ok: true, value: op() };
         } catch (err) {
+          // Some errors (disk full, I/O) make SQLite roll back the whole
+          // transaction: then no op of this batch may count as done.
+          if (!this.db.inTransaction) throw err;
           return { ok: false, value: err };
         }
       }),
@@ -227,7 +230,7 @@ export class EmbeddedEngine implements Engine {
             }
             if (rows.length === 0) return undefined;
             // RETURNING gives no order: restore the queue's.
-            return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.body) as QueueItem);
+            return parseItems(rows.sort((a, b) => a.seq - b.seq));
           },
           timeoutMs,
           signal,
@@ -314,6 +317,22 @@ export class EmbeddedEngine implements Engine {
     this.batch = [];
     this.db.close();
   }
+}
+
+/**
+ * Items from their stored JSON. A body that does not parse (only a hand-made
+ * row could) is skipped rather than failing the whole batch already taken.
+ */
+function parseItems(rows: Array<{ body: string }>): QueueItem[] {
+  const out: QueueItem[] = [];
+  for (const r of rows) {
+    try {
+      out.push(JSON.parse(r.body) as QueueItem);
+    } catch {
+      process.emitWarning(`skipped a queue item that is not JSON: ${r.body.slice(0, 80)}`);
+    }
+  }
+  return out;
 }
 
 function isBusy(err: unknown): boolean {

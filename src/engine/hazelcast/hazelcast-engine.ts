@@ -171,7 +171,16 @@ export class HazelcastEngine implements Engine {
           if (rest.length === 0) return [first];
           throw e;
         }
-        return [first, ...rest.map((v) => JSON.parse(v) as QueueItem)];
+        // A body that does not parse (only a foreign writer could make one) is skipped, not allowed to sink the batch.
+        const parsed = rest.flatMap((v) => {
+          try {
+            return [JSON.parse(v) as QueueItem];
+          } catch {
+            process.emitWarning(`skipped a queue item that is not JSON: ${v.slice(0, 80)}`);
+            return [];
+          }
+        });
+        return [first, ...parsed];
       },
       peek: () => onQueue(async (q) => parseOr(await q.peek(), null) as QueueItem | null),
       depth: () => onQueue((q) => q.size()),
