@@ -206,8 +206,9 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
   const { buildFacadeApp } = await import('./services/facade/app.js');
   const { InstanceDirectory } = await import('./services/facade/directory.js');
   const { UndiciCaller } = await import('./services/facade/caller.js');
-  const directory = new InstanceDirectory(registryKv, cfg.registryRefreshMs, logger);
   const caller = new UndiciCaller();
+  // An instance that left has its connection pool closed; one is made again if it comes back.
+  const directory = new InstanceDirectory(registryKv, cfg.registryRefreshMs, logger, (r) => caller.forget(r.url));
   const app = buildFacadeApp(cfg, {
     queue: engine.queue(cfg.queueName),
     idempotency: engine.kv('idempotency'),

@@ -19,6 +19,8 @@ export class InstanceDirectory {
     private readonly kv: KvMap<InstanceRecord>,
     private readonly refreshMs: number,
     private readonly log: Logger,
+    /** Told about each instance that left, e.g. to close its connection pool. */
+    private readonly onLeft?: (record: InstanceRecord) => void,
   ) {}
 
   async refresh(): Promise<void> {
@@ -27,7 +29,12 @@ export class InstanceDirectory {
       const before = new Set(this.cache.map((r) => `${r.service}/${r.instance}`));
       const after = new Set(next.map((r) => `${r.service}/${r.instance}`));
       for (const k of after) if (!before.has(k)) this.log.info({ registered: k }, 'instance appeared');
-      for (const k of before) if (!after.has(k)) this.log.info({ registered: k }, 'instance left');
+      for (const r of this.cache) {
+        const k = `${r.service}/${r.instance}`;
+        if (after.has(k)) continue;
+        this.log.info({ registered: k }, 'instance left');
+        this.onLeft?.(r);
+      }
       this.cache = next;
       this.lastError = undefined;
       this.lastRefresh = Date.now();

@@ -66,7 +66,6 @@ export class InstanceCaller {
   // more CPU than the call itself on a busy facade.
   private readonly perAttempt: TimeoutPolicy;
   private readonly deadline: TimeoutPolicy;
-  retries = 0;
   onRetry: ((service: string) => void) | undefined;
 
   constructor(private readonly o: ResilienceOptions) {
@@ -83,7 +82,6 @@ export class InstanceCaller {
         backoff: new ExponentialBackoff({ initialDelay: 5, maxDelay: 250 }),
       });
       p.onRetry(() => {
-        this.retries++;
         this.onRetry?.(service);
       });
       this.retryPolicies.set(key, p);
