@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   console.log(`hazelcast: cluster '${o.clusterName}' up in ${Date.now() - t0} ms: ${cluster.addresses.join(', ')}`);
   console.log(`hazelcast: connect with --engine hazelcast --hz-members ${cluster.addresses.join(',')} --hz-cluster-name ${o.clusterName}`);
+  console.log(`hazelcast: before killing a member, check the backups are in sync: curl http://${cluster.addresses[0]}/hazelcast/health ("clusterSafe":true)`);
   console.log('hazelcast: Ctrl-C to stop');
 }
 

@@ -103,7 +103,13 @@ function commands(topo: Topology): void {
           case 'help':
             return help();
           case 'ps':
-            topo.cluster?.addresses.forEach((a, i) => console.log(`  member-${i + 1} ${a} ${topo.cluster!.member(i).running ? 'running' : 'stopped'}`));
+            if (topo.cluster) {
+              const c = topo.cluster;
+              const reports = await Promise.all(c.addresses.map((_, i) => c.health(i)));
+              c.addresses.forEach((a, i) => console.log(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
+              const h = reports.find((r) => r !== undefined);
+              if (h) console.log(`  cluster: ${h.clusterSize} member(s), ${h.clusterSafe && h.migrationQueueSize === 0 ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
+            }
             for (const p of topo.procs.values()) console.log(`  ${p.name} ${p.url} ${topo.isRunning(p.name) ? 'running' : 'stopped'}`);
             return;
           case 'stop':
@@ -115,14 +121,17 @@ function commands(topo: Topology): void {
           case 'stop-member':
             return await topo.cluster?.killMember(member(arg), 'SIGTERM');
           case 'kill-member':
+            await warnIfUnsafe(topo);
             return await topo.cluster?.killMember(member(arg), 'SIGKILL');
           case 'start-member':
-            return await topo.cluster?.startMember(member(arg));
+            await topo.cluster?.startMember(member(arg));
+            return await reportSafe(topo);
           case 'stop-pair':
             await topo.signal(loggingByIndex(arg ?? ''), 'SIGTERM');
             return await topo.cluster?.killMember(member(arg), 'SIGTERM');
           case 'start-pair':
             await topo.cluster?.startMember(member(arg));
+            await reportSafe(topo);
             return await topo.startProc(loggingByIndex(arg ?? ''));
           default:
             return help();
@@ -132,6 +141,27 @@ function commands(topo: Topology): void {
       }
     })();
   });
+}
+
+/** Backup-count 1 covers one crash once backups are in sync; say when that is after a member (re)joined. */
+async function reportSafe(topo: Topology): Promise<void> {
+  if (!topo.cluster) return;
+  const t0 = Date.now();
+  try {
+    await topo.cluster.waitForSafe(60_000);
+    console.log(`cluster safe (backups in sync) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    console.log(`warning: ${(err as Error).message}`);
+  }
+}
+
+async function warnIfUnsafe(topo: Topology): Promise<void> {
+  const c = topo.cluster;
+  if (!c) return;
+  const h = (await Promise.all(c.addresses.map((_, i) => c.health(i)))).find((r) => r !== undefined);
+  if (h && !(h.clusterSafe && h.migrationQueueSize === 0)) {
+    console.log('warning: the cluster is not safe yet (partitions still moving after a member joined or left); a crash now can lose what is being moved');
+  }
 }
 
 main().catch((err) => {

@@ -79,6 +79,7 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       const victim = c.indexOf(owner);
       assert.ok(victim >= 0, `owner ${owner} is one of ${c.addresses.join(', ')}`);
 
+      await c.waitForSafe();
       await c.killMember(victim, 'SIGKILL');
       assert.equal(c.member(victim).running, false);
       // The backup is promoted; the client retries until the partition table says so.

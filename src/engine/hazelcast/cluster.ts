@@ -62,8 +62,29 @@ export interface LocalCluster {
   killMember(i: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Waits until every running member reports `count` members. */
   waitForSize(count: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Member i's own report (its health-check endpoint, enabled in
+   * config/hazelcast.yaml); undefined when it is not running or does not answer.
+   */
+  health(i: number): Promise<MemberHealth | undefined>;
+  /**
+   * Waits until every running member says the cluster is safe: no migration
+   * queued and every backup in sync. Backup-count 1 promises that one crash
+   * loses nothing only from that state; a crash during a migration (after a
+   * member joined or left) can lose the partitions being moved.
+   */
+  waitForSafe(timeoutMs?: number): Promise<void>;
   /** Stops every member (SIGTERM, then SIGKILL after stopTimeoutMs). Idempotent. */
   stop(): Promise<void>;
+}
+
+/** What a member's `GET /hazelcast/health` answers. */
+export interface MemberHealth {
+  nodeState: string;
+  clusterState: string;
+  clusterSafe: boolean;
+  migrationQueueSize: number;
+  clusterSize: number;
 }
 
 /** Thrown when members do not start or form the cluster in time. */
@@ -284,6 +305,20 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       const watch = running();
       await until(seesAll(watch, count), timeoutMs, () => `waiting for the running members to report ${count} members`, watch);
     },
+    health: (i) => memberHealth(slotAt(slots, i)),
+    async waitForSafe(timeoutMs = startTimeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last = 'no member answered';
+      for (;;) {
+        const watch = running();
+        const reports = await Promise.all(watch.map((s) => memberHealth(s)));
+        const unsafe = reports.findIndex((h) => !h || !h.clusterSafe || h.migrationQueueSize > 0 || h.clusterSize !== watch.length);
+        if (watch.length > 0 && unsafe < 0) return;
+        if (unsafe >= 0) last = `member ${watch[unsafe]!.index} reports ${JSON.stringify(reports[unsafe] ?? 'no answer')}`;
+        if (Date.now() >= deadline) throw new ClusterStartError(`timed out after ${timeoutMs} ms waiting for the cluster to be safe (backups in sync): ${last}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
     stop() {
       stopping ??= (async () => {
         await Promise.all(slots.map((s) => terminate(s, 'SIGTERM')));
@@ -307,6 +342,16 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
     throw e;
   }
   return cluster;
+}
+
+async function memberHealth(s: Slot): Promise<MemberHealth | undefined> {
+  if (!s.child) return undefined;
+  try {
+    const res = await fetch(`http://${s.address}/hazelcast/health`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as MemberHealth) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function slotAt(slots: Slot[], i: number): Slot {

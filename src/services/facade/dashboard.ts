@@ -145,9 +145,22 @@ async function withTimeout<T>(ms: number, fn: (signal: AbortSignal) => Promise<T
   }
 }
 
+/** Socket errors a probe of a dead or dying instance gets, in plain words (the code kept for grep). */
+const SOCKET_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset (the process went away mid-answer)',
+  EPIPE: 'connection reset (the process went away mid-answer)',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  EHOSTUNREACH: 'host unreachable',
+  ENOTFOUND: 'host name not found',
+};
+
 const reasonOf = (err: unknown) => {
-  const e = err as Error & { cause?: Error };
+  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
+  const code = e?.cause?.code ?? e?.code;
+  const plain = code ? SOCKET_REASONS[code] : undefined;
+  if (plain) return `${plain} (${code})`;
   return e?.cause?.message ?? e?.message ?? String(err);
 };
 
