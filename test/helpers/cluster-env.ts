@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Topology, type TopologyOptions } from '../../src/cli/topology.js';
@@ -12,6 +13,26 @@ export interface TestTopology {
   close(): Promise<void>;
 }
 
+/**
+ * A free port below Linux's ephemeral range (32768–60999): a port the OS hands
+ * out for listen(0) can be taken as the local port of an outgoing connection
+ * (a Hazelcast member reconnecting, a browser) before the service binds it.
+ * 12000–24999 stays clear of both that range and the lab's member ports.
+ */
+export async function quietPort(): Promise<number> {
+  const canListen = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 50; i++) {
+    const port = 12000 + Math.floor(Math.random() * 13000);
+    if (await canListen(port)) return port;
+  }
+  return freePort();
+}
+
 /** A topology of real processes on free ports with its own temp data dir. */
 export async function startTestTopology(opts: Partial<TopologyOptions> & { logging?: number; messages?: number } = {}): Promise<TestTopology> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'topo-'));
@@ -20,7 +41,7 @@ export async function startTestTopology(opts: Partial<TopologyOptions> & { loggi
   const ports = async (n: number) => {
     const out: number[] = [];
     while (out.length < n) {
-      const p = await freePort();
+      const p = await quietPort();
       if (!out.includes(p)) out.push(p);
     }
     return out;
@@ -33,7 +54,7 @@ export async function startTestTopology(opts: Partial<TopologyOptions> & { loggi
     messages: nMsg,
     loggingPorts: opts.loggingPorts ?? (await ports(nLog)),
     messagesPorts: opts.messagesPorts ?? (await ports(nMsg)),
-    facadePort: opts.facadePort ?? (await freePort()),
+    facadePort: opts.facadePort ?? (await quietPort()),
     onLine: (name, line) => {
       let l = lines.get(name);
       if (!l) lines.set(name, (l = []));

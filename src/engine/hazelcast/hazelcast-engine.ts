@@ -56,6 +56,8 @@ export function isHazelcastUnreachableError(e: unknown): e is HazelcastUnreachab
 
 /** Longest single blocking poll, so an aborted poll returns within about this long. */
 const POLL_SLICE_MS = 500;
+/** Most offers sent in one addAll. */
+const MAX_OFFER_BATCH = 256;
 /** Longest close() waits for the client to shut down. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -137,8 +139,38 @@ export class HazelcastEngine implements Engine {
 
   queue(name: string): MessageQueue {
     const onQueue = <T>(fn: (q: IQueue<string>) => Promise<T>) => this.call((c) => c.getQueue<string>(name).then(fn));
+    const offerOne = (text: string, timeoutMs: number) => onQueue((q) => q.offer(text, Math.max(0, timeoutMs)));
+    // Offers made in one event-loop turn go to the member as one addAll. The
+    // queue lives on one partition, so every operation on it waits its turn on
+    // that partition's thread, and each costs this client an invocation; a
+    // batch costs one of each. addAll adds all or nothing and never waits: when
+    // the queue has no room for the whole batch, each offer is made on its own,
+    // with its own timeout, as an unbatched offer would be.
+    let batch: Array<{ text: string; timeoutMs: number; resolve: (ok: boolean) => void; reject: (e: unknown) => void }> = [];
+    const flush = () => {
+      const taken = batch;
+      batch = [];
+      if (taken.length === 0) return; // already sent when it reached MAX_OFFER_BATCH
+      if (taken.length === 1) {
+        const o = taken[0]!;
+        offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject);
+        return;
+      }
+      onQueue((q) => q.addAll(taken.map((o) => o.text))).then(
+        (added) => {
+          if (added) taken.forEach((o) => o.resolve(true));
+          else taken.forEach((o) => offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject));
+        },
+        (err: unknown) => taken.forEach((o) => o.reject(err)),
+      );
+    };
     const queue: MessageQueue = {
-      offer: (item: QueueItem, timeoutMs: number) => onQueue((q) => q.offer(JSON.stringify(item), Math.max(0, timeoutMs))),
+      offer: (item: QueueItem, timeoutMs: number) =>
+        new Promise<boolean>((resolve, reject) => {
+          if (batch.length === 0) setImmediate(flush);
+          batch.push({ text: JSON.stringify(item), timeoutMs, resolve, reject });
+          if (batch.length >= MAX_OFFER_BATCH) flush();
+        }),
       poll: async (timeoutMs: number, signal?: AbortSignal) => {
         // Blocking polls run in short slices so an abort is seen within one slice.
         // An in-flight slice is awaited, not abandoned: the member would still hand
