@@ -8,8 +8,11 @@ import type { Engine, LogEntry } from '../../src/engine/ports.js';
  * calls this with a factory; names are random so runs never collide.
  * `makeEngine` may be called more than once: engines it returns share data
  * (two processes, two clients of one cluster).
+ * `queueCapacity` bounds every queue the test names `bounded-*` (on the
+ * embedded engine, every queue); `burst` is how many offers to make at once
+ * on an unbounded queue (default queueCapacity).
  */
-export function engineContract(label: string, makeEngine: () => Promise<Engine>, opts: { queueCapacity: number; skip?: string | false }) {
+export function engineContract(label: string, makeEngine: () => Promise<Engine>, opts: { queueCapacity: number; skip?: string | false; burst?: number }) {
   describe(`engine contract: ${label}`, { skip: opts.skip ?? false }, () => {
     let a: Engine;
     let b: Engine;
@@ -132,6 +135,29 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(await q.depth(), opts.queueCapacity);
       await b.queue(name).poll(1000);
       assert.equal(await q.offer({ id: 'room', msg: 'x', enqueuedAt: '' }, 1000), true);
+    });
+
+    it('queue: offers made together all land, in the order they were made', async () => {
+      const name = `q-${randomUUID()}`;
+      const n = opts.burst ?? opts.queueCapacity; // Hazelcast: more than one of the adapter's batches
+      const oks = await Promise.all(Array.from({ length: n }, (_, i) => a.queue(name).offer({ id: `t${i}`, msg: 'x', enqueuedAt: '' }, 5000)));
+      assert.ok(oks.every(Boolean));
+      const got = (await b.queue(name).pollMany(n + 1, 1000)).map((x) => x.id);
+      assert.deepEqual(got, Array.from({ length: n }, (_, i) => `t${i}`));
+    });
+
+    it('queue: bounded — a burst larger than the room left fills it and the rest time out', async () => {
+      const name = `bounded-${randomUUID()}`;
+      const q = a.queue(name);
+      const cap = opts.queueCapacity;
+      for (let i = 0; i < 5; i++) assert.equal(await q.offer({ id: `pre${i}`, msg: 'x', enqueuedAt: '' }, 1000), true);
+      const burst = await Promise.all(Array.from({ length: cap }, (_, i) => q.offer({ id: `b${i}`, msg: 'x', enqueuedAt: '' }, 300)));
+      assert.equal(burst.filter(Boolean).length, cap - 5, 'exactly the room left is taken');
+      assert.equal(await q.depth(), cap);
+      const ids = (await b.queue(name).pollMany(cap + 1, 1000)).map((x) => x.id);
+      assert.equal(new Set(ids).size, cap, 'no item twice');
+      const accepted = new Set(burst.flatMap((ok, i) => (ok ? [`b${i}`] : [])));
+      assert.deepEqual(ids.filter((id) => id.startsWith('b')).sort(), [...accepted].sort(), 'the queue holds exactly the accepted offers');
     });
 
     it('kv: set/get/delete/entries with TTL expiry', async () => {

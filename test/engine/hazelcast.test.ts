@@ -36,7 +36,7 @@ const engine = (preferred = 0) =>
   });
 
 let clients = 0;
-engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), { queueCapacity: 50, skip });
+engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), { queueCapacity: 50, skip, burst: 600 });
 
 describe('hazelcast engine: connection handling', { skip }, () => {
   it('fails with a clear error when the cluster is unreachable, and close stays bounded', async () => {

@@ -3,6 +3,7 @@ import {
   ClientNotActiveError,
   ClientOfflineError,
   HazelcastInstanceNotActiveError,
+  IllegalStateError,
   IOError,
   LifecycleState,
   LogLevel,
@@ -156,12 +157,11 @@ export class HazelcastEngine implements Engine {
         offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject);
         return;
       }
+      const oneByOne = () => taken.forEach((o) => offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject));
       onQueue((q) => q.addAll(taken.map((o) => o.text))).then(
-        (added) => {
-          if (added) taken.forEach((o) => o.resolve(true));
-          else taken.forEach((o) => offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject));
-        },
-        (err: unknown) => taken.forEach((o) => o.reject(err)),
+        (added) => (added ? taken.forEach((o) => o.resolve(true)) : oneByOne()),
+        // The member answers "Queue full" (IllegalStateError) when the batch does not fit.
+        (err: unknown) => (err instanceof IllegalStateError ? oneByOne() : taken.forEach((o) => o.reject(err))),
       );
     };
     const queue: MessageQueue = {
