@@ -534,3 +534,36 @@ describe('facade: queue, registry and health', () => {
     assertError(await c.postJson({ msg: 'engine down' }), 503);
   });
 });
+
+describe('facade: messages arriving together go to logging in one call', () => {
+  test('30 POSTs at once: all 201, each logged once, one POST /log/batch per batch, each consumed', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t);
+    const res = await Promise.all(Array.from({ length: 30 }, (_, i) => c.postJson({ msg: `together ${i}` })));
+    const ids = res.map(idOf);
+    const logged = await c.log.list();
+    assert.deepEqual(logged.map((e) => e.id).sort(), [...ids].sort(), 'each accepted id is in the log exactly once');
+    for (const [i, id] of ids.entries()) assert.equal(logged.find((e) => e.id === id)?.msg, `together ${i}`);
+    const batches = c.caller.calls.filter((x) => x.method === 'POST' && x.path === '/log/batch');
+    assert.ok(batches.length >= 1, 'at least one batch was sent');
+    assert.ok(batches.length + c.loggingPosts() < 30, `fewer logging calls than messages (${batches.length} batches, ${c.loggingPosts()} single)`);
+    for (const id of ids) assert.ok(await c.consumed(id), `${id} consumed`);
+  });
+
+  test('a batch fails over to another instance when the chosen one refuses', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t);
+    c.caller.fail(urlOf('logging-1'), { kind: 'refuse' });
+    c.caller.fail(urlOf('logging-2'), { kind: 'status', status: 500 });
+    const res = await Promise.all(Array.from({ length: 10 }, (_, i) => c.postJson({ msg: `failover ${i}` })));
+    const ids = res.map(idOf);
+    const logged = await c.log.list();
+    assert.deepEqual(logged.map((e) => e.loggedBy), ids.map(() => 'logging-3'));
+  });
+
+  test('with no logging instance able to store, every message of the batch gets 503 and nothing is queued', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'status', status: 503 });
+    const res = await Promise.all(Array.from({ length: 5 }, (_, i) => c.postJson({ msg: `lost ${i}` })));
+    for (const r of res) assertError(r, 503);
+    assert.equal(await c.queue.depth(), 0);
+  });
+});

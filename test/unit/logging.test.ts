@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import type { LogEntry } from '../../src/engine/ports.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import { buildLoggingApp } from '../../src/services/logging/app.js';
@@ -199,4 +200,55 @@ describe('logging service', () => {
     assert.equal(entries[0]?.msg, msg);
     assert.equal(Buffer.compare(Buffer.from(entries[0]!.msg, 'utf8'), Buffer.from(msg, 'utf8')), 0);
   });
+});
+
+describe('logging service: POST /log/batch', () => {
+  function setupBatch(t: TestContext) {
+    const engine = new MemoryEngine();
+    const log = engine.log(`log-${randomUUID()}`);
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const app = buildLoggingApp({ name: 'logging-b' }, { log, health: engineHealth(engine), logger });
+    t.after(() => app.close());
+    const batch = (payload: unknown) =>
+      app.inject({ method: 'POST', url: '/log/batch', payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } });
+    return { log, lines, batch };
+  }
+
+  test('stores each entry once, in order, one line each with its own correlation id', async (t) => {
+    const { log, lines, batch } = setupBatch(t);
+    const entries = ['x1', 'x2', 'x3'].map((id) => ({ id, msg: `text ${id}`, correlationId: `corr-${id}` }));
+    const res = await batch({ entries });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as { results: Array<{ created: boolean; entry: LogEntry }> };
+    assert.deepEqual(body.results.map((r) => [r.created, r.entry.id, r.entry.loggedBy, r.entry.correlationId]), [
+      [true, 'x1', 'logging-b', 'corr-x1'],
+      [true, 'x2', 'logging-b', 'corr-x2'],
+      [true, 'x3', 'logging-b', 'corr-x3'],
+    ]);
+    assert.deepEqual((await log.list()).map((e) => e.id), ['x1', 'x2', 'x3']);
+    const logged = lines.filter((l) => l.msg === 'logged message');
+    assert.deepEqual(logged.map((l) => [l.id, l.correlationId, l.text]), entries.map((e) => [e.id, e.correlationId, e.msg]));
+
+    // Again, with one new entry: the repeats are not stored twice.
+    const again = await batch({ entries: [...entries.slice(0, 2), { id: 'x4', msg: 'four' }] });
+    assert.deepEqual((again.json() as { results: Array<{ created: boolean }> }).results.map((r) => r.created), [false, false, true]);
+    assert.equal(await log.size(), 4);
+  });
+
+  for (const [what, payload] of [
+    ['no entries', { entries: [] }],
+    ['not an array', { entries: { id: 'a', msg: 'b' } }],
+    ['an entry without msg', { entries: [{ id: 'ok', msg: 'fine' }, { id: 'bad' }] }],
+    ['an entry with an empty msg', { entries: [{ id: 'ok', msg: 'fine' }, { id: 'bad', msg: '' }] }],
+    ['an entry with an unknown field', { entries: [{ id: 'ok', msg: 'fine', extra: 1 }] }],
+    ['a number as msg', { entries: [{ id: 'ok', msg: 5 }] }],
+  ] as const) {
+    test(`400 with a JSON error and nothing stored: ${what}`, async (t) => {
+      const { log, batch } = setupBatch(t);
+      const res = await batch(payload);
+      assertErrorBody(res, 400);
+      assert.equal(await log.size(), 0);
+    });
+  }
 });

@@ -8,6 +8,7 @@ import { CORRELATION_HEADER, createHttpServer, HttpError } from '../../shared/ht
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
 import type { InstanceRecord } from '../../shared/registry.js';
 import type { DeliveryLedger } from '../../shared/delivery-ledger.js';
+import { LogBatcher, type LogRequest } from './log-batcher.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { ServiceCaller } from './caller.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -133,6 +134,21 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       });
     }
 
+    const toLogging = new LogBatcher({
+      one: (r: LogRequest) => callService('logging', 'POST', '/log', r, r.correlationId),
+      many: async (rs: LogRequest[]) => {
+        const out = await callService('logging', 'POST', '/log/batch', { entries: rs }, rs[0]!.correlationId);
+        const results = (out.value.body as { results?: unknown } | undefined)?.results;
+        if (!Array.isArray(results) || results.length !== rs.length) {
+          throw new Error(`${out.instance.instance} answered a batch of ${rs.length} with ${Array.isArray(results) ? results.length : 'no'} results`);
+        }
+        return rs.map(() => out);
+      },
+      isPermanent: (err) => err instanceof PermanentCallError,
+      maxEntries: 256,
+      maxBytes: 256 * 1024,
+    });
+
     app.post<{ Body: { msg: string } | string; Headers: { 'idempotency-key'?: string } }>('/messages', { schema: postSchema }, async (req, reply) => {
       if (typeof req.body !== 'string' && (typeof req.body !== 'object' || req.body === null)) {
         throw new HttpError(400, 'missing body: send {"msg": "<text>"} as application/json, or the text as text/plain');
@@ -166,7 +182,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const deliver = async () => {
         let logged;
         try {
-          logged = await callService('logging', 'POST', '/log', { id, msg, correlationId }, correlationId);
+          logged = await toLogging.send({ id, msg, correlationId });
         } catch (err) {
           if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${innerMessage(err.body)}`);
           rejected?.inc({ reason: 'logging' });

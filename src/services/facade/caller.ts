@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 
 export interface CallRequest {
   method: 'GET' | 'POST';
@@ -39,24 +39,71 @@ export class UndiciCaller implements ServiceCaller {
     return p;
   }
 
-  async call(baseUrl: string, req: CallRequest): Promise<CallResponse> {
+  /**
+   * One request through undici's dispatch API: the answer's chunks are
+   * collected as they come, without the Readable stream that `request()`
+   * builds for every response (a measurable share of a busy facade's CPU).
+   * An abort settles the call at once, even while it waits for a connection.
+   */
+  call(baseUrl: string, req: CallRequest): Promise<CallResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await this.pool(baseUrl).request({
-      method: req.method,
-      path: req.path,
-      headers,
-      body,
-      signal: req.signal,
+    const signal = req.signal;
+    return new Promise<CallResponse>((resolve, reject) => {
+      const reasonOf = () => (signal?.reason instanceof Error ? signal.reason : new Error('request aborted'));
+      if (signal?.aborted) return reject(reasonOf());
+      let controller: Dispatcher.DispatchController | undefined;
+      let settled = false;
+      let status = 0;
+      let resHeaders: Record<string, string | string[] | undefined> = {};
+      const chunks: Buffer[] = [];
+      const settle = (err: unknown, res?: CallResponse) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(res!);
+      };
+      const onAbort = () => {
+        controller?.abort(reasonOf());
+        settle(reasonOf());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const raw = req.raw === true;
+      this.pool(baseUrl).dispatch(
+        { method: req.method, path: req.path, headers, body },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(reasonOf());
+          },
+          onResponseStart(_c, statusCode, h) {
+            status = statusCode;
+            resHeaders = h;
+          },
+          onResponseData(_c, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              if (!raw && String(resHeaders['content-type'] ?? '').includes('json') && text) parsed = JSON.parse(text);
+            } catch (err) {
+              return settle(err);
+            }
+            settle(undefined, { status, body: parsed, headers: resHeaders });
+          },
+          onResponseError(_c, err) {
+            settle(err);
+          },
+        },
+      );
     });
-    const text = await res.body.text();
-    let parsed: unknown = text;
-    if (!req.raw && String(res.headers['content-type'] ?? '').includes('json') && text) parsed = JSON.parse(text);
-    return { status: res.statusCode, body: parsed, headers: res.headers };
   }
 
   /** Drops the pool of an instance that left, so its sockets close. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LogEntry, MessageLog } from '../../engine/ports.js';
 import { createHttpServer, HttpError } from '../../shared/http.js';
@@ -24,6 +24,23 @@ const logBody = {
   },
 } as const;
 
+interface LogRequest {
+  id: string;
+  msg: string;
+  correlationId?: string;
+}
+
+/** Most entries, and bytes, one POST /log/batch may carry (the facade sends less). */
+export const BATCH_MAX_ENTRIES = 1000;
+const BATCH_BODY_LIMIT = 8 * 1024 * 1024;
+
+const batchBody = {
+  type: 'object',
+  required: ['entries'],
+  additionalProperties: false,
+  properties: { entries: { type: 'array', minItems: 1, maxItems: BATCH_MAX_ENTRIES, items: logBody } },
+} as const;
+
 const pageQuery = {
   type: 'object',
   additionalProperties: false,
@@ -39,16 +56,15 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
   const stored = deps.metrics?.counter('log_entries_stored_total', 'POST /log calls by whether the id was new.', ['created']);
   healthRoutes(app, { service: 'logging', instance: config.name }, deps.health);
 
-  app.post<{ Body: { id: string; msg: string; correlationId?: string } }>('/log', { schema: { body: logBody } }, async (req, reply) => {
-    const { id, msg } = req.body;
-    const now = Date.now();
+  /** Stores one entry and prints its line; throws HttpError 503 when the engine fails. */
+  async function store(body: LogRequest, fallbackCorrelationId: string, log: FastifyBaseLogger) {
     const entry: LogEntry = {
-      id,
-      msg,
+      id: body.id,
+      msg: body.msg,
       loggedBy: config.name,
-      loggedAt: new Date(now).toISOString(),
+      loggedAt: new Date().toISOString(),
       ts: performance.timeOrigin + performance.now(),
-      correlationId: req.body.correlationId ?? req.id,
+      correlationId: body.correlationId ?? fallbackCorrelationId,
     };
     let result;
     try {
@@ -57,8 +73,21 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
       throw new HttpError(503, `engine unavailable: ${(err as Error).message}`);
     }
     stored?.inc({ created: String(result.created) });
-    req.log.info({ id, text: msg, correlationId: entry.correlationId, created: result.created }, result.created ? 'logged message' : 'message already logged');
+    log.info({ id: body.id, text: body.msg, correlationId: entry.correlationId, created: result.created }, result.created ? 'logged message' : 'message already logged');
+    return result;
+  }
+
+  app.post<{ Body: LogRequest }>('/log', { schema: { body: logBody } }, async (req, reply) => {
+    const result = await store(req.body, req.id, req.log);
     return reply.code(result.created ? 201 : 200).send(result.entry);
+  });
+
+  // Messages the facade received together, in one request: each is stored and
+  // logged as POST /log would (its own line, its own correlation id). The
+  // writes share one engine transaction. Answers each entry's result, in order.
+  app.post<{ Body: { entries: LogRequest[] } }>('/log/batch', { schema: { body: batchBody }, bodyLimit: BATCH_BODY_LIMIT }, async (req) => {
+    const results = await Promise.all(req.body.entries.map((e) => store(e, req.id, req.log)));
+    return { results: results.map((r) => ({ created: r.created, entry: r.entry })) };
   });
 
   app.get<{ Querystring: { limit?: string; after?: string } }>('/log', { schema: { querystring: pageQuery } }, async (req, reply) => {
