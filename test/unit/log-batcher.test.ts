@@ -55,7 +55,7 @@ describe('LogBatcher', () => {
   });
 
   it('a batch refused as a bad request is sent again one by one: only the bad message fails', async () => {
-    const { b, calls, req } = recorder((kind, rs) => (rs.some((r) => r.id === 'bad') ? new Permanent('400') : undefined));
+    const { b, calls, req } = recorder((_kind, rs) => (rs.some((r) => r.id === 'bad') ? new Permanent('400') : undefined));
     const got = await Promise.allSettled(['a', 'bad', 'c'].map((id) => b.send(req(id))));
     assert.deepEqual(got.map((g) => g.status), ['fulfilled', 'rejected', 'fulfilled']);
     assert.deepEqual(calls.map((c) => c.kind), ['many', 'one', 'one', 'one']);

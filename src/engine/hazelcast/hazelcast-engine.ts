@@ -444,12 +444,34 @@ function sortedEntries(values: Iterable<string>): LogEntry[] {
   return out.sort(compareEntries);
 }
 
-/** The stored JSON texts in entry order, joined into an array without re-serialising them. */
+/**
+ * The stored JSON texts in entry order, joined into an array without
+ * re-serialising them. Sorting needs only each entry's ts, read straight from
+ * the text (a full parse of every entry was a third of a 10k read); entries
+ * with equal ts are parsed to compare ids.
+ */
 function sortedJson(values: Iterable<string>): string {
-  const keyed: Array<{ e: LogEntry; text: string }> = [];
-  for (const text of values) keyed.push({ e: JSON.parse(text) as LogEntry, text });
-  keyed.sort((a, b) => compareEntries(a.e, b.e));
+  const keyed: Array<{ ts: number; text: string }> = [];
+  for (const text of values) keyed.push({ ts: tsOf(text), text });
+  const idOf = (text: string) => (JSON.parse(text) as LogEntry).id;
+  keyed.sort((a, b) => a.ts - b.ts || (a.text === b.text ? 0 : idOf(a.text) < idOf(b.text) ? -1 : 1));
   return `[${keyed.map((k) => k.text).join(',')}]`;
+}
+
+/**
+ * The `ts` of a stored entry. In JSON text an unescaped `"ts":` can only be
+ * that key (a quote inside a string value is written \"), so the number after
+ * it is the entry's; anything unexpected falls back to a full parse.
+ */
+export function tsOf(text: string): number {
+  const at = text.indexOf('"ts":');
+  if (at >= 0) {
+    let end = at + 5;
+    for (let c = text.charCodeAt(end); end < text.length && c !== 44 && c !== 125; c = text.charCodeAt(++end));
+    const n = Number(text.slice(at + 5, end));
+    if (end > at + 5 && Number.isFinite(n)) return n;
+  }
+  return (JSON.parse(text) as LogEntry).ts;
 }
 
 /** Cursor `${ts}:${id}`: ts never contains ':', so the first ':' splits it. */
