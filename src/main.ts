@@ -9,7 +9,7 @@ import { createEngine } from './engine/factory.js';
 import type { Engine } from './engine/ports.js';
 import { SETTINGS_MAP, type CommonConfig } from './shared/common-config.js';
 import { createLogger, type Logger } from './shared/logger.js';
-import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerRecord } from './shared/delivery-ledger.js';
+import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerEntry } from './shared/delivery-ledger.js';
 import { Metrics } from './shared/metrics.js';
 import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from './shared/registry.js';
 import { parseArgv, readOrExit, type Source } from './shared/settings.js';
@@ -162,7 +162,7 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
     const { ConsumedStore } = await import('./services/messages/store.js');
     const store = new ConsumedStore(cfg.storeFile);
     const queue = engine.queue(cfg.queueName);
-    const ledgerKv = engine.kv<LedgerRecord>(ledgerMapFor(cfg.queueName));
+    const ledgerKv = engine.kv<LedgerEntry>(ledgerMapFor(cfg.queueName));
     const ledger = new DeliveryLedger(ledgerKv);
     const consumedTotal = metrics.counter('messages_consumed_total', 'Messages this instance stored.');
     const duplicatesTotal = metrics.counter('messages_duplicates_skipped_total', 'Deliveries skipped because this instance already held the id.');
@@ -212,7 +212,7 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
   const app = buildFacadeApp(cfg, {
     queue: engine.queue(cfg.queueName),
     idempotency: engine.kv('idempotency'),
-    ledger: new DeliveryLedger(engine.kv<LedgerRecord>(ledgerMapFor(cfg.queueName)), engine.kind === 'embedded'),
+    ledger: new DeliveryLedger(engine.kv<LedgerEntry>(ledgerMapFor(cfg.queueName))),
     directory,
     caller,
     logger,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KvMap, MessageQueue, QueueItem } from '../engine/ports.js';
 import { sleep } from '../engine/wait.js';
@@ -5,17 +6,25 @@ import { sleep } from '../engine/wait.js';
 /**
  * At-least-once delivery over a queue whose poll removes the item.
  *
- * The facade records every item in a shared ledger map before it offers it;
- * a consumer deletes the record once the item is stored durably. A record
- * that stays means the item may be lost: its consumer died between poll and
- * store, or the facade died between record and offer. A reconciler (one at a
- * time, chosen by a lease) re-offers such items. An item counts as lost when
- * it is older than `redeliverAfterMs`, and the queue cannot still hold it
- * (the queue is empty, or its head was offered well after it: the queue is
- * FIFO), and that was so on two scans in a row — the second scan lets an
- * item that a live consumer is storing right now be acknowledged first.
- * A re-offered item may reach a second instance; stores dedup on id, so an
- * instance never holds it twice.
+ * The facade records every item in a shared ledger map with its offer; a
+ * consumer acknowledges it once the item is stored durably. An item recorded
+ * but never acknowledged may be lost: its consumer died between poll and
+ * store. A reconciler (one at a time, chosen by a lease) re-offers such items.
+ * An item counts as lost when it is older than `redeliverAfterMs`, and the
+ * queue cannot still hold it (the queue is empty, or its head was offered
+ * well after it: the queue is FIFO), and that was so on two scans in a row —
+ * the second scan lets an item that a live consumer is storing right now be
+ * acknowledged first. A re-offered item may reach a second instance; stores
+ * dedup on id, so an instance never holds it twice.
+ *
+ * Writes are grouped: the records one process makes in one turn of the event
+ * loop are one map entry (`r:<uuid>`), and so are its acknowledgements
+ * (`a:<uuid>`, also written when an offer failed: nothing to deliver). Per
+ * message that is a share of two map writes instead of a write and a delete
+ * each; the reconciler deletes groups whose items are all acknowledged, and
+ * acknowledgements once nothing refers to them. Records and acknowledgements
+ * are matched by id whatever order they land in, so a record may be written
+ * beside its offer rather than before it.
  */
 export interface LedgerRecord {
   item: QueueItem;
@@ -23,6 +32,9 @@ export interface LedgerRecord {
   offeredAt: number;
   redeliveries: number;
 }
+
+/** What the ledger map holds: a group of records, or a group of acknowledgements. */
+export type LedgerEntry = { records: LedgerRecord[] } | { acks: string[]; at: number };
 
 export const LOCK_MAP = 'locks';
 
@@ -52,35 +64,52 @@ export interface ReconcilerOptions {
   offerTimeoutMs?: number;
 }
 
-export class DeliveryLedger {
-  /**
-   * @param writesCommitTogether the engine commits writes issued together
-   *   atomically (the embedded engine's batches), so the record may be sent
-   *   with the offer. Otherwise the record must land first: were a
-   *   consumer's acknowledgement to land before it, the record would stay
-   *   and the item be offered again (seen on a CPU-starved Hazelcast cluster).
-   */
-  constructor(
-    private readonly kv: KvMap<LedgerRecord>,
-    private readonly writesCommitTogether = false,
-  ) {}
+/** Values added in one turn of the event loop, flushed together; each add settles with its flush. */
+class TurnBatch<T> {
+  private pending: Array<{ value: T; resolve: () => void; reject: (e: unknown) => void }> = [];
 
-  async record(item: QueueItem): Promise<void> {
-    await this.kv.set(item.id, { item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: 0 });
+  constructor(private readonly flush: (values: T[]) => Promise<void>) {}
+
+  add(value: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.run());
+      this.pending.push({ value, resolve, reject });
+    });
   }
 
-  /** Records the item, offers it, and drops the record again if the queue stayed full. */
+  private run(): void {
+    const taken = this.pending;
+    this.pending = [];
+    this.flush(taken.map((p) => p.value)).then(
+      () => taken.forEach((p) => p.resolve()),
+      (err: unknown) => taken.forEach((p) => p.reject(err)),
+    );
+  }
+}
+
+const groupKey = (kind: 'r' | 'a') => `${kind}:${randomUUID()}`;
+
+export class DeliveryLedger {
+  private readonly records = new TurnBatch<LedgerRecord>((records) => this.kv.set(groupKey('r'), { records }));
+  private readonly acks = new TurnBatch<string>((ids) => this.kv.set(groupKey('a'), { acks: ids, at: Date.now() }));
+
+  constructor(private readonly kv: KvMap<LedgerEntry>) {}
+
+  async record(item: QueueItem): Promise<void> {
+    await this.records.add({ item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: 0 });
+  }
+
+  /**
+   * Records the item and offers it, side by side (a record and its
+   * acknowledgement are matched whatever order they land in). If the offer
+   * fails or the queue stayed full, the item is acknowledged at once, so the
+   * reconciler never delivers a message the client was told failed.
+   */
   async recordAndOffer(item: QueueItem, queue: MessageQueue, timeoutMs: number): Promise<boolean> {
     let queued: boolean;
     try {
-      if (this.writesCommitTogether) {
-        [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
-      } else {
-        await this.record(item);
-        queued = await queue.offer(item, timeoutMs);
-      }
+      [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
     } catch (err) {
-      // The caller answers an error: the record must not make the reconciler deliver it later.
       await this.forget(item.id).catch(() => undefined);
       throw err;
     }
@@ -90,17 +119,48 @@ export class DeliveryLedger {
 
   /** The offer failed: the client was told so, nothing to deliver. */
   async forget(id: string): Promise<void> {
-    await this.kv.delete(id);
+    await this.acks.add(id);
   }
 
   /** Stored durably by a consumer. */
   async ack(id: string): Promise<void> {
-    await this.kv.delete(id);
+    await this.acks.add(id);
   }
 
+  /** Items recorded and not acknowledged. */
   async pending(): Promise<LedgerRecord[]> {
-    return (await this.kv.entries()).map(([, r]) => r);
+    const { groups, acked } = readLedger(await this.kv.entries());
+    return groups.flatMap((g) => g.records.filter((r) => !acked.has(r.item.id)));
   }
+}
+
+interface Group {
+  key: string;
+  records: LedgerRecord[];
+}
+
+interface AckGroup {
+  key: string;
+  ids: string[];
+  at: number;
+}
+
+/** Splits the map into record groups and acknowledgements. A record written by an older version (one per key) counts as a group of one. */
+function readLedger(entries: Array<[string, LedgerEntry | LedgerRecord]>) {
+  const groups: Group[] = [];
+  const ackGroups: AckGroup[] = [];
+  const acked = new Set<string>();
+  for (const [key, v] of entries) {
+    if ('acks' in v) {
+      ackGroups.push({ key, ids: v.acks, at: v.at });
+      for (const id of v.acks) acked.add(id);
+    } else if ('records' in v) {
+      groups.push({ key, records: v.records });
+    } else if ('item' in v) {
+      groups.push({ key, records: [v] });
+    }
+  }
+  return { groups, ackGroups, acked };
 }
 
 export class LedgerReconciler {
@@ -110,7 +170,7 @@ export class LedgerReconciler {
   redelivered = 0;
 
   constructor(
-    private readonly kv: KvMap<LedgerRecord>,
+    private readonly kv: KvMap<LedgerEntry>,
     private readonly locks: KvMap<string>,
     private readonly queue: MessageQueue,
     private readonly log: Logger,
@@ -132,38 +192,72 @@ export class LedgerReconciler {
     return true;
   }
 
-  /** One scan; returns how many items were re-offered. Stops early on stop() or before its lease runs out. */
+  /**
+   * One scan; returns how many items were re-offered. Also tidies the map:
+   * deletes record groups whose items are all acknowledged, and
+   * acknowledgements that no record refers to any more (those naming an id
+   * no record has yet are kept for `redeliverAfterMs`: the record may still
+   * be on its way). Stops early on stop() or before its lease runs out.
+   */
   async scan(now = Date.now()): Promise<number> {
     const leaseEnds = Date.now() + this.interval * 2;
     const redeliverAfter = this.o.redeliverAfterMs ?? 20_000;
     const slack = this.o.orderSlackMs ?? 2000;
     const head = await this.queue.peek();
     const headAt = head ? Date.parse(head.enqueuedAt) : Infinity;
-    const lost = (await this.kv.entries())
-      .map(([, r]) => r)
-      .filter((r) => now - r.offeredAt > redeliverAfter && (head === null || r.offeredAt < headAt - slack));
+    const { groups, ackGroups, acked } = readLedger((await this.kv.entries()) as Array<[string, LedgerEntry | LedgerRecord]>);
+    const stopping = () => this.ac.signal.aborted || Date.now() > leaseEnds;
+
+    // Re-offer what is lost; rewrite or delete each group by what is left of it.
     const next = new Set<string>();
+    const recorded = new Set<string>();
     let n = 0;
-    for (const r of lost) {
-      if (this.ac.signal.aborted || Date.now() > leaseEnds) break;
-      if (!this.suspects.has(r.item.id)) {
-        next.add(r.item.id);
-        continue;
+    for (const g of groups) {
+      if (stopping()) break;
+      const open = g.records.filter((r) => !acked.has(r.item.id));
+      const lost = open.filter((r) => now - r.offeredAt > redeliverAfter && (head === null || r.offeredAt < headAt - slack));
+      const again: LedgerRecord[] = [];
+      for (const r of lost) {
+        // Still unacknowledged one scan later, and the queue cannot hold it: offer it again.
+        if (this.suspects.has(r.item.id)) again.push(r);
+        else next.add(r.item.id);
       }
-      // Still unacknowledged one scan later, and the queue cannot hold it: offer it again.
-      const fresh = await this.kv.get(r.item.id);
-      if (!fresh || fresh.offeredAt !== r.offeredAt) continue;
-      const item: QueueItem = { ...r.item, enqueuedAt: new Date().toISOString() };
-      await this.kv.set(item.id, { item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: r.redeliveries + 1 });
-      if (await this.queue.offer(item, this.o.offerTimeoutMs ?? 1000)) {
-        n++;
-        this.redelivered++;
-        this.log.warn({ id: item.id, correlationId: item.correlationId, redeliveries: r.redeliveries + 1 }, 'redelivered an unacknowledged message');
-      } else {
-        next.add(item.id);
+      const reoffered = new Set<string>();
+      if (again.length > 0) {
+        const fresh = again.map((r) => ({ item: { ...r.item, enqueuedAt: new Date().toISOString() }, redeliveries: r.redeliveries + 1 }));
+        const records = fresh.map((f) => ({ item: f.item, offeredAt: Date.parse(f.item.enqueuedAt), redeliveries: f.redeliveries }));
+        await this.kv.set(groupKey('r'), { records });
+        for (const f of fresh) {
+          if (await this.queue.offer(f.item, this.o.offerTimeoutMs ?? 1000)) {
+            n++;
+            this.redelivered++;
+            this.log.warn({ id: f.item.id, correlationId: f.item.correlationId, redeliveries: f.redeliveries }, 'redelivered an unacknowledged message');
+          } else {
+            next.add(f.item.id);
+          }
+          reoffered.add(f.item.id);
+          recorded.add(f.item.id);
+        }
+      }
+      const left = open.filter((r) => !reoffered.has(r.item.id));
+      if (left.length === 0) await this.kv.delete(g.key);
+      else {
+        if (left.length < g.records.length) await this.kv.set(g.key, { records: left });
+        for (const r of left) recorded.add(r.item.id);
       }
     }
     this.suspects = next;
+
+    // Acknowledgements: drop those whose ids all belonged to groups now gone; keep young ones naming unknown ids.
+    if (!stopping()) {
+      const known = new Set<string>(groups.flatMap((g) => g.records.map((r) => r.item.id)));
+      for (const a of ackGroups) {
+        if (stopping()) break;
+        if (a.ids.some((id) => recorded.has(id))) continue;
+        if (a.ids.some((id) => !known.has(id)) && now - a.at <= redeliverAfter) continue;
+        await this.kv.delete(a.key);
+      }
+    }
     return n;
   }
 

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Engine, QueueItem } from '../../src/engine/ports.js';
-import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerRecord } from '../../src/shared/delivery-ledger.js';
+import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerEntry } from '../../src/shared/delivery-ledger.js';
 import { QueueConsumer } from '../../src/services/messages/consumer.js';
 import { ConsumedStore } from '../../src/services/messages/store.js';
 import { silentLogger } from '../helpers/fakes.js';
@@ -24,7 +24,7 @@ for (const [label, make] of [
     const setup = (instance = 'messages-a') => {
       const engine = make();
       const q = engine.queue(`q-${Math.random()}`);
-      const kv = engine.kv<LedgerRecord>(ledgerMapFor(`q-${Math.random()}`));
+      const kv = engine.kv<LedgerEntry>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
       const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance, queueName: 'q', redeliverAfterMs: 1000, orderSlackMs: 500 });
@@ -46,14 +46,61 @@ for (const [label, make] of [
       assert.equal((await ledger.pending())[0]?.redeliveries, 1);
     });
 
-    it('a failed offer leaves no record behind, so the reconciler never delivers it', async () => {
-      const { q, kv } = setup();
-      for (const together of [false, true]) {
-        const l = new DeliveryLedger(kv, together);
-        const broken = { ...q, offer: async () => Promise.reject(new Error('member gone')) };
-        await assert.rejects(l.recordAndOffer(item(`fail-${together}`, 0), broken, 100), /member gone/);
-        assert.deepEqual(await l.pending(), []);
-      }
+    it('a failed offer leaves nothing pending, so the reconciler never delivers it', async () => {
+      const { q, ledger, rec } = setup();
+      const broken = { ...q, offer: async () => Promise.reject(new Error('member gone')) };
+      await assert.rejects(ledger.recordAndOffer(item('fail', 5000), broken, 100), /member gone/);
+      const full = { ...q, offer: async () => false };
+      assert.equal(await ledger.recordAndOffer(item('full', 5000), full, 100), false);
+      assert.deepEqual(await ledger.pending(), []);
+      assert.equal(await rec.scan(), 0);
+      assert.equal(await rec.scan(), 0);
+      assert.equal(await q.depth(), 0);
+    });
+
+    it('records and acknowledgements made together are one map entry each, and scans remove both once matched', async () => {
+      const { q, kv, ledger, rec } = setup();
+      const items = Array.from({ length: 20 }, (_, i) => item(`g${i}`, 0));
+      assert.deepEqual(await Promise.all(items.map((it) => ledger.recordAndOffer(it, q, 100))), items.map(() => true));
+      assert.equal((await kv.entries()).length, 1, 'one record group');
+      const taken = await q.pollMany(20, 100);
+      await Promise.all(taken.map((it) => ledger.ack(it.id)));
+      assert.equal((await kv.entries()).length, 2, 'plus one acknowledgement group');
+      assert.deepEqual(await ledger.pending(), []);
+      await rec.scan();
+      assert.deepEqual(await kv.entries(), [], 'a scan deletes the matched record group and its acknowledgements');
+    });
+
+    it('an acknowledgement that lands before its record still matches it', async () => {
+      const { q, kv, ledger, rec } = setup();
+      const early = item('early', 5000);
+      await ledger.ack('early');
+      await rec.scan(); // sees an acknowledgement for an id no record has yet: keeps it
+      assert.equal((await kv.entries()).length, 1);
+      await ledger.record(early);
+      assert.deepEqual(await ledger.pending(), []);
+      await rec.scan();
+      assert.equal(await rec.scan(), 0, 'never offered again');
+      assert.equal(await q.depth(), 0);
+      assert.deepEqual(await kv.entries(), []);
+    });
+
+    it('an acknowledgement no record ever matches is dropped after redeliverAfterMs', async () => {
+      const { kv, ledger, rec } = setup();
+      await ledger.ack('orphan');
+      await rec.scan();
+      assert.equal((await kv.entries()).length, 1, 'young: kept');
+      await rec.scan(Date.now() + 1500);
+      assert.deepEqual(await kv.entries(), [], 'old: dropped');
+    });
+
+    it('a record kept by an older version (one entry per id) is still reconciled', async () => {
+      const { q, kv, rec } = setup();
+      const old = item('old-format', 5000);
+      await (kv as unknown as { set(k: string, v: unknown): Promise<void> }).set('old-format', { item: old, offeredAt: Date.parse(old.enqueuedAt), redeliveries: 0 });
+      await rec.scan();
+      assert.equal(await rec.scan(), 1);
+      assert.equal((await q.poll(100))?.id, 'old-format');
     });
 
     it('an acknowledged item is never offered again', async () => {
@@ -125,7 +172,7 @@ for (const [label, make] of [
     it('only one reconciler holds the lease at a time', async () => {
       const engine = make();
       const q = engine.queue(`q-${Math.random()}`);
-      const kv = engine.kv<LedgerRecord>(ledgerMapFor(`q-${Math.random()}`));
+      const kv = engine.kv<LedgerEntry>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
       const a = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'a', queueName: 'q', intervalMs: 30, redeliverAfterMs: 10, orderSlackMs: 5 });
