@@ -127,9 +127,10 @@ export class HazelcastEngine implements Engine {
         if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad page limit: ${limit}`);
         const from = after === undefined ? undefined : parseCursor(after);
         // Whole-map read, ordered here: values are opaque JSON to the members.
-        const all = await onMap(async (m) => sortedEntries(await m.values()));
+        // Only the page's entries are parsed.
+        const all = await onMap(async (m) => sortedTexts(await m.values()));
         const start = from === undefined ? 0 : firstAfter(all, from);
-        const kept = all.slice(start, start + limit);
+        const kept = all.slice(start, start + limit).map((k) => JSON.parse(k.text) as LogEntry);
         const page: LogPage = { entries: kept };
         if (start + limit < all.length) page.next = cursorOf(kept[kept.length - 1]!);
         return page;
@@ -451,11 +452,32 @@ function sortedEntries(values: Iterable<string>): LogEntry[] {
  * with equal ts are parsed to compare ids.
  */
 function sortedJson(values: Iterable<string>): string {
-  const keyed: Array<{ ts: number; text: string }> = [];
+  return `[${sortedTexts(values)
+    .map((k) => k.text)
+    .join(',')}]`;
+}
+
+interface Keyed {
+  ts: number;
+  text: string;
+  /** Parsed only when two entries share a ts. */
+  id?: string;
+}
+
+const idOfKeyed = (k: Keyed) => (k.id ??= (JSON.parse(k.text) as LogEntry).id);
+
+function compareKeyed(a: Keyed, b: Keyed | Cursor): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  const x = idOfKeyed(a);
+  const y = 'text' in b ? idOfKeyed(b) : b.id;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Stored texts in entry order (ts, then id). */
+function sortedTexts(values: Iterable<string>): Keyed[] {
+  const keyed: Keyed[] = [];
   for (const text of values) keyed.push({ ts: tsOf(text), text });
-  const idOf = (text: string) => (JSON.parse(text) as LogEntry).id;
-  keyed.sort((a, b) => a.ts - b.ts || (a.text === b.text ? 0 : idOf(a.text) < idOf(b.text) ? -1 : 1));
-  return `[${keyed.map((k) => k.text).join(',')}]`;
+  return keyed.sort(compareKeyed);
 }
 
 /**
@@ -487,12 +509,12 @@ function parseCursor(after: string): Cursor {
 }
 
 /** Index of the first entry ordered after the cursor (binary search). */
-function firstAfter(sorted: LogEntry[], c: Cursor): number {
+function firstAfter(sorted: Keyed[], c: Cursor): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareEntries(sorted[mid]!, c) <= 0) lo = mid + 1;
+    if (compareKeyed(sorted[mid]!, c) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
