@@ -79,11 +79,18 @@ async function main(): Promise<void> {
   const tally = (key: 'loggedBy' | 'consumedBy') =>
     [...rows.reduce((m, x) => m.set(x[key], (m.get(x[key]) ?? 0) + 1), new Map<string, number>())].map(([k, n]) => `${k}: ${n}`).join(', ');
   console.log(`\nlogged:   ${tally('loggedBy')}\nconsumed: ${tally('consumedBy')}\n`);
+  const sentIds = new Set(rows.map((x) => x.id));
 
   for (let i = 1; i <= reads; i++) {
     const res = await json<{ logging: Entry[]; messages: Entry[]; messagesInstance: string | null; note?: string }>(`${base}/messages`);
-    const texts = res.messages.map((e) => e.msg).join(', ');
-    console.log(`GET /messages #${i}: logging part ${res.logging.length} messages; messages part from ${res.messagesInstance ?? 'none'}: [${texts}]${res.note ? ` (${res.note})` : ''}`);
+    // Only this run's messages: a system that ran before holds many more.
+    const ours = res.messages.filter((e) => sentIds.has(e.id));
+    const others = res.messages.length - ours.length;
+    const texts = ours.map((e) => e.msg).join(', ');
+    console.log(
+      `GET /messages #${i}: logging part ${res.logging.length} messages; messages part from ${res.messagesInstance ?? 'none'}: [${texts}]` +
+        `${others > 0 ? ` (+${others} from earlier runs)` : ''}${res.note ? ` (${res.note})` : ''}`,
+    );
   }
 }
 

@@ -78,7 +78,8 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
     }
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      return reply.code(status).send(errorBody(status, clientMessage(fe, opts.bodyLimit ?? 65_536)));
+      const route = req.routeOptions as { bodyLimit?: number; config?: RouteHints } | undefined;
+      return reply.code(status).send(errorBody(status, clientMessage(fe, route?.bodyLimit ?? opts.bodyLimit ?? 65_536, route?.config ?? {})));
     }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send(errorBody(500, 'internal error; see the service log'));
@@ -113,6 +114,10 @@ function validationMessage(e: FastifyError): string {
       return `${field} is not in the expected form`;
     case 'minLength':
       return `${field} must not be empty`;
+    case 'minItems':
+      return `${field} must hold at least ${String((v.params as { limit?: unknown }).limit)} item(s)`;
+    case 'maxItems':
+      return `${field} must hold at most ${String((v.params as { limit?: unknown }).limit)} items`;
     case 'type':
       return `${field} must be ${(v.params as { type?: unknown }).type === 'object' ? 'a JSON object' : `of type ${String((v.params as { type?: unknown }).type)}`}`;
     default:
@@ -120,14 +125,30 @@ function validationMessage(e: FastifyError): string {
   }
 }
 
-function clientMessage(e: FastifyError, bodyLimit: number): string {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** See RouteHints. */
+    accepts?: string;
+    bodyHint?: string;
+  }
+}
+
+/** Per-route wording for client errors (a route's `config`). */
+export interface RouteHints {
+  /** Content types the route takes, for the 415 message. Default "application/json or text/plain". */
+  accepts?: string;
+  /** What a body looks like, for the empty-body message. Default {"msg": "<text>"}. */
+  bodyHint?: string;
+}
+
+function clientMessage(e: FastifyError, bodyLimit: number, hints: RouteHints): string {
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'unsupported content type; send application/json or text/plain';
+      return `unsupported content type; send ${hints.accepts ?? 'application/json or text/plain'}`;
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body is larger than the limit of ${bodyLimit} bytes`;
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'empty JSON body; send {"msg": "<text>"}';
+      return `empty JSON body; send ${hints.bodyHint ?? '{"msg": "<text>"}'}`;
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return 'invalid JSON body (or one with a "__proto__" or "constructor" key, which is refused)';

@@ -567,3 +567,29 @@ describe('facade: messages arriving together go to logging in one call', () => {
     assert.equal(await c.queue.depth(), 0);
   });
 });
+
+describe('facade: size limits agree with logging', () => {
+  test('a message just under the facade limit that JSON-escaping doubles is still stored', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t);
+    const text = '"'.repeat(65_000); // 65 000 bytes as text/plain; 130 000+ as JSON to logging
+    const res = await c.postText(text);
+    const id = idOf(res);
+    assert.equal((await c.log.get(id))?.msg, text);
+  });
+
+  test('a 413 from logging is answered 413, not retried elsewhere, and leaves every breaker closed', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t);
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'status', status: 413, body: { error: 'Payload Too Large', message: 'request body is larger than the limit of 10 bytes' } });
+    for (let i = 0; i < 5; i++) {
+      const res = await c.postJson({ msg: `too big ${i}` });
+      assertError(res, 413);
+      assert.match((res.json() as { message: string }).message, /larger than the limit/);
+    }
+    assert.equal(c.caller.calls.filter((x) => x.method === 'POST' && x.path.startsWith('/log')).length, 5, 'one call per message, no retries');
+    for (const n of LOGGING) c.caller.heal(urlOf(n));
+    assert.ok((await c.instances()).filter((i) => i.service === 'logging').every((i) => i.breaker === 'closed'), JSON.stringify(await c.instances()));
+    const id = idOf(await c.postJson({ msg: 'fine again' }));
+    assert.equal((await c.log.get(id))?.msg, 'fine again');
+    assert.equal(await c.log.size(), 1, 'none of the refused messages was stored');
+  });
+});

@@ -252,3 +252,44 @@ describe('logging service: POST /log/batch', () => {
     });
   }
 });
+
+describe('logging service: what it refuses, in plain words', () => {
+  function setupApp(t: TestContext) {
+    const engine = new MemoryEngine();
+    const log = engine.log(`log-${randomUUID()}`);
+    const app = buildLoggingApp({ name: 'logging-w' }, { log, health: engineHealth(engine), logger: silentLogger() });
+    t.after(() => app.close());
+    const send = (url: string, payload: string | Buffer, type = 'application/json') => app.inject({ method: 'POST', url, payload, headers: { 'content-type': type } });
+    return { log, send };
+  }
+
+  test('a blank msg is a 400 on /log and /log/batch, and nothing is stored', async (t) => {
+    const { log, send } = setupApp(t);
+    for (const msg of ['   ', '\t\n']) {
+      const one = await send('/log', JSON.stringify({ id: 'b1', msg }));
+      assertErrorBody(one, 400);
+      assert.match((one.json() as { message: string }).message, /msg must contain a non-blank character/);
+      const many = await send('/log/batch', JSON.stringify({ entries: [{ id: 'ok', msg: 'fine' }, { id: 'b2', msg }] }));
+      assertErrorBody(many, 400);
+      assert.match((many.json() as { message: string }).message, /entries\.1\.msg must contain a non-blank character/);
+    }
+    assert.equal(await log.size(), 0);
+  });
+
+  test('messages name this route: its body limit, its body form, its content type, its item counts', async (t) => {
+    const { send } = setupApp(t);
+    const huge = await send('/log/batch', Buffer.alloc(9 * 1024 * 1024, 'a'));
+    assertErrorBody(huge, 413);
+    assert.match((huge.json() as { message: string }).message, /limit of 8388608 bytes/);
+    const empty = await send('/log/batch', '');
+    assertErrorBody(empty, 400);
+    assert.match((empty.json() as { message: string }).message, /"entries"/);
+    const form = await send('/log', 'a=b', 'application/x-www-form-urlencoded');
+    assertErrorBody(form, 415);
+    assert.match((form.json() as { message: string }).message, /send application\/json$/);
+    const none = await send('/log/batch', JSON.stringify({ entries: [] }));
+    assert.match((none.json() as { message: string }).message, /entries must hold at least 1 item/);
+    const many = await send('/log/batch', JSON.stringify({ entries: Array.from({ length: 1001 }, (_, i) => ({ id: `i${i}`, msg: 'x' })) }));
+    assert.match((many.json() as { message: string }).message, /entries must hold at most 1000 items/);
+  });
+});

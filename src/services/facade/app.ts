@@ -127,8 +127,10 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const instances = await deps.directory.of(service);
       return calls.call(instances, async (inst: InstanceRecord, signal) => {
         const res = await deps.caller.call(inst.url, { method, path, body, signal, raw, headers: { [CORRELATION_HEADER]: correlationId } });
-        // Only a 400 is about the request itself; any other failure may go differently elsewhere.
-        if (res.status === 400) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+        // A 400 or 413 is about the request itself: every instance would answer the same, so it is
+        // not retried and does not count against the instance's breaker. Any other failure may go
+        // differently elsewhere.
+        if (res.status === 400 || res.status === 413) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
         if (res.status >= 300) throw new Error(`${inst.instance} answered ${res.status}`);
         return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
       });
@@ -184,7 +186,9 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         try {
           logged = await toLogging.send({ id, msg, correlationId });
         } catch (err) {
-          if (err instanceof PermanentCallError) throw new HttpError(400, `logging rejected the message: ${innerMessage(err.body)}`);
+          if (err instanceof PermanentCallError) {
+            throw new HttpError(err.status === 413 ? 413 : 400, `logging rejected the message: ${innerMessage(err.body)}`);
+          }
           rejected?.inc({ reason: 'logging' });
           const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
           throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });

@@ -19,7 +19,7 @@ const logBody = {
   additionalProperties: false,
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 200 },
-    msg: { type: 'string', minLength: 1 },
+    msg: { type: 'string', minLength: 1, pattern: '\\S' },
     correlationId: { type: 'string', maxLength: 200 },
   },
 } as const;
@@ -30,9 +30,15 @@ interface LogRequest {
   correlationId?: string;
 }
 
-/** Most entries, and bytes, one POST /log/batch may carry (the facade sends less). */
+/** Most entries one POST /log/batch may carry (the facade sends at most 256). */
 export const BATCH_MAX_ENTRIES = 1000;
-const BATCH_BODY_LIMIT = 8 * 1024 * 1024;
+/**
+ * Body limit of POST /log and /log/batch: far above what the facade sends (a
+ * message under its 64 KiB default, JSON-escaped, or a 256 KiB batch), so a
+ * message the facade accepted is never refused here for its size.
+ */
+export const LOG_BODY_LIMIT = 8 * 1024 * 1024;
+const jsonOnly = { accepts: 'application/json' };
 
 const batchBody = {
   type: 'object',
@@ -77,7 +83,7 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
     return result;
   }
 
-  app.post<{ Body: LogRequest }>('/log', { schema: { body: logBody } }, async (req, reply) => {
+  app.post<{ Body: LogRequest }>('/log', { schema: { body: logBody }, bodyLimit: LOG_BODY_LIMIT, config: { ...jsonOnly, bodyHint: '{"id": "<id>", "msg": "<text>"}' } }, async (req, reply) => {
     const result = await store(req.body, req.id, req.log);
     return reply.code(result.created ? 201 : 200).send(result.entry);
   });
@@ -85,7 +91,7 @@ export function buildLoggingApp(config: Pick<LoggingConfig, 'name'>, deps: Loggi
   // Messages the facade received together, in one request: each is stored and
   // logged as POST /log would (its own line, its own correlation id). The
   // writes share one engine transaction. Answers each entry's result, in order.
-  app.post<{ Body: { entries: LogRequest[] } }>('/log/batch', { schema: { body: batchBody }, bodyLimit: BATCH_BODY_LIMIT }, async (req) => {
+  app.post<{ Body: { entries: LogRequest[] } }>('/log/batch', { schema: { body: batchBody }, bodyLimit: LOG_BODY_LIMIT, config: { ...jsonOnly, bodyHint: '{"entries": [{"id": "<id>", "msg": "<text>"}, …]}' } }, async (req) => {
     const results = await Promise.all(req.body.entries.map((e) => store(e, req.id, req.log)));
     return { results: results.map((r) => ({ created: r.created, entry: r.entry })) };
   });
