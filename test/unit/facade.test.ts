@@ -26,6 +26,7 @@ interface ClusterOptions {
   messages?: boolean;
   /** Start its consumer (default true). */
   consume?: boolean;
+  breakerHalfOpenMs?: number;
 }
 
 async function cluster(t: TestContext, o: ClusterOptions = {}) {
@@ -70,7 +71,7 @@ async function cluster(t: TestContext, o: ClusterOptions = {}) {
       offerTimeoutMs: 30,
       retryAfterSeconds: 2,
       breakerThreshold: 3,
-      breakerHalfOpenMs: 60_000,
+      breakerHalfOpenMs: o.breakerHalfOpenMs ?? 60_000,
       idempotencyTtlMs: 60_000,
       registryTtlMs: 60_000,
     },
@@ -482,6 +483,29 @@ describe('facade: failover across logging instances', () => {
     const calls = c.caller.callsTo(bad).length;
     for (let i = 0; i < 10; i++) idOf(await c.postJson({ msg: `after${i}` }));
     assert.equal(c.caller.callsTo(bad).length, calls);
+  });
+});
+
+describe('facade: an instance whose breaker opened gets traffic again once it recovers', () => {
+  test('after the half-open time a trial call reaches it, closes its breaker, and it is chosen at random again', { timeout: 10_000 }, async (t) => {
+    const c = await cluster(t, { breakerHalfOpenMs: 300 });
+    const bad = urlOf('logging-1');
+    c.caller.fail(bad, { kind: 'refuse' });
+    let state = 'closed';
+    for (let i = 0; i < 80 && state !== 'open'; i++) {
+      idOf(await c.postJson({ msg: `m${i}` }));
+      state = (await c.instances()).find((x) => x.instance === 'logging-1')!.breaker;
+    }
+    assert.equal(state, 'open');
+    c.caller.heal(bad);
+    await new Promise((r) => setTimeout(r, 400));
+    const before = c.caller.callsTo(bad).length;
+    for (let i = 0; i < 30; i++) idOf(await c.postJson({ msg: `later${i}` }));
+    assert.equal((await c.instances()).find((x) => x.instance === 'logging-1')!.breaker, 'closed');
+    assert.ok(c.caller.callsTo(bad).length - before >= 3, `logging-1 is called again (${c.caller.callsTo(bad).length - before} of 30)`);
+    const byInstance = new Map<string, number>();
+    for (const e of (await c.log.list()).filter((x) => x.msg.startsWith('later'))) byInstance.set(e.loggedBy, (byInstance.get(e.loggedBy) ?? 0) + 1);
+    assert.ok((byInstance.get('logging-1') ?? 0) > 0, JSON.stringify(Object.fromEntries(byInstance)));
   });
 });
 

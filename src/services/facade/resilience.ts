@@ -60,6 +60,8 @@ export interface CallOutcome<T> {
  */
 export class InstanceCaller {
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  /** When each instance's breaker last opened. */
+  private readonly openedAt = new Map<string, number>();
   private readonly retryPolicies = new Map<string, RetryPolicy>();
   // Policies are built once and shared by every call: building them per call
   // and aborting each finished attempt's signal (cockatiel's default) cost
@@ -97,6 +99,7 @@ export class InstanceCaller {
         halfOpenAfter: this.o.breakerHalfOpenMs,
         breaker: new ConsecutiveBreaker(this.o.breakerThreshold),
       });
+      b.onBreak(() => this.openedAt.set(key, Date.now()));
       this.breakers.set(key, b);
     }
     return b;
@@ -113,7 +116,13 @@ export class InstanceCaller {
     opts: { rounds?: number } = {},
   ): Promise<CallOutcome<T>> {
     if (instances.length === 0) throw new NoInstanceError('no instance registered');
-    const order = shuffle(instances).sort((a, b) => Number(this.breakerState(a) === 'open') - Number(this.breakerState(b) === 'open'));
+    // Open breakers go last, unless their half-open time has come: cockatiel
+    // lets one trial call through then, and only a call made to the instance
+    // can close its breaker again (were it always last, an instance that
+    // failed once would get no traffic while the others answer).
+    const now = Date.now();
+    const waiting = (r: InstanceRecord) => this.breakerState(r) === 'open' && now - (this.openedAt.get(r.url) ?? 0) < this.o.breakerHalfOpenMs;
+    const order = shuffle(instances).sort((a, b) => Number(waiting(a)) - Number(waiting(b)));
     const attempts: AttemptLog[] = [];
     const retryPolicy = this.retryPolicy(instances[0]!.service, order.length * (opts.rounds ?? 2) - 1);
     const perAttempt = this.perAttempt;
