@@ -122,7 +122,8 @@ export class InjectCaller implements ServiceCaller {
     }
     const res = await app.inject({ method: req.method, url: req.path, headers, ...(payload !== undefined ? { payload } : {}) });
     let body: unknown = res.payload;
-    if (!req.raw && String(res.headers['content-type'] ?? '').includes('json') && res.payload) body = JSON.parse(res.payload);
+    if (req.raw === 'buffer') body = res.rawPayload;
+    else if (!req.raw && String(res.headers['content-type'] ?? '').includes('json') && res.payload) body = JSON.parse(res.payload);
     return { status: res.statusCode, body, headers: res.headers as Record<string, string | string[] | undefined> };
   }
 

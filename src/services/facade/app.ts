@@ -122,7 +122,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       path: string,
       body: unknown,
       correlationId: string,
-      raw = false,
+      raw: boolean | 'buffer' = false,
     ) {
       const instances = await deps.directory.of(service);
       return calls.call(instances, async (inst: InstanceRecord, signal) => {
@@ -130,7 +130,8 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         // A 400 or 413 is about the request itself: every instance would answer the same, so it is
         // not retried and does not count against the instance's breaker. Any other failure may go
         // differently elsewhere.
-        if (res.status === 400 || res.status === 413) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, res.body);
+        const answer = Buffer.isBuffer(res.body) && res.status >= 300 ? res.body.toString('utf8') : res.body;
+        if (res.status === 400 || res.status === 413) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, answer);
         if (res.status >= 300) throw new Error(`${inst.instance} answered ${res.status}`);
         return { body: res.body, next: typeof res.headers['x-next-cursor'] === 'string' ? res.headers['x-next-cursor'] : undefined };
       });
@@ -256,10 +257,11 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         if (req.query.limit) mqs.set('limit', req.query.limit);
         if (req.query.messagesAfter) mqs.set('after', req.query.messagesAfter);
         const messagesPath = mqs.size ? `/messages?${mqs}` : '/messages';
-        // Both parts stay JSON text: a large read is passed through, not parsed and re-serialised.
+        // Both parts stay the bytes the instances sent: a large read is passed
+        // through, not decoded, parsed and re-serialised.
         const [logging, messages] = await Promise.allSettled([
-          callService('logging', 'GET', logPath, undefined, req.id, true),
-          callService('messages', 'GET', messagesPath, undefined, req.id, true),
+          callService('logging', 'GET', logPath, undefined, req.id, 'buffer'),
+          callService('messages', 'GET', messagesPath, undefined, req.id, 'buffer'),
         ]);
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
@@ -268,9 +270,9 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
             'retry-after': String(config.retryAfterSeconds),
           });
         }
-        const loggingJson = String(logging.value.value.body);
+        const loggingJson = logging.value.value.body as Buffer;
         const loggingInstance = logging.value.instance.instance;
-        const messagesJson = messages.status === 'fulfilled' ? String(messages.value.value.body) : '[]';
+        const messagesJson = messages.status === 'fulfilled' ? (messages.value.value.body as Buffer) : Buffer.from('[]');
         const messagesInstance = messages.status === 'fulfilled' ? messages.value.instance.instance : null;
         const note = messages.status === 'rejected' ? `no messages instance answered: ${(messages.reason as Error).message}` : undefined;
         const messagesNext = messages.status === 'fulfilled' ? messages.value.value.next : undefined;
@@ -279,8 +281,8 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         if (next) reply.header('x-next-cursor', next);
         if (wantsText(req.headers.accept)) {
           reply.type('text/plain; charset=utf-8');
-          const lines = (json: string) => {
-            const xs = JSON.parse(json) as Array<{ msg: unknown }>;
+          const lines = (json: Buffer) => {
+            const xs = JSON.parse(json.toString('utf8')) as Array<{ msg: unknown }>;
             return xs.length > 0 ? xs.map((e) => String(e.msg)).join('\n') : '(none)';
           };
           return [
@@ -293,7 +295,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         }
         const tail = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}), ...(messagesNext ? { messagesNext } : {}) };
         reply.type('application/json; charset=utf-8');
-        return `{"logging":${loggingJson},"messages":${messagesJson},${JSON.stringify(tail).slice(1)}`;
+        return reply.send(Buffer.concat([Buffer.from('{"logging":'), loggingJson, Buffer.from(',"messages":'), messagesJson, Buffer.from(`,${JSON.stringify(tail).slice(1)}`)]));
       },
     );
 

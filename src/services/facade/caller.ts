@@ -6,8 +6,8 @@ export interface CallRequest {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** Keep the response body as text, even when it is JSON. */
-  raw?: boolean;
+  /** Keep the response body as text (true) or bytes ('buffer'), even when it is JSON. */
+  raw?: boolean | 'buffer';
 }
 
 export interface CallResponse {
@@ -73,7 +73,7 @@ export class UndiciCaller implements ServiceCaller {
         settle(reasonOf());
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const raw = req.raw === true;
+      const raw = req.raw ?? false;
       this.pool(baseUrl).dispatch(
         { method: req.method, path: req.path, headers, body },
         {
@@ -89,7 +89,9 @@ export class UndiciCaller implements ServiceCaller {
             chunks.push(chunk);
           },
           onResponseEnd() {
-            const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+            const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+            if (raw === 'buffer') return settle(undefined, { status, body: bytes, headers: resHeaders });
+            const text = bytes.toString('utf8');
             let parsed: unknown = text;
             try {
               if (!raw && String(resHeaders['content-type'] ?? '').includes('json') && text) parsed = JSON.parse(text);
