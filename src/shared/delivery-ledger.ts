@@ -211,6 +211,8 @@ export class LedgerReconciler {
     // Re-offer what is lost; rewrite or delete each group by what is left of it.
     const next = new Set<string>();
     const recorded = new Set<string>();
+    const goneGroups: string[] = [];
+    const goneAcks: string[] = [];
     let n = 0;
     for (const g of groups) {
       if (stopping()) break;
@@ -240,7 +242,7 @@ export class LedgerReconciler {
         }
       }
       const left = open.filter((r) => !reoffered.has(r.item.id));
-      if (left.length === 0) await this.kv.delete(g.key);
+      if (left.length === 0) goneGroups.push(g.key);
       else {
         if (left.length < g.records.length) await this.kv.set(g.key, { records: left });
         for (const r of left) recorded.add(r.item.id);
@@ -255,7 +257,15 @@ export class LedgerReconciler {
         if (stopping()) break;
         if (a.ids.some((id) => recorded.has(id))) continue;
         if (a.ids.some((id) => !known.has(id)) && now - a.at <= redeliverAfter) continue;
-        await this.kv.delete(a.key);
+        goneAcks.push(a.key);
+      }
+    }
+    // Deleted a few at a time side by side (under load a scan has hundreds to
+    // delete): record groups first, so an acknowledgement never goes while a
+    // record it covers stays (a failed delete ends the scan here).
+    for (const keys of [goneGroups, goneAcks]) {
+      for (let i = 0; i < keys.length && !this.ac.signal.aborted; i += 32) {
+        await Promise.all(keys.slice(i, i + 32).map((k) => this.kv.delete(k)));
       }
     }
     return n;
