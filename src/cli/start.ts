@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { isSafe, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { ENGINE_KINDS, type EngineKind } from '../shared/common-config.js';
 import { readOrExit, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
@@ -105,10 +106,9 @@ function commands(topo: Topology): void {
           case 'ps':
             if (topo.cluster) {
               const c = topo.cluster;
-              const reports = await Promise.all(c.addresses.map((_, i) => c.health(i)));
+              const h = await clusterHealth(topo);
               c.addresses.forEach((a, i) => console.log(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
-              const h = reports.find((r) => r !== undefined);
-              if (h) console.log(`  cluster: ${h.clusterSize} member(s), ${h.clusterSafe && h.migrationQueueSize === 0 ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
+              if (h) console.log(`  cluster: ${h.clusterSize} member(s), ${isSafe(h) ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
             }
             for (const p of topo.procs.values()) console.log(`  ${p.name} ${p.url} ${topo.isRunning(p.name) ? 'running' : 'stopped'}`);
             return;
@@ -155,11 +155,16 @@ async function reportSafe(topo: Topology): Promise<void> {
   }
 }
 
-async function warnIfUnsafe(topo: Topology): Promise<void> {
+/** What the first member that answers says of the cluster. */
+async function clusterHealth(topo: Topology): Promise<MemberHealth | undefined> {
   const c = topo.cluster;
-  if (!c) return;
-  const h = (await Promise.all(c.addresses.map((_, i) => c.health(i)))).find((r) => r !== undefined);
-  if (h && !(h.clusterSafe && h.migrationQueueSize === 0)) {
+  if (!c) return undefined;
+  return (await Promise.all(c.addresses.map((_, i) => c.health(i)))).find((r) => r !== undefined);
+}
+
+async function warnIfUnsafe(topo: Topology): Promise<void> {
+  const h = await clusterHealth(topo);
+  if (h && !isSafe(h)) {
     console.log('warning: the cluster is not safe yet (partitions still moving after a member joined or left); a crash now can lose what is being moved');
   }
 }

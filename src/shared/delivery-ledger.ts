@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KvMap, MessageQueue, QueueItem } from '../engine/ports.js';
+import { settleAll, TurnBatch } from '../engine/turn-batch.js';
 import { sleep } from '../engine/wait.js';
 
 /**
@@ -64,34 +65,11 @@ export interface ReconcilerOptions {
   offerTimeoutMs?: number;
 }
 
-/** Values added in one turn of the event loop, flushed together; each add settles with its flush. */
-class TurnBatch<T> {
-  private pending: Array<{ value: T; resolve: () => void; reject: (e: unknown) => void }> = [];
-
-  constructor(private readonly flush: (values: T[]) => Promise<void>) {}
-
-  add(value: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.run());
-      this.pending.push({ value, resolve, reject });
-    });
-  }
-
-  private run(): void {
-    const taken = this.pending;
-    this.pending = [];
-    this.flush(taken.map((p) => p.value)).then(
-      () => taken.forEach((p) => p.resolve()),
-      (err: unknown) => taken.forEach((p) => p.reject(err)),
-    );
-  }
-}
-
 const groupKey = (kind: 'r' | 'a') => `${kind}:${randomUUID()}`;
 
 export class DeliveryLedger {
-  private readonly records = new TurnBatch<LedgerRecord>((records) => this.kv.set(groupKey('r'), { records }));
-  private readonly acks = new TurnBatch<string>((ids) => this.kv.set(groupKey('a'), { acks: ids, at: Date.now() }));
+  private readonly records = new TurnBatch<LedgerRecord>((b) => settleAll(b, this.kv.set(groupKey('r'), { records: b.map((w) => w.value) })));
+  private readonly acks = new TurnBatch<string>((b) => settleAll(b, this.kv.set(groupKey('a'), { acks: b.map((w) => w.value), at: Date.now() })));
 
   constructor(private readonly kv: KvMap<LedgerEntry>) {}
 
@@ -205,7 +183,7 @@ export class LedgerReconciler {
     const slack = this.o.orderSlackMs ?? 2000;
     const head = await this.queue.peek();
     const headAt = head ? Date.parse(head.enqueuedAt) : Infinity;
-    const { groups, ackGroups, acked } = readLedger((await this.kv.entries()) as Array<[string, LedgerEntry | LedgerRecord]>);
+    const { groups, ackGroups, acked } = readLedger(await this.kv.entries());
     const stopping = () => this.ac.signal.aborted || Date.now() > leaseEnds;
 
     // Re-offer what is lost; rewrite or delete each group by what is left of it.
@@ -226,10 +204,12 @@ export class LedgerReconciler {
       }
       const reoffered = new Set<string>();
       if (again.length > 0) {
-        const fresh = again.map((r) => ({ item: { ...r.item, enqueuedAt: new Date().toISOString() }, redeliveries: r.redeliveries + 1 }));
-        const records = fresh.map((f) => ({ item: f.item, offeredAt: Date.parse(f.item.enqueuedAt), redeliveries: f.redeliveries }));
+        const records = again.map((r) => {
+          const item = { ...r.item, enqueuedAt: new Date().toISOString() };
+          return { item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: r.redeliveries + 1 };
+        });
         await this.kv.set(groupKey('r'), { records });
-        for (const f of fresh) {
+        for (const f of records) {
           if (await this.queue.offer(f.item, this.o.offerTimeoutMs ?? 1000)) {
             n++;
             this.redelivered++;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 
@@ -78,7 +78,7 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
     }
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const route = req.routeOptions as { bodyLimit?: number; config?: RouteHints } | undefined;
+      const route = req.routeOptions as { bodyLimit?: number; config?: FastifyContextConfig } | undefined;
       return reply.code(status).send(errorBody(status, clientMessage(fe, route?.bodyLimit ?? opts.bodyLimit ?? 65_536, route?.config ?? {})));
     }
     req.log.error({ err }, 'unhandled error');
@@ -125,23 +125,17 @@ function validationMessage(e: FastifyError): string {
   }
 }
 
+/** Per-route wording for client errors, set in a route's `config`. */
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** See RouteHints. */
+    /** Content types the route takes, for the 415 message. Default "application/json or text/plain". */
     accepts?: string;
+    /** What a body looks like, for the empty-body message. Default {"msg": "<text>"}. */
     bodyHint?: string;
   }
 }
 
-/** Per-route wording for client errors (a route's `config`). */
-export interface RouteHints {
-  /** Content types the route takes, for the 415 message. Default "application/json or text/plain". */
-  accepts?: string;
-  /** What a body looks like, for the empty-body message. Default {"msg": "<text>"}. */
-  bodyHint?: string;
-}
-
-function clientMessage(e: FastifyError, bodyLimit: number, hints: RouteHints): string {
+function clientMessage(e: FastifyError, bodyLimit: number, hints: FastifyContextConfig): string {
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return `unsupported content type; send ${hints.accepts ?? 'application/json or text/plain'}`;

@@ -92,6 +92,17 @@ async function cluster(t: TestContext, o: ClusterOptions = {}) {
   return { engine, caller, facade, directory, log, queue, store, consumer, postJson, postText, consumed, loggingPosts, instances };
 }
 
+/** Makes the instance refuse every call, and posts until its breaker opens (each POST still succeeds elsewhere). */
+async function refuseUntilBreakerOpens(c: Awaited<ReturnType<typeof cluster>>, name: string): Promise<void> {
+  c.caller.fail(urlOf(name), { kind: 'refuse' });
+  let state = 'closed';
+  for (let i = 0; i < 80 && state !== 'open'; i++) {
+    idOf(await c.postJson({ msg: `m${i}` }));
+    state = (await c.instances()).find((x) => x.instance === name)!.breaker;
+  }
+  assert.equal(state, 'open');
+}
+
 function assertError(res: LightMyRequestResponse, status: number) {
   assert.equal(res.statusCode, status, `status (body: ${res.payload})`);
   assert.match(String(res.headers['content-type']), /application\/json/);
@@ -468,13 +479,7 @@ describe('facade: failover across logging instances', () => {
   test('the breaker of a repeatedly failing instance opens (seen in /instances), and it is then skipped', { timeout: 8000 }, async (t) => {
     const c = await cluster(t);
     const bad = urlOf('logging-1');
-    c.caller.fail(bad, { kind: 'refuse' });
-    let state = 'closed';
-    for (let i = 0; i < 80 && state !== 'open'; i++) {
-      idOf(await c.postJson({ msg: `m${i}` }));
-      state = (await c.instances()).find((x) => x.instance === 'logging-1')!.breaker;
-    }
-    assert.equal(state, 'open');
+    await refuseUntilBreakerOpens(c, 'logging-1');
     const list = await c.instances();
     const one = list.find((x) => x.instance === 'logging-1')!;
     assert.equal(one.status, 'down');
@@ -490,13 +495,7 @@ describe('facade: an instance whose breaker opened gets traffic again once it re
   test('after the half-open time a trial call reaches it, closes its breaker, and it is chosen at random again', { timeout: 10_000 }, async (t) => {
     const c = await cluster(t, { breakerHalfOpenMs: 300 });
     const bad = urlOf('logging-1');
-    c.caller.fail(bad, { kind: 'refuse' });
-    let state = 'closed';
-    for (let i = 0; i < 80 && state !== 'open'; i++) {
-      idOf(await c.postJson({ msg: `m${i}` }));
-      state = (await c.instances()).find((x) => x.instance === 'logging-1')!.breaker;
-    }
-    assert.equal(state, 'open');
+    await refuseUntilBreakerOpens(c, 'logging-1');
     c.caller.heal(bad);
     await new Promise((r) => setTimeout(r, 400));
     const before = c.caller.callsTo(bad).length;

@@ -87,6 +87,9 @@ export interface MemberHealth {
   clusterSize: number;
 }
 
+/** No migration queued and every backup in sync, as the member reports it. */
+export const isSafe = (h: MemberHealth): boolean => h.clusterSafe && h.migrationQueueSize === 0;
+
 /** Thrown when members do not start or form the cluster in time. */
 export class ClusterStartError extends Error {
   readonly isClusterStartError = true;
@@ -312,7 +315,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       for (;;) {
         const watch = running();
         const reports = await Promise.all(watch.map((s) => memberHealth(s)));
-        const unsafe = reports.findIndex((h) => !h || !h.clusterSafe || h.migrationQueueSize > 0 || h.clusterSize !== watch.length);
+        const unsafe = reports.findIndex((h) => !h || !isSafe(h) || h.clusterSize !== watch.length);
         if (watch.length > 0 && unsafe < 0) return;
         if (unsafe >= 0) last = `member ${watch[unsafe]!.index} reports ${JSON.stringify(reports[unsafe] ?? 'no answer')}`;
         if (Date.now() >= deadline) throw new ClusterStartError(`timed out after ${timeoutMs} ms waiting for the cluster to be safe (backups in sync): ${last}`);

@@ -16,6 +16,7 @@ import {
   type IQueue,
 } from 'hazelcast-client';
 import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { TurnBatch, type Waiting } from '../turn-batch.js';
 import { partitionOwnerAddress } from './partition-owner.js';
 
 export interface HazelcastEngineOptions {
@@ -121,7 +122,7 @@ export class HazelcastEngine implements Engine {
           return prev == null ? { created: true, entry } : { created: false, entry: JSON.parse(prev) as LogEntry };
         }),
       get: (id) => onMap(async (m) => parseOr(await m.get(id), undefined) as LogEntry | undefined),
-      list: () => onMap(async (m) => sortedEntries(await m.values())),
+      list: () => onMap(async (m) => sortedTexts(await m.values()).map((k) => JSON.parse(k.text) as LogEntry)),
       listJson: () => onMap(async (m) => sortedJson(await m.values())),
       page: async (limit, after): Promise<LogPage> => {
         if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad page limit: ${limit}`);
@@ -148,30 +149,23 @@ export class HazelcastEngine implements Engine {
     // batch costs one of each. addAll adds all or nothing and never waits: when
     // the queue has no room for the whole batch, each offer is made on its own,
     // with its own timeout, as an unbatched offer would be.
-    let batch: Array<{ text: string; timeoutMs: number; resolve: (ok: boolean) => void; reject: (e: unknown) => void }> = [];
-    const flush = () => {
-      const taken = batch;
-      batch = [];
-      if (taken.length === 0) return; // already sent when it reached MAX_OFFER_BATCH
-      if (taken.length === 1) {
-        const o = taken[0]!;
-        offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject);
-        return;
-      }
-      const oneByOne = () => taken.forEach((o) => offerOne(o.text, o.timeoutMs).then(o.resolve, o.reject));
-      onQueue((q) => q.addAll(taken.map((o) => o.text))).then(
-        (added) => (added ? taken.forEach((o) => o.resolve(true)) : oneByOne()),
-        // The member answers "Queue full" (IllegalStateError) when the batch does not fit.
-        (err: unknown) => (err instanceof IllegalStateError ? oneByOne() : taken.forEach((o) => o.reject(err))),
-      );
-    };
+    const offers = new TurnBatch<{ text: string; timeoutMs: number }, boolean>(
+      (batch) => {
+        const alone = (w: Waiting<{ text: string; timeoutMs: number }, boolean>) => offerOne(w.value.text, w.value.timeoutMs).then(w.resolve, w.reject);
+        if (batch.length === 1) {
+          void alone(batch[0]!);
+          return;
+        }
+        onQueue((q) => q.addAll(batch.map((w) => w.value.text))).then(
+          (added) => (added ? batch.forEach((w) => w.resolve(true)) : batch.forEach(alone)),
+          // The member answers "Queue full" (IllegalStateError) when the batch does not fit.
+          (err: unknown) => (err instanceof IllegalStateError ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
+        );
+      },
+      { maxItems: MAX_OFFER_BATCH },
+    );
     const queue: MessageQueue = {
-      offer: (item: QueueItem, timeoutMs: number) =>
-        new Promise<boolean>((resolve, reject) => {
-          if (batch.length === 0) setImmediate(flush);
-          batch.push({ text: JSON.stringify(item), timeoutMs, resolve, reject });
-          if (batch.length >= MAX_OFFER_BATCH) flush();
-        }),
+      offer: (item: QueueItem, timeoutMs: number) => offers.add({ text: JSON.stringify(item), timeoutMs }),
       poll: async (timeoutMs: number, signal?: AbortSignal) => {
         // Blocking polls run in short slices so an abort is seen within one slice.
         // An in-flight slice is awaited, not abandoned: the member would still hand
@@ -433,16 +427,6 @@ function parseOr<T>(v: string | null | undefined, none: T): unknown {
 interface Cursor {
   ts: number;
   id: string;
-}
-
-function compareEntries(a: Cursor, b: Cursor): number {
-  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function sortedEntries(values: Iterable<string>): LogEntry[] {
-  const out: LogEntry[] = [];
-  for (const v of values) out.push(JSON.parse(v) as LogEntry);
-  return out.sort(compareEntries);
 }
 
 /**

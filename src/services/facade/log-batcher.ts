@@ -1,3 +1,5 @@
+import { TurnBatch, type Waiting } from '../../engine/turn-batch.js';
+
 /**
  * Groups the messages the facade hands to logging in one turn of the event
  * loop into one call: under load, one POST /log/batch to one logging instance
@@ -28,44 +30,27 @@ export interface LogBatcherOptions<R> {
   maxBytes: number;
 }
 
-interface Pending<R> {
-  req: LogRequest;
-  resolve: (r: R) => void;
-  reject: (e: unknown) => void;
-}
-
 export class LogBatcher<R> {
-  private pending: Array<Pending<R>> = [];
-  private bytes = 0;
+  private readonly batch: TurnBatch<LogRequest, R>;
 
-  constructor(private readonly o: LogBatcherOptions<R>) {}
+  constructor(private readonly o: LogBatcherOptions<R>) {
+    this.batch = new TurnBatch((b) => this.sendBatch(b), { maxItems: o.maxEntries, maxSize: o.maxBytes });
+  }
 
   send(req: LogRequest): Promise<R> {
     const bytes = sizeOf(req);
-    if (bytes > this.o.maxBytes) return this.o.one(req);
-    return new Promise<R>((resolve, reject) => {
-      if (this.bytes + bytes > this.o.maxBytes) this.flush();
-      if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ req, resolve, reject });
-      this.bytes += bytes;
-      if (this.pending.length >= this.o.maxEntries) this.flush();
-    });
+    return bytes > this.o.maxBytes ? this.o.one(req) : this.batch.add(req, bytes);
   }
 
-  private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
-    this.bytes = 0;
-    if (batch.length === 0) return;
+  private sendBatch(batch: Array<Waiting<LogRequest, R>>): void {
+    const alone = (w: Waiting<LogRequest, R>) => this.o.one(w.value).then(w.resolve, w.reject);
     if (batch.length === 1) {
-      const b = batch[0]!;
-      this.o.one(b.req).then(b.resolve, b.reject);
+      void alone(batch[0]!);
       return;
     }
-    const alone = () => batch.forEach((b) => this.o.one(b.req).then(b.resolve, b.reject));
-    this.o.many(batch.map((b) => b.req)).then(
-      (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
-      (err: unknown) => (this.o.isPermanent(err) ? alone() : batch.forEach((b) => b.reject(err))),
+    this.o.many(batch.map((w) => w.value)).then(
+      (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
+      (err: unknown) => (this.o.isPermanent(err) ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
     );
   }
 }
