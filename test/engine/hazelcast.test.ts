@@ -66,6 +66,50 @@ describe('hazelcast engine: connection handling', { skip }, () => {
   });
 });
 
+describe('hazelcast log reads: a local copy kept by map events', { skip }, () => {
+  it('a read through one client includes what another client stored just before, every time', async () => {
+    const writer = engine(0);
+    const reader = engine(1);
+    try {
+      const name = `log-${randomUUID()}`;
+      const w = writer.log(name);
+      const r = reader.log(name);
+      assert.deepEqual(await r.list(), []);
+      const stored: string[] = [];
+      for (let i = 0; i < 150; i++) {
+        const id = `m${String(i).padStart(3, '0')}`;
+        await w.put({ id, msg: `msg ${i}`, loggedBy: 'writer', loggedAt: new Date().toISOString(), ts: 1000 + i });
+        stored.push(id);
+        // Alternate the three whole-log reads; each must already hold the entry just stored.
+        const got =
+          i % 3 === 0
+            ? (await r.list()).map((e) => e.id)
+            : i % 3 === 1
+              ? (JSON.parse(await r.listJson()) as Array<{ id: string }>).map((e) => e.id)
+              : (await r.page(1000)).entries.map((e) => e.id);
+        assert.deepEqual(got, stored, `read ${i} after storing ${id}`);
+      }
+      // A burst stored concurrently, then read at once.
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) => w.put({ id: `n${String(i).padStart(3, '0')}`, msg: 'burst', loggedBy: 'writer', loggedAt: '', ts: 5000 + i })),
+      );
+      const after = await r.list();
+      assert.equal(after.length, 450);
+      assert.deepEqual(
+        after.map((e) => e.ts),
+        after.map((e) => e.ts).sort((a, b) => a - b),
+      );
+      const p = await r.page(100, `${after[199]!.ts}:${after[199]!.id}`);
+      assert.deepEqual(
+        p.entries.map((e) => e.id),
+        after.slice(200, 300).map((e) => e.id),
+      );
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+});
+
 describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
   it('the queue keeps its items (backup-count 1) and the member rejoins on its port', async () => {
     const c = cluster!;

@@ -15,8 +15,10 @@ import {
   type ILogger,
   type IQueue,
 } from 'hazelcast-client';
-import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import type { Engine, KvMap, LogEntry, MessageLog, MessageQueue, QueueItem } from '../ports.js';
 import { TurnBatch, type Waiting } from '../turn-batch.js';
+import { LogMirror } from './log-mirror.js';
+import { pageOf, pageStart } from './log-order.js';
 import { partitionOwnerAddress } from './partition-owner.js';
 
 export interface HazelcastEngineOptions {
@@ -67,7 +69,8 @@ const CLOSE_TIMEOUT_MS = 5000;
  * Engine over a Hazelcast cluster via hazelcast-client.
  *
  * - log(name): IMap<id, JSON>; put is putIfAbsent, so a retried put keeps the first entry.
- *   list/page read all values and order them by (ts, id): fine for a lab-sized log.
+ *   Whole-log reads and pages are served from a LogMirror (a local ordered copy fed by
+ *   the map's events, checked against the map's size on every read).
  * - queue(name): IQueue<JSON>; its bound is the member config's max-size.
  * - kv(name): IMap<key, JSON> with per-entry TTL.
  *
@@ -92,6 +95,7 @@ export class HazelcastEngine implements Engine {
   private lastProblem: string | undefined;
   private readonly connectWaiters = new Set<() => void>();
   private closing: Promise<void> | undefined;
+  private readonly mirrors = new Map<string, LogMirror>();
 
   constructor(options: HazelcastEngineOptions) {
     if (!Array.isArray(options.members) || options.members.length === 0) throw new RangeError('HazelcastEngine: members must list at least one host:port');
@@ -115,6 +119,7 @@ export class HazelcastEngine implements Engine {
 
   log(name: string): MessageLog {
     const onMap = <T>(fn: (m: IMap<string, string>) => Promise<T>) => this.call((c) => c.getMap<string, string>(name).then(fn));
+    const mirror = this.mirrorOf(name, onMap);
     return {
       put: (entry) =>
         onMap(async (m) => {
@@ -122,22 +127,40 @@ export class HazelcastEngine implements Engine {
           return prev == null ? { created: true, entry } : { created: false, entry: JSON.parse(prev) as LogEntry };
         }),
       get: (id) => onMap(async (m) => parseOr(await m.get(id), undefined) as LogEntry | undefined),
-      list: () => onMap(async (m) => sortedTexts(await m.values()).map((k) => JSON.parse(k.text) as LogEntry)),
-      listJson: () => onMap(async (m) => sortedJson(await m.values())),
-      page: async (limit, after): Promise<LogPage> => {
-        if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad page limit: ${limit}`);
-        const from = after === undefined ? undefined : parseCursor(after);
-        // Whole-map read, ordered here: values are opaque JSON to the members.
-        // Only the page's entries are parsed.
-        const all = await onMap(async (m) => sortedTexts(await m.values()));
-        const start = from === undefined ? 0 : firstAfter(all, from);
-        const kept = all.slice(start, start + limit).map((k) => JSON.parse(k.text) as LogEntry);
-        const page: LogPage = { entries: kept };
-        if (start + limit < all.length) page.next = cursorOf(kept[kept.length - 1]!);
-        return page;
+      list: async () => (await mirror.read()).map((k) => JSON.parse(k.text) as LogEntry),
+      listJson: () => mirror.readJson(),
+      page: async (limit, after) => {
+        const from = pageStart(limit, after);
+        return pageOf(await mirror.read(), limit, from);
       },
       size: () => onMap((m) => m.size()),
     };
+  }
+
+  /** One mirror per log map, shared by every log(name) view of it. */
+  private mirrorOf(name: string, onMap: <T>(fn: (m: IMap<string, string>) => Promise<T>) => Promise<T>): LogMirror {
+    let mirror = this.mirrors.get(name);
+    if (!mirror) {
+      mirror = new LogMirror({
+        subscribe: (onAdded) =>
+          onMap(async (m) => {
+            // The client this listener lives on: when it is replaced, so is the listener.
+            const client = this.client;
+            const id = await m.addEntryListener({ added: (e) => onAdded(e.value) }, undefined, true);
+            return {
+              stale: () => this.client !== client,
+              stop: () => m.removeEntryListener(id).then(
+                () => undefined,
+                () => undefined,
+              ),
+            };
+          }),
+        values: () => onMap((m) => m.values()),
+        size: () => onMap((m) => m.size()),
+      });
+      this.mirrors.set(name, mirror);
+    }
+    return mirror;
   }
 
   queue(name: string): MessageQueue {
@@ -251,6 +274,8 @@ export class HazelcastEngine implements Engine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.wakeWaiters();
+      // Their listeners end with the client, shut down below.
+      for (const m of this.mirrors.values()) void m.close();
       const pending = this.client;
       this.client = undefined;
       if (!pending) return;
@@ -420,88 +445,6 @@ function isConnectionFailure(e: unknown): boolean {
 
 function parseOr<T>(v: string | null | undefined, none: T): unknown {
   return v == null ? none : JSON.parse(v);
-}
-
-// --- log ordering helpers ---
-
-interface Cursor {
-  ts: number;
-  id: string;
-}
-
-/**
- * The stored JSON texts in entry order, joined into an array without
- * re-serialising them. Sorting needs only each entry's ts, read straight from
- * the text (a full parse of every entry was a third of a 10k read); entries
- * with equal ts are parsed to compare ids.
- */
-function sortedJson(values: Iterable<string>): string {
-  return `[${sortedTexts(values)
-    .map((k) => k.text)
-    .join(',')}]`;
-}
-
-interface Keyed {
-  ts: number;
-  text: string;
-  /** Parsed only when two entries share a ts. */
-  id?: string;
-}
-
-const idOfKeyed = (k: Keyed) => (k.id ??= (JSON.parse(k.text) as LogEntry).id);
-
-function compareKeyed(a: Keyed, b: Keyed | Cursor): number {
-  if (a.ts !== b.ts) return a.ts - b.ts;
-  const x = idOfKeyed(a);
-  const y = 'text' in b ? idOfKeyed(b) : b.id;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Stored texts in entry order (ts, then id). */
-function sortedTexts(values: Iterable<string>): Keyed[] {
-  const keyed: Keyed[] = [];
-  for (const text of values) keyed.push({ ts: tsOf(text), text });
-  return keyed.sort(compareKeyed);
-}
-
-/**
- * The `ts` of a stored entry. In JSON text an unescaped `"ts":` can only be
- * that key (a quote inside a string value is written \"), so the number after
- * it is the entry's; anything unexpected falls back to a full parse.
- */
-export function tsOf(text: string): number {
-  const at = text.indexOf('"ts":');
-  if (at >= 0) {
-    let end = at + 5;
-    for (let c = text.charCodeAt(end); end < text.length && c !== 44 && c !== 125; c = text.charCodeAt(++end));
-    const n = Number(text.slice(at + 5, end));
-    if (end > at + 5 && Number.isFinite(n)) return n;
-  }
-  return (JSON.parse(text) as LogEntry).ts;
-}
-
-/** Cursor `${ts}:${id}`: ts never contains ':', so the first ':' splits it. */
-function cursorOf(e: LogEntry): string {
-  return `${e.ts}:${e.id}`;
-}
-
-function parseCursor(after: string): Cursor {
-  const i = after.indexOf(':');
-  const ts = i > 0 ? Number(after.slice(0, i)) : NaN;
-  if (!Number.isFinite(ts)) throw new RangeError(`bad cursor: ${after}`);
-  return { ts, id: after.slice(i + 1) };
-}
-
-/** Index of the first entry ordered after the cursor (binary search). */
-function firstAfter(sorted: Keyed[], c: Cursor): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeyed(sorted[mid]!, c) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 // --- small utilities ---

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { LogMirror, type MirrorSource, type MirrorSubscription } from '../../src/engine/hazelcast/log-mirror.js';
+import type { LogEntry } from '../../src/engine/ports.js';
+
+/**
+ * An insert-only map as the members hold it, with entry-added events that can
+ * be held back (in flight), dropped (missed while disconnected) or reordered.
+ */
+class FakeMap implements MirrorSource {
+  readonly texts = new Map<string, string>();
+  readonly calls = { subscribe: 0, stop: 0, values: 0, size: 0 };
+  private readonly listeners = new Map<number, { onAdded: (t: string) => void; stale: boolean }>();
+  private nextListener = 0;
+  holdEvents = false;
+  dropEvents = false;
+  failSubscribe = false;
+  private held: string[] = [];
+
+  put(id: string, ts: number, msg = `text of ${id}`): string {
+    const text = JSON.stringify({ id, msg, loggedBy: 'logging-1', loggedAt: new Date(ts).toISOString(), ts } satisfies LogEntry);
+    if (this.texts.has(id)) return this.texts.get(id)!;
+    this.texts.set(id, text);
+    if (this.dropEvents) return text;
+    if (this.holdEvents) this.held.push(text);
+    else this.emit(text);
+    return text;
+  }
+
+  /** Delivers held events, in the given order (default: as held). */
+  release(order?: (held: string[]) => string[]): void {
+    const held = order ? order(this.held) : this.held;
+    this.held = [];
+    for (const t of held) this.emit(t);
+  }
+
+  /** Members died with their backups: the map lost these entries. */
+  lose(...ids: string[]): void {
+    for (const id of ids) this.texts.delete(id);
+  }
+
+  /** Makes every current subscription stale, as a replaced client would. */
+  replaceClient(): void {
+    for (const l of this.listeners.values()) l.stale = true;
+  }
+
+  get listening(): number {
+    return [...this.listeners.values()].filter((l) => !l.stale).length;
+  }
+
+  private emit(text: string): void {
+    for (const l of this.listeners.values()) if (!l.stale) l.onAdded(text);
+  }
+
+  async subscribe(onAdded: (text: string) => void): Promise<MirrorSubscription> {
+    this.calls.subscribe++;
+    await sleep(1);
+    if (this.failSubscribe) throw new Error('cluster unreachable');
+    const id = this.nextListener++;
+    const l = { onAdded, stale: false };
+    this.listeners.set(id, l);
+    return {
+      stale: () => l.stale,
+      stop: async () => {
+        this.calls.stop++;
+        this.listeners.delete(id);
+      },
+    };
+  }
+
+  async values(): Promise<Iterable<string>> {
+    this.calls.values++;
+    await sleep(1);
+    return [...this.texts.values()];
+  }
+
+  async size(): Promise<number> {
+    this.calls.size++;
+    await sleep(1);
+    return this.texts.size;
+  }
+
+  /** What a read must answer: every entry, ordered by (ts, id). */
+  expected(): string[] {
+    return [...this.texts.values()]
+      .map((t) => JSON.parse(t) as LogEntry)
+      .sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((e) => e.id);
+  }
+}
+
+const ids = async (m: LogMirror) => (await m.read()).map((k) => (JSON.parse(k.text) as LogEntry).id);
+
+describe('LogMirror: a local copy of the log map, trusted only when its size matches the map', () => {
+  it('fills from the map on the first read, then answers from events with one size() per read', async (t) => {
+    const map = new FakeMap();
+    for (let i = 0; i < 5; i++) map.put(`a${i}`, 1000 + i);
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    assert.deepEqual(await ids(mirror), map.expected());
+    assert.equal(map.calls.values, 1);
+    map.put('b0', 2000);
+    map.put('b1', 2001);
+    assert.deepEqual(await ids(mirror), map.expected());
+    assert.deepEqual(await ids(mirror), map.expected());
+    assert.equal(map.calls.values, 1, 'events kept the copy complete: no more full fetches');
+    assert.equal(map.calls.subscribe, 1);
+  });
+
+  it('a read right after a write whose event is still in flight still sees it (read-your-writes)', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    map.put('a', 1);
+    await mirror.read();
+    map.holdEvents = true;
+    map.put('b', 2);
+    assert.deepEqual(await ids(mirror), ['a', 'b'], 'fetched from the map, since the copy was one short');
+    map.release();
+    assert.deepEqual(await ids(mirror), ['a', 'b'], 'the late event adds nothing twice');
+    assert.equal(mirror.size, 2);
+  });
+
+  it('events missed altogether (a disconnect) are made up by the next read', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    await mirror.read();
+    map.dropEvents = true;
+    map.put('x', 5);
+    map.put('y', 6);
+    map.dropEvents = false;
+    assert.deepEqual(await ids(mirror), ['x', 'y']);
+    map.put('z', 7);
+    const before = map.calls.values;
+    assert.deepEqual(await ids(mirror), ['x', 'y', 'z']);
+    assert.equal(map.calls.values, before, 'complete again: back to answering from the copy');
+  });
+
+  it('keeps entry order when events arrive out of order, including equal timestamps', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    await mirror.read();
+    map.holdEvents = true;
+    map.put('m', 30);
+    map.put('k', 10);
+    map.put('c', 20);
+    map.put('b', 20);
+    map.put('a', 20);
+    map.release((held) => [...held].reverse());
+    map.holdEvents = false;
+    assert.deepEqual(await ids(mirror), ['k', 'a', 'b', 'c', 'm']);
+    assert.deepEqual(JSON.parse(await mirror.readJson()).map((e: LogEntry) => e.id), ['k', 'a', 'b', 'c', 'm']);
+  });
+
+  it('readJson is the whole log as one JSON array, renewed when an entry is added', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    const first = map.put('p', 1, 'quote " backslash \\ and ✓');
+    assert.deepEqual(JSON.parse(await mirror.readJson()), [JSON.parse(first)]);
+    map.put('q', 2);
+    assert.deepEqual(
+      (JSON.parse(await mirror.readJson()) as LogEntry[]).map((e) => e.id),
+      ['p', 'q'],
+    );
+  });
+
+  it('when the map lost entries, the copy starts again from the map', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    for (let i = 0; i < 4; i++) map.put(`e${i}`, i);
+    await mirror.read();
+    map.lose('e1', 'e2');
+    map.dropEvents = true;
+    map.put('n', 9);
+    map.dropEvents = false;
+    // The copy (4) is larger than the map (3): it holds entries the map no longer has.
+    assert.deepEqual(await ids(mirror), ['e0', 'e3', 'n']);
+  });
+
+  it('a subscription whose client was replaced is made anew; its late events are not used', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    map.put('a', 1);
+    await mirror.read();
+    map.replaceClient();
+    map.put('b', 2);
+    assert.deepEqual(await ids(mirror), ['a', 'b']);
+    assert.equal(map.calls.subscribe, 2);
+    assert.equal(map.listening, 1);
+    map.put('c', 3);
+    const before = map.calls.values;
+    assert.deepEqual(await ids(mirror), ['a', 'b', 'c']);
+    assert.equal(map.calls.values, before, 'the new subscription delivers');
+  });
+
+  it('a failed subscribe fails the read, and the next read tries again', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    map.put('a', 1);
+    map.failSubscribe = true;
+    await assert.rejects(mirror.read(), /cluster unreachable/);
+    map.failSubscribe = false;
+    assert.deepEqual(await ids(mirror), ['a']);
+    assert.equal(map.calls.subscribe, 2);
+  });
+
+  it('concurrent reads share one fetch and all see every entry', async (t) => {
+    const map = new FakeMap();
+    for (let i = 0; i < 50; i++) map.put(`c${i}`, i);
+    const mirror = new LogMirror(map);
+    t.after(() => mirror.close());
+    const all = await Promise.all([1, 2, 3, 4].map(() => ids(mirror)));
+    for (const got of all) assert.deepEqual(got, map.expected());
+    assert.ok(map.calls.values <= 2, `values() called ${map.calls.values} times`);
+  });
+
+  it('with no reads for idleMs it unsubscribes and frees the copy; the next read starts it again', async (t) => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map, { idleMs: 30 });
+    t.after(() => mirror.close());
+    map.put('a', 1);
+    await mirror.read();
+    assert.equal(map.listening, 1);
+    await sleep(120);
+    assert.equal(map.listening, 0);
+    assert.equal(map.calls.stop, 1);
+    assert.equal(mirror.size, 0);
+    map.put('b', 2);
+    assert.deepEqual(await ids(mirror), ['a', 'b']);
+    assert.equal(map.listening, 1);
+  });
+
+  it('close() is idempotent and later reads are refused', async () => {
+    const map = new FakeMap();
+    const mirror = new LogMirror(map);
+    await mirror.read();
+    await mirror.close();
+    await mirror.close();
+    assert.equal(map.listening, 0);
+    await assert.rejects(mirror.read(), /closed/);
+    assert.throws(() => new LogMirror(map, { idleMs: 0 }), /idleMs/);
+  });
+});
