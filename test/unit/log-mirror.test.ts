@@ -237,6 +237,19 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
     assert.equal(map.listening, 1);
   });
 
+  it('a read in flight when close() is called leaves no listener behind', async () => {
+    const map = new FakeMap();
+    map.put('a', 1);
+    const mirror = new LogMirror(map);
+    await mirror.read();
+    map.replaceClient(); // the next read must subscribe again
+    const reading = mirror.read();
+    await mirror.close();
+    await reading.catch(() => undefined);
+    await sleep(5);
+    assert.equal(map.listening, 0);
+  });
+
   it('close() is idempotent and later reads are refused', async () => {
     const map = new FakeMap();
     const mirror = new LogMirror(map);

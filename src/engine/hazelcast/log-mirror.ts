@@ -110,6 +110,8 @@ export class LogMirror {
       if (this.sub === pending) void this.drop();
       else if (this.sub) return this.subscribed();
     }
+    // A read that began before close() must not leave a listener behind.
+    if (this.closed) throw new Error('log mirror closed');
     const epoch = this.epoch;
     const made = this.source.subscribe((text) => {
       if (epoch === this.epoch) this.add(text);
