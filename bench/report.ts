@@ -139,7 +139,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`# hazel-lab bench — ${r.startedAt}`, '');
   out.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}; Java ${m.java ?? 'not found'}.`,
-    `Load: POST /messages, ${r.options.connections} connections, ${r.options.durationS} s (after ${r.options.warmupS} s of the same load as warm-up on the fresh topology: its figures are shown but not counted, except its errors), unique {"msg"} bodies, autocannon in a worker thread on the same machine.` +
+    `Load: POST /messages, ${r.options.connections} connections, ${r.options.durationS} s${r.options.warmupS > 0 ? ` (after ${r.options.warmupS} s of the same load as warm-up on the fresh topology: its figures are shown but not counted, except its errors)` : ' (no warm-up)'}, unique {"msg"} bodies, autocannon in a worker thread on the same machine.` +
       (r.options.logLevel ? ` Services ran with --log-level ${r.options.logLevel}.` : ' Services ran with their default log level (info).'),
     `Took ${r.totalSeconds.toFixed(0)} s.`,
     '',

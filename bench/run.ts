@@ -74,10 +74,11 @@ function options(): Options {
   return {
     durationS: num('duration', 15, 1),
     connections: Math.floor(num('connections', 64, 1)),
-    // Long enough for every process to reach its steady state: measured in
-    // 5 s windows of one load on a fresh Hazelcast topology, p99 went 105 →
-    // 68 → 40 ms and throughput 1.6k → 2.6k → 3.6k msg/s while the members'
-    // JIT compiled their hot paths; after 15 s it stayed flat. The warm-up's
+    // Long enough for every process to reach its steady state: in 5 s
+    // windows of a load on a fresh Hazelcast topology (bench/warmup-curve.ts)
+    // the first three windows ran at 1.0k–3.6k msg/s with a p99 of 40–233 ms
+    // while the members' JIT compiled their hot paths; from 15 s on they
+    // varied only with the machine (2.7k–4.7k msg/s, 34–58 ms). The warm-up's
     // own figures are reported (not counted) and its errors are counted.
     warmupS: num('warmup', 15, 0),
     only,
@@ -185,7 +186,8 @@ async function benchSystem(engine: 'embedded' | 'hazelcast', o: Options, dataRoo
     if (o.warmupS > 0) {
       warmup = await runLoad({ url: sys.facadeUrl, path: '/messages', connections: o.connections, durationS: o.warmupS });
       log(`  warm-up: ${describeLoad(warmup)}`);
-      await drain(sys, 0, o.drainTimeoutS);
+      const wd = await drain(sys, 0, o.drainTimeoutS);
+      log(`  warm-up drained in ${wd.seconds.toFixed(2)} s${wd.timedOut ? ' — TIMED OUT: the measured load starts with a backlog' : ''}`);
       sys.resetWarnings();
     }
 

@@ -3,9 +3,9 @@
  *
  *   node --import tsx bench/warmup-curve.ts [--engine embedded|hazelcast] [--duration 45] [--window 5] [--connections 64]
  *
- * Starts the default topology, loads POST /messages from the first second
- * (64 connections, each sending its next message when the last one is
- * answered, as the bench's load does) and prints throughput and latency per
+ * Starts the default topology, loads POST /messages from the start (64
+ * connections, each sending its next message when the last one is answered:
+ * the same closed loop as the bench's autocannon load, from undici here) and prints throughput and latency per
  * window of the run. This is what the bench's warm-up (`--warmup`, 15 s) is
  * sized by: the figures of the first windows are the start-up cost, the later
  * ones the steady state the bench measures.
@@ -18,24 +18,48 @@ import { parseArgv } from '../src/shared/settings.js';
 import { BenchSystem } from './system.js';
 
 const { flags } = parseArgv(process.argv.slice(2));
-const engine = flags.get('engine') === 'embedded' ? 'embedded' : 'hazelcast';
-const durationS = Number(flags.get('duration') ?? 45);
-const windowS = Number(flags.get('window') ?? 5);
-const connections = Number(flags.get('connections') ?? 64);
-for (const [name, v] of [['duration', durationS], ['window', windowS], ['connections', connections]] as const) {
-  if (!(Number.isInteger(v) && v > 0)) {
-    console.error(`--${name} takes a positive whole number, got ${flags.get(name)}`);
-    process.exit(2);
-  }
+const known = new Set(['engine', 'duration', 'window', 'connections']);
+for (const k of flags.keys()) {
+  if (!known.has(k)) fail(`unknown flag --${k}; takes --engine embedded|hazelcast, --duration S, --window S, --connections N`);
+}
+const engineFlag = flags.get('engine') ?? 'hazelcast';
+if (engineFlag !== 'embedded' && engineFlag !== 'hazelcast') fail(`--engine takes embedded or hazelcast, got ${engineFlag}`);
+const engine: 'embedded' | 'hazelcast' = engineFlag;
+const whole = (name: string, dflt: number) => {
+  const raw = flags.get(name);
+  const v = raw === undefined ? dflt : Number(raw);
+  if (!(Number.isInteger(v) && v > 0)) fail(`--${name} takes a positive whole number, got ${raw}`);
+  return v;
+};
+const durationS = whole('duration', 45);
+const windowS = whole('window', 5);
+const connections = whole('connections', 64);
+
+function fail(why: string): never {
+  console.error(why);
+  process.exit(2);
 }
 
 const root = mkdtempSync(join(tmpdir(), 'hazel-warmup-'));
-const sys = await BenchSystem.start({ engine, dataDir: join(root, 'data') });
+let sys: BenchSystem | undefined;
+let stopping: Promise<void> | undefined;
+const stop = () =>
+  (stopping ??= (async () => {
+    await sys?.stop().catch((err: Error) => console.error(`stop failed: ${err.message}`));
+    rmSync(root, { recursive: true, force: true });
+  })());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping the topology…`);
+    void stop().then(() => process.exit(130));
+  });
+}
+
 /** [start time (ms since load start), latency ms, ok] per request. */
 const samples: Array<[number, number, boolean]> = [];
 try {
-  await sys.waitInstances(3, 2);
-  const pool = new Pool(sys.facadeUrl, { connections });
+  sys = await BenchSystem.start({ engine, dataDir: join(root, 'data') });
+  const pool = new Pool(sys.facadeUrl, { connections, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const t0 = performance.now();
   const end = t0 + durationS * 1000;
   let n = 0;
@@ -57,18 +81,18 @@ try {
   );
   await pool.close();
 } finally {
-  await sys.stop();
-  rmSync(root, { recursive: true, force: true });
+  await stop();
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 console.log(`\n${engine}: POST /messages at ${connections} connections from a fresh topology, ${durationS} s, by ${windowS} s window`);
 console.log('window (s)   msg/s   p50 ms   p99 ms   max ms   errors');
 for (let a = 0; a < durationS; a += windowS) {
-  const inWindow = samples.filter(([t]) => t >= a * 1000 && t < (a + windowS) * 1000);
+  const b = Math.min(a + windowS, durationS);
+  const inWindow = samples.filter(([t]) => t >= a * 1000 && t < b * 1000);
   const errors = inWindow.filter(([, , ok]) => !ok).length;
   const lat = inWindow.map(([, l]) => l).sort((x, y) => x - y);
-  const row = [`${a}–${a + windowS}`.padEnd(10), ((inWindow.length - errors) / windowS).toFixed(0).padStart(7), pct(lat, 50).toFixed(1).padStart(8), pct(lat, 99).toFixed(1).padStart(8), (lat[lat.length - 1] ?? NaN).toFixed(0).padStart(8), String(errors).padStart(8)];
+  const row = [`${a}–${b}`.padEnd(10), ((inWindow.length - errors) / (b - a)).toFixed(0).padStart(7), pct(lat, 50).toFixed(1).padStart(8), pct(lat, 99).toFixed(1).padStart(8), (lat[lat.length - 1] ?? NaN).toFixed(0).padStart(8), String(errors).padStart(8)];
   console.log(row.join(' '));
 }
 process.exit(0);

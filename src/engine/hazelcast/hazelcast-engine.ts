@@ -96,6 +96,8 @@ export class HazelcastEngine implements Engine {
   private readonly connectWaiters = new Set<() => void>();
   private closing: Promise<void> | undefined;
   private readonly mirrors = new Map<string, LogMirror>();
+  /** Counts events that may have cost a log mirror events or entries: lost connections, members leaving or joining. */
+  private disruptions = 0;
 
   constructor(options: HazelcastEngineOptions) {
     if (!Array.isArray(options.members) || options.members.length === 0) throw new RangeError('HazelcastEngine: members must list at least one host:port');
@@ -143,20 +145,16 @@ export class HazelcastEngine implements Engine {
     if (!mirror) {
       mirror = new LogMirror({
         subscribe: (onAdded) =>
-          onMap(async (m) => {
-            // The client this listener lives on: when it is replaced, so is the listener.
+          this.call(async (c) => {
+            // The client this listener lives on (taken before any await): when it is replaced, so is the listener.
             const client = this.client;
+            const m = await c.getMap<string, string>(name);
             const id = await m.addEntryListener({ added: (e) => onAdded(e.value) }, undefined, true);
-            return {
-              stale: () => this.client !== client,
-              stop: () => m.removeEntryListener(id).then(
-                () => undefined,
-                () => undefined,
-              ),
-            };
+            return { stale: () => this.client !== client, stop: () => m.removeEntryListener(id).then(() => undefined) };
           }),
         values: () => onMap((m) => m.values()),
         size: () => onMap((m) => m.size()),
+        disruptions: () => this.disruptions,
       });
       this.mirrors.set(name, mirror);
     }
@@ -276,6 +274,7 @@ export class HazelcastEngine implements Engine {
       this.wakeWaiters();
       // Their listeners end with the client, shut down below.
       for (const m of this.mirrors.values()) void m.close();
+      this.mirrors.clear();
       const pending = this.client;
       this.client = undefined;
       if (!pending) return;
@@ -326,6 +325,7 @@ export class HazelcastEngine implements Engine {
         },
       },
       lifecycleListeners: [(state) => this.onLifecycle(generation, state)],
+      membershipListeners: [{ memberAdded: () => this.disruptions++, memberRemoved: () => this.disruptions++ }],
       properties: {
         'hazelcast.client.invocation.timeout.millis': this.opts.invocationTimeoutMs,
         'hazelcast.client.invocation.retry.pause.millis': 250,
@@ -362,6 +362,7 @@ export class HazelcastEngine implements Engine {
       this.wakeWaiters();
     } else if (state === LifecycleState.DISCONNECTED) {
       this.connected = false;
+      this.disruptions++;
       this.lastProblem = 'lost the connection to the cluster';
     } else if (state === LifecycleState.SHUTDOWN && !this.closing) {
       // The client gave up (start or reconnect timed out): start afresh on next use.

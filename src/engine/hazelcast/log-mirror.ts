@@ -1,4 +1,4 @@
-import { compareKeyed, joinJson, keyedOf, type Keyed } from './log-order.js';
+import { compareKeyed, joinJson, keyedOf, sortedTexts, type Keyed } from './log-order.js';
 
 /** What a mirror needs from the shared map: its added-entry events, its values and its size. */
 export interface MirrorSource {
@@ -6,17 +6,22 @@ export interface MirrorSource {
   subscribe(onAdded: (text: string) => void): Promise<MirrorSubscription>;
   values(): Promise<Iterable<string>>;
   size(): Promise<number>;
+  /**
+   * A number that changes whenever events may have been missed or entries
+   * lost: the client lost a connection, or a member left or joined.
+   */
+  disruptions(): number;
 }
 
 export interface MirrorSubscription {
   /** True when its events can no longer arrive (the client they came through was replaced). */
   stale(): boolean;
-  /** Stops the events; never rejects. */
+  /** Stops the events. */
   stop(): Promise<void>;
 }
 
 export interface LogMirrorOptions {
-  /** With no read for this long, the mirror unsubscribes and drops its copy. Default 60000. */
+  /** With no read for this long, the mirror drops its copy (and ignores events until the next read). Default 60000. */
   idleMs?: number;
 }
 
@@ -26,19 +31,29 @@ export interface LogMirrorOptions {
  * instead of fetching every value from the members (10–20 ms for 1k entries,
  * most of a read at 10k).
  *
- * Why the copy can be trusted: entries are only ever added (put-if-absent,
- * never changed or removed), and the copy holds only texts the map sent, so it
- * is a subset of the map. A read notes the copy's size c, then asks the map's
- * size n. If c = n, the copy as it was before the request equals the map as it
- * was then, so it holds every entry stored before the read began — a message
- * logged through another instance a moment ago included. Otherwise (events in
- * flight, events missed while the client was disconnected, the copy just
- * started) the read fetches every value and merges them in, as a read without
- * a mirror would. A copy larger than the map means entries were lost from the
- * map (members died with their backups): the copy starts again from the map.
+ * When the copy is trusted: entries are only ever added (put-if-absent, never
+ * changed or removed), and the copy holds only texts the map sent, so while no
+ * entry is lost it is a subset of the map. A read notes the copy's size c,
+ * then asks the map's size n. If c = n, the copy as it was before the request
+ * equals the map as it was then, so it holds every entry stored before the
+ * read began — a message logged through another instance a moment ago
+ * included. Otherwise (events still in flight) the read fetches every value
+ * and merges them in, as a read without a copy would.
  *
- * Starts on the first read; after idleMs without reads it unsubscribes and
- * frees its memory, so a system nobody reads pays nothing for it.
+ * The subset argument fails when entries are lost (members died before their
+ * backups were in sync) and events are missed (a lost connection): the counts
+ * could then match while the copy shows a lost entry and lacks a new one. So
+ * after any such disruption (the client lost a connection, a member left or
+ * joined), and whenever the copy is larger than the map, the copy is rebuilt
+ * from the map before it is trusted again.
+ *
+ * The listener is added on the first read and kept for the client's life
+ * (hazelcast-client 5.6 keeps a removed listener's registration and adds it
+ * again on every new connection, so removing and re-adding would pile them
+ * up). After idleMs without reads the copy is dropped and events are ignored
+ * until the next read, which fetches the map again: memory is only held while
+ * someone reads, but an instance that has served a whole-log read keeps
+ * receiving an event per stored message.
  */
 export class LogMirror {
   private readonly idleMs: number;
@@ -47,11 +62,16 @@ export class LogMirror {
   private unsorted = false;
   private json: string | undefined;
   private sub: Promise<MirrorSubscription> | undefined;
-  /** Bumped whenever the copy is emptied: a read that spans that does not trust its count. */
+  /** Bumped whenever the copy is emptied: a fill that a reset followed no longer vouches for it. */
   private generation = 0;
   /** Bumped when a subscription is dropped: its late events are ignored. */
   private epoch = 0;
-  private filling: Promise<void> | undefined;
+  /** Events are added only while someone reads (see idleMs). */
+  private awake = false;
+  /** disruptions() as it was when the copy was last rebuilt from the map; undefined: not trusted. */
+  private trustedAt: number | undefined;
+  private filling: Promise<number> | undefined;
+  private fillRestarts = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -63,22 +83,43 @@ export class LogMirror {
     if (!(this.idleMs > 0)) throw new RangeError(`LogMirror: idleMs must be > 0, got ${this.idleMs}`);
   }
 
-  /** Every entry, in entry order. Do not modify the array. */
+  /** Every entry, in entry order. The array is the copy's own: use it at once, do not modify it. */
   async read(): Promise<readonly Keyed[]> {
-    if (this.closed) throw new Error('log mirror closed');
+    this.open();
+    this.awake = true;
     this.touch();
-    const generation = this.generation;
-    const sub = await this.subscribed();
-    const counted = this.texts.size;
-    const n = await this.source.size();
-    if (generation !== this.generation || sub.stale() || counted !== n) await this.fill(counted > n);
-    return this.view();
+    let sub: MirrorSubscription;
+    try {
+      sub = await this.subscribed();
+    } catch {
+      // No listener (e.g. a member is leaving): this read is answered from the map; the next one tries again.
+      this.open();
+      return sortedTexts(await this.source.values());
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.open();
+      const generation = this.generation;
+      const mark = this.source.disruptions();
+      const counted = this.texts.size;
+      const n = await this.source.size();
+      this.open();
+      const trusted = this.trustedAt === mark && this.source.disruptions() === mark && !sub.stale();
+      if (trusted && generation === this.generation && counted === n) return this.done();
+      // Not trusted, or larger than the map: rebuild. Smaller: merge what is missing.
+      const filled = await this.fill(!trusted || counted > n);
+      this.open();
+      // The copy now holds every value fetched after this read began, unless it was emptied since.
+      if (filled === this.generation) return this.done();
+    }
+    // Emptied under this read each time (concurrent rebuilds): answer from the map.
+    return sortedTexts(await this.source.values());
   }
 
   /** The same as read(), joined into one JSON array (kept until the next added entry). */
   async readJson(): Promise<string> {
-    await this.read();
-    return (this.json ??= joinJson(this.view()));
+    const sorted = await this.read();
+    if (sorted !== this.sorted) return joinJson(sorted);
+    return (this.json ??= joinJson(sorted));
   }
 
   /** How many entries the copy holds (0 when asleep). */
@@ -88,55 +129,87 @@ export class LogMirror {
 
   /** Idempotent. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    await this.sleep();
+    this.sleep();
+    const sub = this.sub;
+    this.sub = undefined;
+    this.epoch++;
+    if (sub) await sub.then(stopQuietly, () => undefined);
+  }
+
+  private open(): void {
+    if (this.closed) throw new Error('log mirror closed');
+  }
+
+  private done(): readonly Keyed[] {
+    this.touch();
+    return this.view();
   }
 
   private touch(): void {
     if (this.idleTimer) this.idleTimer.refresh();
     else {
-      this.idleTimer = setTimeout(() => void this.sleep(), this.idleMs);
+      this.idleTimer = setTimeout(() => this.sleep(), this.idleMs);
       this.idleTimer.unref();
     }
   }
 
-  /** The current subscription, (re)made when there is none or its events can no longer arrive. */
+  /** The current subscription, made anew when there is none or its client was replaced. */
   private async subscribed(): Promise<MirrorSubscription> {
     const pending = this.sub;
     if (pending) {
       const current = await pending.catch(() => undefined);
       if (current && !current.stale()) return current;
-      // Another read may have replaced it meanwhile.
-      if (this.sub === pending) void this.drop();
+      if (this.sub === pending) this.dropSubscription();
+      // Another read replaced it meanwhile.
       else if (this.sub) return this.subscribed();
     }
     // A read that began before close() must not leave a listener behind.
-    if (this.closed) throw new Error('log mirror closed');
+    this.open();
     const epoch = this.epoch;
     const made = this.source.subscribe((text) => {
-      if (epoch === this.epoch) this.add(text);
+      if (epoch === this.epoch && this.awake) this.add(text);
     });
     this.sub = made;
     // A failed subscribe is not kept: the next read tries again.
-    made.catch(() => {
+    made.then(undefined, () => {
       if (this.sub === made) this.sub = undefined;
     });
     return made;
   }
 
-  /** Fetches every value and merges it in; concurrent reads share one fetch. */
-  private fill(restart: boolean): Promise<void> {
-    this.filling ??= (async () => {
-      try {
-        // A copy larger than the map holds entries the map lost: start again from the map.
-        if (restart) this.reset();
-        const values = await this.source.values();
-        for (const text of values) this.add(text);
-      } finally {
-        this.filling = undefined;
+  /**
+   * Fetches every value and merges it in; with `restart`, empties the copy
+   * first and trusts it again from then on. Concurrent reads share a fill; a
+   * rebuild asked for during a merge-only fill runs after it. Resolves with the
+   * generation the copy had when the values were merged.
+   */
+  private fill(restart: boolean): Promise<number> {
+    if (this.filling && (this.fillRestarts || !restart)) return this.filling;
+    const before = this.filling;
+    const run = (async () => {
+      if (before) await before.catch(() => undefined);
+      let mark: number | undefined;
+      if (restart) {
+        this.reset();
+        mark = this.source.disruptions();
       }
+      const values = await this.source.values();
+      for (const text of values) this.add(text);
+      if (mark !== undefined) this.trustedAt = mark;
+      return this.generation;
     })();
-    return this.filling;
+    this.filling = run;
+    this.fillRestarts = restart;
+    const clear = () => {
+      if (this.filling === run) {
+        this.filling = undefined;
+        this.fillRestarts = false;
+      }
+    };
+    run.then(clear, clear);
+    return run;
   }
 
   private add(text: string): void {
@@ -155,7 +228,7 @@ export class LogMirror {
     this.json = undefined;
   }
 
-  private view(): readonly Keyed[] {
+  private view(): Keyed[] {
     if (this.unsorted) {
       // Mostly in order already (events arrive about in ts order): the sort is close to linear.
       this.sorted.sort(compareKeyed);
@@ -166,24 +239,33 @@ export class LogMirror {
 
   private reset(): void {
     this.generation++;
+    this.trustedAt = undefined;
     this.texts = new Set();
     this.sorted = [];
     this.unsorted = false;
     this.json = undefined;
   }
 
-  /** Forgets the copy and its subscription. */
-  private drop(): Promise<void> {
+  /** Forgets a subscription whose client was replaced, and the copy its events made. */
+  private dropSubscription(): void {
     const sub = this.sub;
     this.sub = undefined;
     this.epoch++;
     this.reset();
-    return sub ? sub.then((s) => s.stop(), () => undefined) : Promise.resolve();
+    if (sub) void sub.then(stopQuietly, () => undefined);
   }
 
-  private async sleep(): Promise<void> {
+  /** No reads for idleMs: drop the copy, ignore events until the next read. */
+  private sleep(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    await this.drop();
+    this.awake = false;
+    this.reset();
   }
+}
+
+function stopQuietly(s: MirrorSubscription): Promise<void> {
+  return Promise.resolve()
+    .then(() => s.stop())
+    .catch(() => undefined);
 }
