@@ -150,7 +150,13 @@ export class HazelcastEngine implements Engine {
             const client = this.client;
             const m = await c.getMap<string, string>(name);
             const id = await m.addEntryListener({ added: (e) => onAdded(e.value) }, undefined, true);
-            return { stale: () => this.client !== client, stop: () => m.removeEntryListener(id).then(() => undefined) };
+            return {
+              stale: () => this.client !== client,
+              stop: async () => {
+                await m.removeEntryListener(id);
+                forgetListener(c, id);
+              },
+            };
           }),
         values: () => onMap((m) => m.values()),
         size: () => onMap((m) => m.size()),
@@ -431,6 +437,18 @@ export class HazelcastEngine implements Engine {
       throw e;
     }
   }
+}
+
+/**
+ * hazelcast-client 5.6.0 (pinned) keeps a removed listener's registration and
+ * adds it again on every new connection, so each listener added and removed
+ * would come back, sending events, after the next reconnect. This drops it
+ * from the client's internal table; if that table is not where 5.6.0 keeps
+ * it, nothing is done.
+ */
+function forgetListener(client: Client, id: string): void {
+  const service = (client as unknown as { getListenerService?: () => { registrations?: unknown } }).getListenerService?.();
+  if (service?.registrations instanceof Map) service.registrations.delete(id);
 }
 
 function isConnectionFailure(e: unknown): boolean {

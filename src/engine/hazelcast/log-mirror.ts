@@ -21,7 +21,7 @@ export interface MirrorSubscription {
 }
 
 export interface LogMirrorOptions {
-  /** With no read for this long, the mirror drops its copy (and ignores events until the next read). Default 60000. */
+  /** With no read for this long, the mirror removes its listener and drops its copy. Default 60000. */
   idleMs?: number;
 }
 
@@ -47,13 +47,10 @@ export interface LogMirrorOptions {
  * joined), and whenever the copy is larger than the map, the copy is rebuilt
  * from the map before it is trusted again.
  *
- * The listener is added on the first read and kept for the client's life
- * (hazelcast-client 5.6 keeps a removed listener's registration and adds it
- * again on every new connection, so removing and re-adding would pile them
- * up). After idleMs without reads the copy is dropped and events are ignored
- * until the next read, which fetches the map again: memory is only held while
- * someone reads, but an instance that has served a whole-log read keeps
- * receiving an event per stored message.
+ * The listener is added on the first read; after idleMs without reads it is
+ * removed and the copy dropped, so memory and events are only spent while
+ * someone reads. While they are (a dashboard open), each stored message also
+ * costs an event to every instance that serves reads.
  */
 export class LogMirror {
   private readonly idleMs: number;
@@ -66,8 +63,6 @@ export class LogMirror {
   private generation = 0;
   /** Bumped when a subscription is dropped: its late events are ignored. */
   private epoch = 0;
-  /** Events are added only while someone reads (see idleMs). */
-  private awake = false;
   /** disruptions() as it was when the copy was last rebuilt from the map; undefined: not trusted. */
   private trustedAt: number | undefined;
   private filling: Promise<number> | undefined;
@@ -86,7 +81,6 @@ export class LogMirror {
   /** Every entry, in entry order. The array is the copy's own: use it at once, do not modify it. */
   async read(): Promise<readonly Keyed[]> {
     this.open();
-    this.awake = true;
     this.touch();
     let sub: MirrorSubscription;
     try {
@@ -131,11 +125,7 @@ export class LogMirror {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sleep();
-    const sub = this.sub;
-    this.sub = undefined;
-    this.epoch++;
-    if (sub) await sub.then(stopQuietly, () => undefined);
+    await this.sleep();
   }
 
   private open(): void {
@@ -150,7 +140,7 @@ export class LogMirror {
   private touch(): void {
     if (this.idleTimer) this.idleTimer.refresh();
     else {
-      this.idleTimer = setTimeout(() => this.sleep(), this.idleMs);
+      this.idleTimer = setTimeout(() => void this.sleep(), this.idleMs);
       this.idleTimer.unref();
     }
   }
@@ -161,7 +151,7 @@ export class LogMirror {
     if (pending) {
       const current = await pending.catch(() => undefined);
       if (current && !current.stale()) return current;
-      if (this.sub === pending) this.dropSubscription();
+      if (this.sub === pending) void this.dropSubscription();
       // Another read replaced it meanwhile.
       else if (this.sub) return this.subscribed();
     }
@@ -169,7 +159,7 @@ export class LogMirror {
     this.open();
     const epoch = this.epoch;
     const made = this.source.subscribe((text) => {
-      if (epoch === this.epoch && this.awake) this.add(text);
+      if (epoch === this.epoch) this.add(text);
     });
     this.sub = made;
     // A failed subscribe is not kept: the next read tries again.
@@ -246,21 +236,20 @@ export class LogMirror {
     this.json = undefined;
   }
 
-  /** Forgets a subscription whose client was replaced, and the copy its events made. */
-  private dropSubscription(): void {
+  /** Forgets the subscription (stopping it) and the copy its events made. */
+  private dropSubscription(): Promise<void> {
     const sub = this.sub;
     this.sub = undefined;
     this.epoch++;
     this.reset();
-    if (sub) void sub.then(stopQuietly, () => undefined);
+    return sub ? sub.then(stopQuietly, () => undefined) : Promise.resolve();
   }
 
-  /** No reads for idleMs: drop the copy, ignore events until the next read. */
-  private sleep(): void {
+  /** No reads for idleMs (or closing): remove the listener, drop the copy. */
+  private sleep(): Promise<void> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    this.awake = false;
-    this.reset();
+    return this.dropSubscription();
   }
 }
 
