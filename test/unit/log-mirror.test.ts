@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
-import { LogMirror, type MirrorSource, type MirrorSubscription } from '../../src/engine/hazelcast/log-mirror.js';
+import { describe, it, type TestContext } from 'node:test';
+import { LogMirror, type LogMirrorOptions, type MirrorSource, type MirrorSubscription } from '../../src/engine/hazelcast/log-mirror.js';
 import type { LogEntry } from '../../src/engine/ports.js';
 
 /**
@@ -105,12 +105,18 @@ class FakeMap implements MirrorSource {
 
 const ids = async (m: LogMirror) => (await m.read()).map((k) => (JSON.parse(k.text) as LogEntry).id);
 
+/** A fake map and a mirror of it, closed when the test ends. */
+function mirrored(t: TestContext, options?: LogMirrorOptions): { map: FakeMap; mirror: LogMirror } {
+  const map = new FakeMap();
+  const mirror = new LogMirror(map, options);
+  t.after(() => mirror.close());
+  return { map, mirror };
+}
+
 describe('LogMirror: a local copy of the log map, trusted only when its size matches the map', () => {
   it('fills from the map on the first read, then answers from events with one size() per read', async (t) => {
-    const map = new FakeMap();
+    const { map, mirror } = mirrored(t);
     for (let i = 0; i < 5; i++) map.put(`a${i}`, 1000 + i);
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
     assert.deepEqual(await ids(mirror), map.expected());
     assert.equal(map.calls.values, 1);
     map.put('b0', 2000);
@@ -122,9 +128,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('a read right after a write whose event is still in flight still sees it (read-your-writes)', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     map.put('a', 1);
     await mirror.read();
     map.holdEvents = true;
@@ -136,9 +140,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('events missed altogether (a disconnect) are made up by the next read', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     await mirror.read();
     map.dropEvents = true;
     map.put('x', 5);
@@ -152,9 +154,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('keeps entry order when events arrive out of order, including equal timestamps', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     await mirror.read();
     map.holdEvents = true;
     map.put('m', 30);
@@ -169,9 +169,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('readJson is the whole log as one JSON array, renewed when an entry is added', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     const first = map.put('p', 1, 'quote " backslash \\ and ✓');
     assert.deepEqual(JSON.parse(await mirror.readJson()), [JSON.parse(first)]);
     map.put('q', 2);
@@ -182,9 +180,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('when the map lost entries, the copy starts again from the map', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     for (let i = 0; i < 4; i++) map.put(`e${i}`, i);
     await mirror.read();
     map.lose('e1', 'e2');
@@ -196,9 +192,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('a subscription whose client was replaced is made anew; its late events are not used', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     map.put('a', 1);
     await mirror.read();
     map.replaceClient();
@@ -213,9 +207,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('when the listener cannot be added, the read is answered from the map, and the next read tries again', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     map.put('a', 1);
     map.failSubscribe = true;
     assert.deepEqual(await ids(mirror), ['a']);
@@ -227,9 +219,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('counts the copy before asking the map: an event overtaking an earlier one during size() is not mistaken for completeness', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     map.put('a', 1);
     await mirror.read();
     map.holdEvents = true;
@@ -243,9 +233,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('after a disruption (lost connection, member left) the copy is rebuilt, even when the counts happen to match', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     for (let i = 0; i < 4; i++) map.put(`e${i}`, i);
     await mirror.read();
     // A member died before its backup was in sync (e1 lost) while this client missed an event (x).
@@ -261,9 +249,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('a rebuild asked for while a merge is fetching runs after it, not folded into it', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t);
     for (let i = 0; i < 4; i++) map.put(`e${i}`, i);
     await mirror.read();
     map.holdEvents = true;
@@ -286,19 +272,15 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('concurrent reads share one fetch and all see every entry', async (t) => {
-    const map = new FakeMap();
+    const { map, mirror } = mirrored(t);
     for (let i = 0; i < 50; i++) map.put(`c${i}`, i);
-    const mirror = new LogMirror(map);
-    t.after(() => mirror.close());
     const all = await Promise.all([1, 2, 3, 4].map(() => ids(mirror)));
     for (const got of all) assert.deepEqual(got, map.expected());
     assert.equal(map.calls.values, 1);
   });
 
   it('with no reads for idleMs it removes its listener and frees the copy; the next read starts again', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map, { idleMs: 100 });
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t, { idleMs: 100 });
     map.put('a', 1);
     await mirror.read();
     assert.equal(map.listening, 1);
@@ -313,9 +295,7 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
   });
 
   it('reads more often than idleMs keep the copy', async (t) => {
-    const map = new FakeMap();
-    const mirror = new LogMirror(map, { idleMs: 200 });
-    t.after(() => mirror.close());
+    const { map, mirror } = mirrored(t, { idleMs: 200 });
     map.put('a', 1);
     for (let i = 0; i < 12; i++) {
       map.put(`b${i}`, 2 + i);
