@@ -9,7 +9,6 @@ import { createEngine } from './engine/factory.js';
 import type { Engine } from './engine/ports.js';
 import { SETTINGS_MAP, type CommonConfig } from './shared/common-config.js';
 import { createLogger, type Logger } from './shared/logger.js';
-import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerEntry } from './shared/delivery-ledger.js';
 import { Metrics } from './shared/metrics.js';
 import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from './shared/registry.js';
 import { parseArgv, readOrExit, type Source } from './shared/settings.js';
@@ -162,8 +161,6 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
     const { ConsumedStore } = await import('./services/messages/store.js');
     const store = new ConsumedStore(cfg.storeFile);
     const queue = engine.queue(cfg.queueName);
-    const ledgerKv = engine.kv<LedgerEntry>(ledgerMapFor(cfg.queueName));
-    const ledger = new DeliveryLedger(ledgerKv);
     const consumedTotal = metrics.counter('messages_consumed_total', 'Messages this instance stored.');
     const duplicatesTotal = metrics.counter('messages_duplicates_skipped_total', 'Deliveries skipped because this instance already held the id.');
     const consumer = new QueueConsumer({
@@ -172,31 +169,17 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
       store,
       logger,
       pollTimeoutMs: cfg.pollTimeoutMs,
-      onStored: async (item, created) => {
-        (created ? consumedTotal : duplicatesTotal).inc();
-        await ledger.ack(item.id);
-      },
+      onStored: (_item, created) => (created ? consumedTotal : duplicatesTotal).inc(),
     });
-    const reconciler = new LedgerReconciler(ledgerKv, engine.kv<string>(LOCK_MAP), queue, logger, {
-      instance: cfg.name,
-      queueName: cfg.queueName,
-      intervalMs: cfg.ledgerScanMs,
-      redeliverAfterMs: cfg.redeliverAfterMs,
-    });
-    metrics.gauge('ledger_redelivered', 'Unacknowledged messages this instance offered again.', (g) => g.set(reconciler.redelivered));
     const membership = membershipFor();
     const app = buildMessagesApp(cfg, { store, consumer, logger, metrics, queue, health: { ready: () => readiness(engine, membership) } });
     logger.info({ store: cfg.storeFile, alreadyHeld: store.count() }, 'opened store');
     return {
       app,
       membership,
-      start: () => {
-        consumer.start();
-        reconciler.start();
-      },
+      start: () => consumer.start(),
       after: async () => {
         await consumer.stop();
-        await reconciler.stop();
         store.close();
       },
     };
@@ -212,7 +195,6 @@ async function build(service: ServiceName, config: CommonConfig, engine: Engine,
   const app = buildFacadeApp(cfg, {
     queue: engine.queue(cfg.queueName),
     idempotency: engine.kv('idempotency'),
-    ledger: new DeliveryLedger(engine.kv<LedgerEntry>(ledgerMapFor(cfg.queueName))),
     directory,
     caller,
     logger,

@@ -5,7 +5,8 @@
  * which logging instance logged and which messages instance consumed each,
  * then reads through the facade a few times.
  */
-import { ConfigError, parseArgv, SettingsReader } from '../shared/settings.js';
+import { ConfigError } from '../lib/errors.js';
+import { parseArgv, SettingsReader } from '../shared/settings.js';
 
 interface Entry {
   id: string;

@@ -7,7 +7,8 @@
 import { createEngine } from '../engine/factory.js';
 import { readCommon, SETTINGS_MAP } from '../shared/common-config.js';
 import { createLogger } from '../shared/logger.js';
-import { ConfigError, parseArgv, SettingsReader } from '../shared/settings.js';
+import { ConfigError } from '../lib/errors.js';
+import { parseArgv, SettingsReader } from '../shared/settings.js';
 
 async function main(): Promise<void> {
   const { flags, positional } = parseArgv(process.argv.slice(2));

@@ -6,7 +6,7 @@ import type { Engine } from './ports.js';
 export async function createEngine(cfg: EngineConfig, logger: Logger, instanceName: string): Promise<Engine> {
   if (cfg.kind === 'embedded') {
     const { EmbeddedEngine } = await import('./embedded/embedded-engine.js');
-    return new EmbeddedEngine({ dataDir: cfg.dataDir, queueCapacity: cfg.queueCapacity });
+    return new EmbeddedEngine({ dataDir: cfg.dataDir, queueCapacity: cfg.queueCapacity, leaseMs: cfg.queueLeaseMs });
   }
   const { HazelcastEngine } = await import('./hazelcast/hazelcast-engine.js');
   const members = cfg.preferredMember ? [cfg.preferredMember, ...cfg.members.filter((m) => m !== cfg.preferredMember)] : cfg.members;
@@ -16,6 +16,9 @@ export async function createEngine(cfg: EngineConfig, logger: Logger, instanceNa
     clusterName: cfg.clusterName,
     connectTimeoutMs: cfg.connectTimeoutMs,
     instanceName,
+    leaseMs: cfg.queueLeaseMs,
+    ledgerScanMs: cfg.ledgerScanMs,
+    log: logger,
     ...(cfg.preferredMember ? { preferredMember: cfg.preferredMember } : {}),
   });
 }

@@ -45,21 +45,47 @@ export interface MessageLog {
   size(): Promise<number>;
 }
 
-/** A bounded FIFO queue shared by producers and consumers. */
+/** One item handed to a consumer under a lease. */
+export interface Delivery {
+  readonly item: QueueItem;
+  /** Names this delivery to ack(); opaque to services. */
+  readonly tag: string;
+}
+
+/**
+ * A bounded queue shared by producers and consumers, delivering at least once.
+ *
+ * A consumer receives items under a lease and acknowledges each once it has
+ * stored it. An item not acknowledged within the engine's lease time (a
+ * consumer that died, hung or forgot) is delivered again, to any consumer: so
+ * an item may arrive twice, and consumers dedup by id. An acknowledged item
+ * is never delivered again. How the lease is kept is the adapter's business.
+ */
 export interface MessageQueue {
   /** Adds the item, waiting at most timeoutMs for room. False when still full. */
   offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
-  /** Takes the head item, waiting at most timeoutMs for one; null when none came or the signal aborted. */
-  poll(timeoutMs: number, signal?: AbortSignal): Promise<QueueItem | null>;
   /**
-   * Takes up to `max` head items at once, waiting at most timeoutMs for the
-   * first; [] when none came or the signal aborted. Lets a busy consumer pay
-   * for one take per batch instead of one per item.
+   * Up to `max` items in order of first delivery, waiting at most timeoutMs
+   * for the first; [] when none came or the signal aborted. Each is leased to
+   * this caller: no other receive gets it until the lease ends unacknowledged.
    */
-  pollMany(max: number, timeoutMs: number, signal?: AbortSignal): Promise<QueueItem[]>;
-  /** The head item without taking it; null when empty. */
-  peek(): Promise<QueueItem | null>;
+  receive(max: number, timeoutMs: number, signal?: AbortSignal): Promise<Delivery[]>;
+  /** The items are stored: never deliver them again. Idempotent; a tag already acknowledged is ignored. */
+  ack(deliveries: readonly Delivery[]): Promise<void>;
+  /** Items offered and not yet acknowledged (waiting or leased). */
   depth(): Promise<number>;
+  /** What the engine can say about where the queue lives (for operators); absent when it has nothing to say. */
+  describe?(): Promise<QueueInfo>;
+}
+
+/** Where a queue lives, for `ps` and the dashboard. */
+export interface QueueInfo {
+  /** One line per fact, e.g. "partition owner 127.0.0.1:5702". */
+  lines: string[];
+  /** The member ('host:port') holding the queue, where one does. */
+  owner?: string;
+  /** Items this process delivered again because their lease ended unacknowledged. */
+  redelivered?: number;
 }
 
 /** A small shared key/value map with optional per-entry time-to-live. */
@@ -73,8 +99,10 @@ export interface KvMap<V> {
   entries(): Promise<Array<[string, V]>>;
 }
 
+export { EngineUnavailableError, isEngineUnavailable, ProtectionError, isProtectionError } from '../lib/errors.js';
+
 export interface Engine {
-  /** "embedded" | "hazelcast" | "memory" */
+  /** "embedded" | "hazelcast" | "memory", with "+kafka" when the queue is Kafka's */
   readonly kind: string;
   log(name: string): MessageLog;
   queue(name: string): MessageQueue;

@@ -20,6 +20,10 @@ export interface EngineConfig {
   /** hazelcast: listed first so the client prefers it (the lab pairs logging i with member i). */
   preferredMember?: string;
   connectTimeoutMs: number;
+  /** How long a received queue item may stay unacknowledged before it is delivered again. */
+  queueLeaseMs: number;
+  /** hazelcast: how often a consumer's delivery-ledger reconciler scans. */
+  ledgerScanMs: number;
 }
 
 /** What every service has. */
@@ -53,6 +57,8 @@ export function readCommon(r: SettingsReader, service: string, defaultPort: numb
     members,
     clusterName: r.string('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
     connectTimeoutMs: r.int('hz-connect-timeout-ms', 'HZ_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+    queueLeaseMs: r.int('queue-lease-ms', 'QUEUE_LEASE_MS', 20_000, 100, 3_600_000),
+    ledgerScanMs: r.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000),
   };
   if (preferred) engine.preferredMember = preferred;
   return {

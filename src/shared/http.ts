@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { isHttpError } from '../lib/errors.js';
 import type { Metrics } from './metrics.js';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
@@ -12,18 +13,6 @@ export interface HttpOptions {
   metrics?: Metrics;
 }
 
-/** Error the handlers throw to answer a specific 4xx/5xx with a clear message. */
-export class HttpError extends Error {
-  readonly isHttpError = true;
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -66,9 +55,9 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
   });
   opts.metrics?.install(app);
 
-  app.setErrorHandler((err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) => {
-    if ((err as HttpError).isHttpError) {
-      const e = err as HttpError;
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (isHttpError(err)) {
+      const e = err;
       if (e.statusCode >= 500) req.log.warn({ status: e.statusCode, reason: e.message }, 'request failed');
       return reply.code(e.statusCode).headers(e.headers).send(errorBody(e.statusCode, e.message));
     }

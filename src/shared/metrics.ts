@@ -101,11 +101,11 @@ export class Metrics {
         const q = engine.queue(name);
         return {
           offer: time('queue.offer', (item, t) => q.offer(item, t)),
-          // A poll mostly waits for work; its latency says nothing about the engine.
-          poll: (t, s) => q.poll(t, s),
-          pollMany: (n, t, s) => q.pollMany(n, t, s),
-          peek: time('queue.peek', () => q.peek()),
+          // A receive mostly waits for work; its latency says nothing about the engine.
+          receive: (n, t, s) => q.receive(n, t, s),
+          ack: time('queue.ack', (ds) => q.ack(ds)),
           depth: time('queue.depth', () => q.depth()),
+          ...(q.describe ? { describe: () => q.describe!() } : {}),
         };
       },
       kv: <V>(name: string): KvMap<V> => {

@@ -1,6 +1,6 @@
 import type { KvMap } from '../engine/ports.js';
 import type { Logger } from 'pino';
-import { sleep } from '../engine/wait.js';
+import { sleep } from '../lib/wait.js';
 
 export type ServiceName = 'logging' | 'messages' | 'facade';
 

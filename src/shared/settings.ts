@@ -5,16 +5,7 @@
  * expected form.
  */
 
-export class ConfigError extends Error {
-  readonly isConfigError = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-export const isConfigError = (e: unknown): e is ConfigError =>
-  typeof e === 'object' && e !== null && (e as { isConfigError?: unknown }).isConfigError === true;
+import { ConfigError, isConfigError } from '../lib/errors.js';
 
 /** `--name value`, `--name=value` and bare `--flag` (value "true"); positional words kept in order. */
 export function parseArgv(argv: readonly string[]): { flags: Map<string, string>; positional: string[] } {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it, after, before } from 'node:test';
-import type { Engine, LogEntry } from '../../src/engine/ports.js';
+import type { Delivery, Engine, LogEntry, QueueItem } from '../../src/engine/ports.js';
 
 /**
  * The behaviour every engine adapter must show. Each adapter's test file
@@ -10,9 +10,24 @@ import type { Engine, LogEntry } from '../../src/engine/ports.js';
  * (two processes, two clients of one cluster).
  * `queueCapacity` bounds every queue the test names `bounded-*` (on the
  * embedded engine, every queue); `burst` is how many offers to make at once
- * on an unbounded queue (default queueCapacity).
+ * on an unbounded queue (default queueCapacity). `leaseMs` is the lease the
+ * engines were made with. `consumerProcess`, where the engine can be used
+ * from another process, starts one that receives `n` items of the queue,
+ * reports their ids, and is killed before it acknowledges them.
  */
-export function engineContract(label: string, makeEngine: () => Promise<Engine>, opts: { queueCapacity: number; skip?: string | false; burst?: number }) {
+export interface ContractOptions {
+  queueCapacity: number;
+  leaseMs: number;
+  skip?: string | false;
+  burst?: number;
+  /** depth() counts items received and not yet acknowledged (not so on Hazelcast, whose depth is the IQueue's size). */
+  depthCountsLeased?: boolean;
+  consumerProcess?: (queueName: string, n: number) => Promise<string[]>;
+  /** Time past the lease an engine may take to deliver an expired item again (Hazelcast: its reconciler's scans). Default 1000. */
+  redeliverySlackMs?: number;
+}
+
+export function engineContract(label: string, makeEngine: () => Promise<Engine>, opts: ContractOptions) {
   describe(`engine contract: ${label}`, { skip: opts.skip ?? false }, () => {
     let a: Engine;
     let b: Engine;
@@ -68,33 +83,49 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal((await b.log(name).get('u'))?.msg, text);
     });
 
-    it('queue: FIFO across clients, depth, poll timeout returns null', async () => {
+    const item = (id: string): QueueItem => ({ id, msg: `m-${id}`, enqueuedAt: new Date().toISOString() });
+    const ids = (ds: Delivery[]) => ds.map((d) => d.item.id);
+    /** Receives and acknowledges until `n` items came or nothing comes for `quietMs`. */
+    const drain = async (e: Engine, name: string, n: number, quietMs = 500) => {
+      const got: string[] = [];
+      while (got.length < n) {
+        const ds = await e.queue(name).receive(n - got.length, quietMs);
+        if (ds.length === 0) break;
+        got.push(...ids(ds));
+        await e.queue(name).ack(ds);
+      }
+      return got;
+    };
+    // Long enough for the lease to end and an engine that checks it on a timer to act on it.
+    const afterLease = opts.leaseMs * 2 + (opts.redeliverySlackMs ?? 1000);
+
+    it('queue: FIFO across clients; depth counts items until acknowledged; receive timeout returns []', async () => {
       const name = `q-${randomUUID()}`;
       const q = a.queue(name);
-      for (let i = 0; i < 5; i++) assert.equal(await q.offer({ id: `i${i}`, msg: `m${i}`, enqueuedAt: '' }, 1000), true);
+      for (let i = 0; i < 5; i++) assert.equal(await q.offer(item(`i${i}`), 1000), true);
       assert.equal(await b.queue(name).depth(), 5);
-      assert.equal((await b.queue(name).peek())?.id, 'i0', 'peek shows the head');
-      assert.equal(await q.depth(), 5, 'peek takes nothing');
-      const got: string[] = [];
-      for (let i = 0; i < 5; i++) got.push((await b.queue(name).poll(1000))!.id);
-      assert.deepEqual(got, ['i0', 'i1', 'i2', 'i3', 'i4']);
-      const t0 = Date.now();
-      assert.equal(await q.poll(300), null);
-      assert.equal(await q.peek(), null);
-      assert.ok(Date.now() - t0 < 5000);
+      const got = await b.queue(name).receive(5, 1000);
+      assert.deepEqual(ids(got), ['i0', 'i1', 'i2', 'i3', 'i4']);
+      assert.equal(got[2]!.item.msg, 'm-i2');
+      if (opts.depthCountsLeased) assert.equal(await q.depth(), 5, 'received but not acknowledged: still counted');
+      await b.queue(name).ack(got);
       assert.equal(await q.depth(), 0);
+      const t0 = Date.now();
+      assert.deepEqual(await q.receive(5, 300), []);
+      assert.ok(Date.now() - t0 < 5000);
     });
 
     it('queue: concurrent consumers never get the same item', async () => {
       const name = `q-${randomUUID()}`;
       const n = opts.queueCapacity;
-      await Promise.all(Array.from({ length: n }, (_, i) => a.queue(name).offer({ id: `c${i}`, msg: 'x', enqueuedAt: '' }, 5000)));
+      await Promise.all(Array.from({ length: n }, (_, i) => a.queue(name).offer(item(`c${i}`), 5000)));
       const take = async (e: Engine) => {
         const mine: string[] = [];
         for (;;) {
-          const it = await e.queue(name).poll(200);
-          if (!it) return mine;
-          mine.push(it.id);
+          const ds = await e.queue(name).receive(3, 300);
+          if (ds.length === 0) return mine;
+          mine.push(...ids(ds));
+          await e.queue(name).ack(ds);
         }
       };
       const [x, y] = await Promise.all([take(a), take(b)]);
@@ -103,62 +134,140 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(new Set(all).size, n);
     });
 
-    it('queue: pollMany takes up to max items in order, [] on timeout', async () => {
+    it('queue: receive takes up to max items in order, [] on timeout', async () => {
       const name = `q-${randomUUID()}`;
-      for (let i = 0; i < 7; i++) await a.queue(name).offer({ id: `m${i}`, msg: 'x', enqueuedAt: '' }, 1000);
-      assert.deepEqual((await b.queue(name).pollMany(5, 1000)).map((x) => x.id), ['m0', 'm1', 'm2', 'm3', 'm4']);
-      assert.deepEqual((await b.queue(name).pollMany(5, 1000)).map((x) => x.id), ['m5', 'm6']);
-      assert.deepEqual(await a.queue(name).pollMany(5, 200), []);
+      for (let i = 0; i < 7; i++) await a.queue(name).offer(item(`m${i}`), 1000);
+      const first = await b.queue(name).receive(5, 1000);
+      assert.deepEqual(ids(first), ['m0', 'm1', 'm2', 'm3', 'm4']);
+      const second = await b.queue(name).receive(5, 1000);
+      assert.deepEqual(ids(second), ['m5', 'm6']);
+      await b.queue(name).ack([...first, ...second]);
+      assert.deepEqual(await a.queue(name).receive(5, 200), []);
       assert.equal(await a.queue(name).depth(), 0);
     });
 
-    it('queue: a waiting poll gets an item offered later', async () => {
+    it('queue: a waiting receive gets an item offered later', async () => {
       const name = `q-${randomUUID()}`;
-      const p = b.queue(name).poll(5000);
-      setTimeout(() => void a.queue(name).offer({ id: 'late', msg: 'x', enqueuedAt: '' }, 1000), 100);
-      assert.equal((await p)?.id, 'late');
+      const p = b.queue(name).receive(10, 5000);
+      setTimeout(() => void a.queue(name).offer(item('late'), 1000), 100);
+      const ds = await p;
+      assert.deepEqual(ids(ds), ['late']);
+      await b.queue(name).ack(ds);
     });
 
-    it('queue: poll ends promptly when its signal aborts', async () => {
+    it('queue: receive ends promptly when its signal aborts', async () => {
       const ac = new AbortController();
       const t0 = Date.now();
       setTimeout(() => ac.abort(), 100);
-      assert.equal(await a.queue(`q-${randomUUID()}`).poll(30_000, ac.signal), null);
-      assert.ok(Date.now() - t0 < 10_000, 'poll did not return after abort');
+      assert.deepEqual(await a.queue(`q-${randomUUID()}`).receive(10, 30_000, ac.signal), []);
+      assert.ok(Date.now() - t0 < 10_000, 'receive did not return after abort');
     });
 
-    it('queue: bounded — offer fails after its timeout when full', async () => {
+    it('queue: bounded — offer fails after its timeout when full; an acknowledged item makes room', async () => {
       const name = `bounded-${randomUUID()}`;
       const q = a.queue(name);
-      for (let i = 0; i < opts.queueCapacity; i++) assert.equal(await q.offer({ id: `f${i}`, msg: 'x', enqueuedAt: '' }, 1000), true);
-      assert.equal(await q.offer({ id: 'over', msg: 'x', enqueuedAt: '' }, 200), false);
+      for (let i = 0; i < opts.queueCapacity; i++) assert.equal(await q.offer(item(`f${i}`), 1000), true);
+      assert.equal(await q.offer(item('over'), 200), false);
       assert.equal(await q.depth(), opts.queueCapacity);
-      await b.queue(name).poll(1000);
-      assert.equal(await q.offer({ id: 'room', msg: 'x', enqueuedAt: '' }, 1000), true);
+      const one = await b.queue(name).receive(1, 1000);
+      assert.deepEqual(ids(one), ['f0']);
+      await b.queue(name).ack(one);
+      assert.equal(await q.offer(item('room'), 1000), true);
+      const rest = await drain(b, name, opts.queueCapacity);
+      assert.equal(rest.length, opts.queueCapacity, 'every accepted offer is delivered');
+      assert.equal(rest.at(-1), 'room');
+      assert.ok(!rest.includes('over'), 'the refused offer is not delivered');
     });
 
     it('queue: offers made together all land, in the order they were made', async () => {
       const name = `q-${randomUUID()}`;
       const n = opts.burst ?? opts.queueCapacity; // Hazelcast: more than one of the adapter's batches
-      const oks = await Promise.all(Array.from({ length: n }, (_, i) => a.queue(name).offer({ id: `t${i}`, msg: 'x', enqueuedAt: '' }, 5000)));
+      const oks = await Promise.all(Array.from({ length: n }, (_, i) => a.queue(name).offer(item(`t${i}`), 5000)));
       assert.ok(oks.every(Boolean));
-      const got = (await b.queue(name).pollMany(n + 1, 1000)).map((x) => x.id);
-      assert.deepEqual(got, Array.from({ length: n }, (_, i) => `t${i}`));
+      const got = await b.queue(name).receive(n + 1, 1000);
+      assert.deepEqual(ids(got), Array.from({ length: n }, (_, i) => `t${i}`));
+      await b.queue(name).ack(got);
     });
 
     it('queue: bounded — a burst larger than the room left fills it and the rest time out', async () => {
       const name = `bounded-${randomUUID()}`;
       const q = a.queue(name);
       const cap = opts.queueCapacity;
-      for (let i = 0; i < 5; i++) assert.equal(await q.offer({ id: `pre${i}`, msg: 'x', enqueuedAt: '' }, 1000), true);
-      const burst = await Promise.all(Array.from({ length: cap }, (_, i) => q.offer({ id: `b${i}`, msg: 'x', enqueuedAt: '' }, 300)));
+      for (let i = 0; i < 5; i++) assert.equal(await q.offer(item(`pre${i}`), 1000), true);
+      const burst = await Promise.all(Array.from({ length: cap }, (_, i) => q.offer(item(`b${i}`), 300)));
       assert.equal(burst.filter(Boolean).length, cap - 5, 'exactly the room left is taken');
       assert.equal(await q.depth(), cap);
-      const ids = (await b.queue(name).pollMany(cap + 1, 1000)).map((x) => x.id);
-      assert.equal(new Set(ids).size, cap, 'no item twice');
+      const got = await drain(b, name, cap + 1);
+      assert.equal(new Set(got).size, cap, 'no item twice');
       const accepted = new Set(burst.flatMap((ok, i) => (ok ? [`b${i}`] : [])));
-      assert.deepEqual(ids.filter((id) => id.startsWith('b')).sort(), [...accepted].sort(), 'the queue holds exactly the accepted offers');
+      assert.deepEqual(got.filter((id) => id.startsWith('b')).sort(), [...accepted].sort(), 'the queue holds exactly the accepted offers');
     });
+
+    it('queue: an item received and never acknowledged is delivered again after its lease, to another consumer', async () => {
+      const name = `q-${randomUUID()}`;
+      await a.queue(name).offer(item('forgotten'), 1000);
+      await a.queue(name).offer(item('kept'), 1000);
+      const held = await a.queue(name).receive(2, 2000);
+      assert.deepEqual(ids(held), ['forgotten', 'kept']);
+      await a.queue(name).ack(held.slice(1));
+      // Nobody else gets it while the lease runs.
+      assert.deepEqual(ids(await b.queue(name).receive(10, Math.min(300, opts.leaseMs / 3))), [], 'a leased item went to a second consumer');
+      const again = await b.queue(name).receive(10, afterLease);
+      assert.deepEqual(ids(again), ['forgotten'], 'the unacknowledged item comes back, the acknowledged one does not');
+      assert.equal(again[0]!.item.msg, 'm-forgotten');
+      await b.queue(name).ack(again);
+      assert.deepEqual(ids(await b.queue(name).receive(10, afterLease)), [], 'acknowledged on its second delivery: never again');
+      assert.equal(await a.queue(name).depth(), 0);
+    });
+
+    it('queue: an acknowledged item is never delivered again, also after the lease', async () => {
+      const name = `q-${randomUUID()}`;
+      for (let i = 0; i < 3; i++) await a.queue(name).offer(item(`once${i}`), 1000);
+      const ds = await b.queue(name).receive(3, 2000);
+      assert.equal(ds.length, 3);
+      await b.queue(name).ack(ds);
+      await b.queue(name).ack(ds); // twice: harmless
+      assert.deepEqual(ids(await a.queue(name).receive(10, afterLease)), []);
+      assert.equal(await a.queue(name).depth(), 0);
+    });
+
+    it('queue: two consumers never hold the same unexpired lease', async () => {
+      const name = `q-${randomUUID()}`;
+      for (let i = 0; i < 20; i++) await a.queue(name).offer(item(`l${i}`), 1000);
+      // Both receive at once and hold what they got without acknowledging;
+      // each waits well under the lease, so neither can see one end.
+      const wait = Math.floor(opts.leaseMs / 4);
+      const t0 = Date.now();
+      const [x, y] = await Promise.all([a.queue(name).receive(20, wait), b.queue(name).receive(20, wait)]);
+      const [again, elapsed] = [await b.queue(name).receive(20, wait), Date.now() - t0];
+      const held = [...ids(x), ...ids(y), ...ids(again)];
+      // Only judged while every lease taken is still running (a stalled machine proves nothing either way).
+      if (elapsed < opts.leaseMs) assert.equal(new Set(held).size, held.length, `an item was leased twice within its lease: ${held.join(' ')}`);
+      assert.equal(new Set(held).size, 20, 'every item was received');
+      await a.queue(name).ack(x);
+      await b.queue(name).ack([...y, ...again]);
+      assert.equal(await a.queue(name).depth(), 0);
+    });
+
+    if (opts.consumerProcess) {
+      const spawnConsumer = opts.consumerProcess;
+      it('queue: a consumer process killed between receive and ack loses nothing', async () => {
+        const name = `q-${randomUUID()}`;
+        for (let i = 0; i < 10; i++) await a.queue(name).offer(item(`k${i}`), 1000);
+        // Another process receives 6 and is killed (SIGKILL) before it acknowledges them.
+        const taken = await spawnConsumer(name, 6);
+        assert.deepEqual(taken, ['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
+        const got = new Set<string>();
+        const deadline = Date.now() + afterLease + 10_000;
+        while (got.size < 10 && Date.now() < deadline) {
+          const ds = await b.queue(name).receive(10, 500);
+          for (const id of ids(ds)) got.add(id);
+          await b.queue(name).ack(ds);
+        }
+        assert.deepEqual([...got].sort(), Array.from({ length: 10 }, (_, i) => `k${i}`).sort(), 'every item reached the surviving consumer');
+        assert.equal(await a.queue(name).depth(), 0);
+      });
+    }
 
     it('kv: set/get/delete/entries with TTL expiry', async () => {
       const name = `kv-${randomUUID()}`;

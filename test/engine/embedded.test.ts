@@ -6,18 +6,25 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: dir, queueCapacity: 50 }), { queueCapacity: 50 });
+const leaseMs = 1000;
+engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: dir, queueCapacity: 50, leaseMs }), {
+  queueCapacity: 50,
+  leaseMs,
+  depthCountsLeased: true,
+  consumerProcess: receiveAndDie({ kind: 'embedded', dataDir: dir, queueCapacity: 50, members: [], clusterName: 'unused', connectTimeoutMs: 1000, queueLeaseMs: leaseMs, ledgerScanMs: 1000 }),
+});
 
-const shared = new MemoryEngine(50);
-engineContract('memory (test fake)', async () => shared, { queueCapacity: 50 });
+const shared = new MemoryEngine(50, leaseMs);
+engineContract('memory (test fake)', async () => shared, { queueCapacity: 50, leaseMs, depthCountsLeased: true });
 
 describe('embedded engine specifics', () => {
-  it('a queue row that is not JSON is skipped, the rest of the batch is delivered', async () => {
+  it('a queue row that is not JSON is dropped, the rest of the batch is delivered', async () => {
     const engine = new EmbeddedEngine({ dataDir: dir });
     const q = engine.queue('with-a-bad-row');
     await q.offer({ id: 'good-1', msg: 'a', enqueuedAt: '' }, 100);
@@ -25,8 +32,26 @@ describe('embedded engine specifics', () => {
     raw.prepare('INSERT INTO queue (name, body) VALUES (?, ?)').run('with-a-bad-row', '{not json');
     raw.close();
     await q.offer({ id: 'good-2', msg: 'b', enqueuedAt: '' }, 100);
-    const got = await q.pollMany(10, 500);
-    assert.deepEqual(got.map((i) => i.id), ['good-1', 'good-2']);
+    const got = await q.receive(10, 500);
+    assert.deepEqual(got.map((d) => d.item.id), ['good-1', 'good-2']);
+    await q.ack(got);
+    assert.equal(await q.depth(), 0, 'the bad row is gone too: it would come back after every lease');
+    await engine.close();
+  });
+
+  it('a queue file made before leases existed is upgraded, its items delivered', async () => {
+    const old = mkdtempSync(join(dir, 'old-'));
+    const raw = new Database(join(old, 'engine.db'));
+    raw.exec(`CREATE TABLE queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+      INSERT INTO queue (name, body) VALUES ('messages-queue', '{"id":"from-before","msg":"x","enqueuedAt":""}');
+      INSERT INTO queue_size VALUES ('messages-queue', 1);`);
+    raw.close();
+    const engine = new EmbeddedEngine({ dataDir: old });
+    const q = engine.queue('messages-queue');
+    const got = await q.receive(10, 500);
+    assert.deepEqual(got.map((d) => d.item.id), ['from-before']);
+    await q.ack(got);
     assert.equal(await q.depth(), 0);
     await engine.close();
   });

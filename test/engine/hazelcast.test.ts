@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { findFreeBasePort, startCluster, type LocalCluster } from '../../src/engine/hazelcast/cluster.js';
-import { HazelcastEngine, isHazelcastUnreachableError } from '../../src/engine/hazelcast/hazelcast-engine.js';
+import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
+import { isEngineUnavailable } from '../../src/engine/ports.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
+import { receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
 
 // Real members: needs java and the jar from `npm run hazelcast:fetch`. Without
@@ -27,23 +29,37 @@ after(async () => {
   await cluster?.stop();
 });
 
+const leaseMs = 1500;
+const ledgerScanMs = 250;
 const engine = (preferred = 0) =>
   new HazelcastEngine({
     members: cluster!.addresses,
     clusterName,
     preferredMember: cluster!.addresses[preferred],
     connectTimeoutMs: 10_000,
+    leaseMs,
+    ledgerScanMs,
   });
 
 let clients = 0;
-engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), { queueCapacity: 50, skip, burst: 600 });
+engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), {
+  queueCapacity: 50,
+  skip,
+  burst: 600,
+  leaseMs,
+  // The reconciler offers an item again two scans after its lease, when the queue cannot still hold it.
+  redeliverySlackMs: 8 * ledgerScanMs + 3000,
+  // A consumer in another process: the cluster is only known once it runs.
+  consumerProcess: (queue, n) =>
+    receiveAndDie({ kind: 'hazelcast', dataDir: '', queueCapacity: 50, members: cluster!.addresses, clusterName, connectTimeoutMs: 10_000, queueLeaseMs: leaseMs, ledgerScanMs })(queue, n),
+});
 
 describe('hazelcast engine: connection handling', { skip }, () => {
   it('fails with a clear error when the cluster is unreachable, and close stays bounded', async () => {
     const lonely = new HazelcastEngine({ members: ['127.0.0.1:1'], clusterName: 'nobody-home', connectTimeoutMs: 500 });
     const t0 = Date.now();
     await assert.rejects(lonely.ping(), (e: unknown) => {
-      assert.ok(isHazelcastUnreachableError(e));
+      assert.ok(isEngineUnavailable(e));
       assert.match((e as Error).message, /nobody-home/);
       assert.match((e as Error).message, /127\.0\.0\.1:1/);
       return true;
@@ -129,7 +145,12 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       // The backup is promoted; the client retries until the partition table says so.
       assert.equal(await q.depth(), 20);
       const got: string[] = [];
-      for (let i = 0; i < 20; i++) got.push((await q.poll(2000))!.id);
+      while (got.length < 20) {
+        const ds = await q.receive(20 - got.length, 2000);
+        assert.ok(ds.length > 0, `only ${got.length} of 20 came back`);
+        got.push(...ds.map((d) => d.item.id));
+        await q.ack(ds);
+      }
       assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `k${i}`));
       assert.notEqual(await e.queueOwner(name), owner);
 

@@ -41,7 +41,7 @@ async function faultRun(engine: EngineKind): Promise<Report> {
     extraArgs: ['--registry-ttl-ms', String(REGISTRY_TTL_MS)],
     serviceArgs: {
       facade: ['--attempt-timeout-ms', '700', '--request-deadline-ms', '8000', '--registry-refresh-ms', String(REFRESH_MS), '--offer-timeout-ms', '2000'],
-      messages: ['--ledger-scan-ms', '500', '--redeliver-after-ms', '2000', '--poll-timeout-ms', '300'],
+      messages: ['--ledger-scan-ms', '500', '--queue-lease-ms', '2000', '--poll-timeout-ms', '300'],
     },
   });
   const report: Report = {

@@ -269,9 +269,8 @@ describe('dashboard: state', () => {
   test('nothing reachable: still 200, every part says why', async (t) => {
     const failingQueue: MessageQueue = {
       offer: async () => false,
-      poll: async () => null,
-      pollMany: async () => [],
-      peek: async () => null,
+      receive: async () => [],
+      ack: async () => {},
       depth: async () => {
         throw new Error('engine unreachable');
       },

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
-import type { MessageQueue, QueueItem } from '../../src/engine/ports.js';
+import type { Delivery, MessageQueue, QueueItem } from '../../src/engine/ports.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import { buildMessagesApp } from '../../src/services/messages/app.js';
 import { QueueConsumer, type ConsumerOptions } from '../../src/services/messages/consumer.js';
@@ -79,11 +79,14 @@ describe('ConsumedStore', () => {
   });
 });
 
-function consumerSetup(t: TestContext, opts: Partial<ConsumerOptions> & { capacity?: number; instance?: string } = {}) {
+/** `beforeAck` runs before each of the consumer's acknowledgements reaches the queue (and may fail it). */
+function consumerSetup(t: TestContext, opts: Partial<ConsumerOptions> & { capacity?: number; instance?: string; beforeAck?: (ds: readonly Delivery[]) => Promise<void> } = {}) {
   const engine = new MemoryEngine(opts.capacity);
   const queue = engine.queue(`q-${randomUUID()}`);
+  const { beforeAck } = opts;
+  const seen: MessageQueue = beforeAck ? { ...queue, ack: async (ds) => (await beforeAck(ds), queue.ack(ds)) } : queue;
   const store = new ConsumedStore(':memory:');
-  const consumer = new QueueConsumer({ instance: opts.instance ?? 'messages-1', queue, store, logger: silentLogger(), pollTimeoutMs: 50, ...opts });
+  const consumer = new QueueConsumer({ instance: opts.instance ?? 'messages-1', store, logger: silentLogger(), pollTimeoutMs: 50, ...opts, queue: seen });
   t.after(async () => {
     await consumer.stop();
     store.close();
@@ -167,10 +170,10 @@ describe('QueueConsumer', () => {
     const acked: string[] = [];
     const { queue, store, consumer } = consumerSetup(t, {
       batchSize: 1,
-      onStored: async (i) => {
-        inHand.resolve(i);
+      beforeAck: async (ds) => {
+        inHand.resolve(ds[0]!.item);
         await gate.promise;
-        acked.push(i.id);
+        acked.push(...ds.map((d) => d.item.id));
       },
     });
     consumer.start();
@@ -195,7 +198,7 @@ describe('QueueConsumer', () => {
     const gate = deferred();
     const { queue, store, consumer } = consumerSetup(t, {
       batchSize: 4,
-      onStored: async () => {
+      beforeAck: async () => {
         await gate.promise;
       },
     });
@@ -211,8 +214,8 @@ describe('QueueConsumer', () => {
 
   test('a failing acknowledgement does not stop consumption', { timeout: 5000 }, async (t) => {
     const { queue, store, consumer } = consumerSetup(t, {
-      onStored: async () => {
-        throw new Error('ledger down');
+      beforeAck: async () => {
+        throw new Error('engine down');
       },
     });
     consumer.start();
@@ -333,7 +336,7 @@ describe('messages service HTTP', () => {
     const consumer = new QueueConsumer({
       instance: 'messages-2',
       // A queue whose reads fail (spread from a real one so it keeps every other method of the port).
-      queue: { ...engine.queue('broken'), poll: async () => Promise.reject(new Error('queue gone')), pollMany: async () => Promise.reject(new Error('queue gone')) },
+      queue: { ...engine.queue('broken'), receive: async () => Promise.reject(new Error('queue gone')) },
       store,
       logger: silentLogger(),
       pollTimeoutMs: 20,

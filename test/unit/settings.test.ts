@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { loadFacadeConfig } from '../../src/services/facade/config.js';
 import { loadLoggingConfig } from '../../src/services/logging/config.js';
 import { loadMessagesConfig } from '../../src/services/messages/config.js';
-import { ConfigError, isConfigError, parseArgv, SettingsReader, type Source } from '../../src/shared/settings.js';
+import { ConfigError, isConfigError } from '../../src/lib/errors.js';
+import { parseArgv, SettingsReader, type Source } from '../../src/shared/settings.js';
 
 const src = (argv: string[] = [], env: Record<string, string | undefined> = {}): Source => ({ flags: parseArgv(argv).flags, env });
 
@@ -114,6 +115,8 @@ describe('service config loaders', () => {
       members: ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'],
       clusterName: 'hazel-lab',
       connectTimeoutMs: 5000,
+      queueLeaseMs: 20_000,
+      ledgerScanMs: 2000,
     });
     assert.ok(Object.isFrozen(c));
   });

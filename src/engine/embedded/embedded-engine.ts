@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
-import { joinJsonTexts } from '../json-text.js';
-import { waitFor } from '../wait.js';
+import type { Delivery, Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { joinJsonTexts } from '../../lib/json-text.js';
+import { waitFor } from '../../lib/wait.js';
 
 export interface EmbeddedEngineOptions {
   /** Folder holding the shared database file (engine.db). */
@@ -12,13 +12,17 @@ export interface EmbeddedEngineOptions {
   queueCapacity?: number;
   /** SQLite busy timeout in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** How long a received item stays leased to its consumer before it is delivered again. Default 20000. */
+  leaseMs?: number;
 }
 
 /**
  * One SQLite file shared by every process on the machine. WAL lets readers
  * run beside one writer; the busy timeout makes concurrent writers queue up
- * instead of failing. Each queue take is one DELETE … RETURNING statement,
- * so two consumers can never receive the same item.
+ * instead of failing. A queue item is a row: a receive leases rows (one
+ * UPDATE … RETURNING sets their lease end, so two consumers never hold the
+ * same row), an ack deletes them, and a row whose lease ended is visible
+ * again: delivery is at least once, exactly as the lease says.
  *
  * Writes are grouped: every write asked for in one turn of the event loop
  * runs in one IMMEDIATE transaction, and each caller's promise settles only
@@ -33,6 +37,7 @@ export class EmbeddedEngine implements Engine {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly capacity: number;
+  private readonly leaseMs: number;
   private closed = false;
   private batch: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
@@ -51,6 +56,8 @@ export class EmbeddedEngine implements Engine {
     this.file = join(opts.dataDir, 'engine.db');
     this.capacity = opts.queueCapacity ?? 100_000;
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.leaseMs = opts.leaseMs ?? 20_000;
+    if (!(this.leaseMs > 0)) throw new RangeError(`EmbeddedEngine: leaseMs must be > 0, got ${this.leaseMs}`);
     // SQLite's busy wait applies while the schema is set up, when processes start together.
     this.db = new Database(this.file, { timeout: this.busyTimeoutMs });
     this.db.pragma('journal_mode = WAL');
@@ -63,7 +70,9 @@ export class EmbeddedEngine implements Engine {
       CREATE INDEX IF NOT EXISTS log_name_seq ON log (name, seq);
       CREATE TABLE IF NOT EXISTS queue (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL, body TEXT NOT NULL);
+        name TEXT NOT NULL, body TEXT NOT NULL,
+        -- Epoch ms until which a consumer holds the row; NULL: never received.
+        lease_until INTEGER);
       CREATE INDEX IF NOT EXISTS queue_name_seq ON queue (name, seq);
       -- Queue sizes kept by triggers, so depth and the bound cost O(1), not a count over the backlog.
       CREATE TABLE IF NOT EXISTS queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -77,6 +86,9 @@ export class EmbeddedEngine implements Engine {
         name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
         PRIMARY KEY (name, key));
     `);
+    // A file made before leases existed gets the column (its rows count as never received).
+    const cols = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('queue')").all();
+    if (!cols.some((c) => c.name === 'lease_until')) this.db.exec('ALTER TABLE queue ADD COLUMN lease_until INTEGER');
     // From here on a busy lock is reported at once and retried without blocking.
     this.db.pragma('busy_timeout = 0');
     // Inside runBatch this runs as a savepoint, so one failing op rolls back only itself.
@@ -188,10 +200,15 @@ export class EmbeddedEngine implements Engine {
     const db = this.db;
     const size = db.prepare<[string], { n: number }>('SELECT n FROM queue_size WHERE name = ?');
     const insert = db.prepare('INSERT INTO queue (name, body) VALUES (?, ?)');
-    const takeMany = db.prepare<[string, number], { seq: number; body: string }>(
-      'DELETE FROM queue WHERE seq IN (SELECT seq FROM queue WHERE name = ? ORDER BY seq LIMIT ?) RETURNING seq, body',
+    const visible = db.prepare<[string, number], { seq: number }>(
+      'SELECT seq FROM queue WHERE name = ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq LIMIT 1',
     );
-    const head = db.prepare<[string], { body: string }>('SELECT body FROM queue WHERE name = ? ORDER BY seq LIMIT 1');
+    const lease = db.prepare<[number, string, number, number], { seq: number; body: string }>(
+      `UPDATE queue SET lease_until = ? WHERE seq IN (
+         SELECT seq FROM queue WHERE name = ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq LIMIT ?)
+       RETURNING seq, body`,
+    );
+    const remove = db.prepare<[number, string]>('DELETE FROM queue WHERE seq = ? AND name = ?');
     const depth = () => size.get(name)?.n ?? 0;
     const capacity = this.capacity;
     // The bound is checked inside the write transaction, so it holds across processes.
@@ -200,12 +217,36 @@ export class EmbeddedEngine implements Engine {
       insert.run(name, body);
       return true;
     };
+    const take = (max: number): Delivery[] | undefined => {
+      const now = Date.now();
+      // Look first: a read takes no lock in WAL mode, so idle consumers do
+      // not contend with producers for the write lock.
+      if (visible.get(name, now) === undefined) return undefined;
+      let rows;
+      try {
+        rows = lease.all(now + this.leaseMs, name, now, max);
+      } catch (err) {
+        if (isBusy(err)) return undefined;
+        throw err;
+      }
+      if (rows.length === 0) return undefined;
+      // RETURNING gives no order: restore the queue's.
+      rows.sort((a, b) => a.seq - b.seq);
+      const out: Delivery[] = [];
+      for (const r of rows) {
+        const item = parseItem(r.body);
+        // A body that does not parse (only a hand-made row could) would come back after every lease: drop it.
+        if (item) out.push({ item, tag: String(r.seq) });
+        else void this.write(() => remove.run(r.seq, name)).catch(() => undefined);
+      }
+      return out.length > 0 ? out : undefined;
+    };
     const queue: MessageQueue = {
       offer: async (item: QueueItem, timeoutMs: number) => {
         const body = JSON.stringify(item);
         if (await this.write(() => tryOffer(body))) return true;
         if (timeoutMs <= 0) return false;
-        // Full: wait for room, trying again as consumers take items.
+        // Full: wait for room, trying again as consumers acknowledge items.
         const deadline = Date.now() + timeoutMs;
         for (;;) {
           const left = deadline - Date.now();
@@ -214,32 +255,13 @@ export class EmbeddedEngine implements Engine {
           if (await this.write(() => tryOffer(body))) return true;
         }
       },
-      poll: async (timeoutMs: number, signal?: AbortSignal) => (await queue.pollMany(1, timeoutMs, signal))[0] ?? null,
-      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
-        const got = await waitFor(
-          () => {
-            // Look first: a read takes no lock in WAL mode, so idle consumers
-            // do not contend with producers for the write lock.
-            if (depth() === 0) return undefined;
-            let rows;
-            try {
-              rows = takeMany.all(name, max);
-            } catch (err) {
-              if (isBusy(err)) return undefined;
-              throw err;
-            }
-            if (rows.length === 0) return undefined;
-            // RETURNING gives no order: restore the queue's.
-            return parseItems(rows.sort((a, b) => a.seq - b.seq));
-          },
-          timeoutMs,
-          signal,
-        );
-        return got ?? [];
-      },
-      peek: async () => {
-        const row = head.get(name);
-        return row ? (JSON.parse(row.body) as QueueItem) : null;
+      receive: async (max: number, timeoutMs: number, signal?: AbortSignal) => (await waitFor(() => take(max), timeoutMs, signal)) ?? [],
+      ack: async (deliveries) => {
+        const seqs = deliveries.map((d) => Number(d.tag)).filter((n) => Number.isSafeInteger(n));
+        if (seqs.length === 0) return;
+        await this.write(() => {
+          for (const seq of seqs) remove.run(seq, name);
+        });
       },
       depth: async () => depth(),
     };
@@ -319,20 +341,14 @@ export class EmbeddedEngine implements Engine {
   }
 }
 
-/**
- * Items from their stored JSON. A body that does not parse (only a hand-made
- * row could) is skipped rather than failing the whole batch already taken.
- */
-function parseItems(rows: Array<{ body: string }>): QueueItem[] {
-  const out: QueueItem[] = [];
-  for (const r of rows) {
-    try {
-      out.push(JSON.parse(r.body) as QueueItem);
-    } catch {
-      process.emitWarning(`skipped a queue item that is not JSON: ${r.body.slice(0, 80)}`);
-    }
+/** An item from its stored JSON; undefined (with a warning) for a body that does not parse. */
+function parseItem(body: string): QueueItem | undefined {
+  try {
+    return JSON.parse(body) as QueueItem;
+  } catch {
+    process.emitWarning(`dropped a queue item that is not JSON: ${body.slice(0, 80)}`);
+    return undefined;
   }
-  return out;
 }
 
 function isBusy(err: unknown): boolean {

@@ -15,8 +15,9 @@ import {
   type ILogger,
   type IQueue,
 } from 'hazelcast-client';
-import type { Engine, KvMap, LogEntry, MessageLog, MessageQueue, QueueItem } from '../ports.js';
-import { TurnBatch, type Waiting } from '../turn-batch.js';
+import { EngineUnavailableError, isEngineUnavailable, type Engine, type KvMap, type LogEntry, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
+import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
+import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
 import { pageOf, pageStart } from './log-order.js';
 import { partitionOwnerAddress } from './partition-owner.js';
@@ -41,21 +42,22 @@ export interface HazelcastEngineOptions {
    * partitions move) before failing it. Default 15000.
    */
   invocationTimeoutMs?: number;
+  /** How long a received item may stay unacknowledged before the delivery ledger offers it again. Default 20000. */
+  leaseMs?: number;
+  /** How often a consuming process's ledger reconciler scans (one at a time cluster-wide). Default 2000. */
+  ledgerScanMs?: number;
+  /** Where the ledger reconciler reports redeliveries. Default: nowhere. */
+  log?: LedgerLog;
   /** Receives the client's own warnings and errors. Default: the client logs nothing (failures reach callers as errors). */
   onClientLog?: (level: 'warn' | 'error', message: string) => void;
 }
 
 /** The cluster did not answer within the connect timeout. */
-export class HazelcastUnreachableError extends Error {
-  readonly isEngineUnavailable = true;
+export class HazelcastUnreachableError extends EngineUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'HazelcastUnreachableError';
   }
-}
-
-export function isHazelcastUnreachableError(e: unknown): e is HazelcastUnreachableError {
-  return typeof e === 'object' && e !== null && (e as { isEngineUnavailable?: unknown }).isEngineUnavailable === true;
 }
 
 /** Longest single blocking poll, so an aborted poll returns within about this long. */
@@ -96,6 +98,8 @@ export class HazelcastEngine implements Engine {
   private readonly connectWaiters = new Set<() => void>();
   private closing: Promise<void> | undefined;
   private readonly mirrors = new Map<string, LogMirror>();
+  private readonly queues = new Map<string, MessageQueue>();
+  private readonly reconcilers: LedgerReconciler[] = [];
   /** Counts events that may have cost a log mirror events or entries: lost connections, members leaving or joining. */
   private disruptions = 0;
 
@@ -167,7 +171,16 @@ export class HazelcastEngine implements Engine {
     return mirror;
   }
 
+  /**
+   * IQueue's poll removes the item, so acknowledged delivery is kept beside
+   * it by a delivery ledger (see delivery-ledger.ts): offer records the item
+   * with the offer, ack records the acknowledgement, and a reconciler in each
+   * consuming process (one at a time, by a lease) offers again what was
+   * taken and never acknowledged within the lease.
+   */
   queue(name: string): MessageQueue {
+    const had = this.queues.get(name);
+    if (had) return had;
     const onQueue = <T>(fn: (q: IQueue<string>) => Promise<T>) => this.call((c) => c.getQueue<string>(name).then(fn));
     const offerOne = (text: string, timeoutMs: number) => onQueue((q) => q.offer(text, Math.max(0, timeoutMs)));
     // Offers made in one event-loop turn go to the member as one addAll. The
@@ -191,54 +204,80 @@ export class HazelcastEngine implements Engine {
       },
       { maxItems: MAX_OFFER_BATCH },
     );
-    const queue: MessageQueue = {
+    const raw: RemovingQueue = {
       offer: (item: QueueItem, timeoutMs: number) => offers.add({ text: JSON.stringify(item), timeoutMs }),
-      poll: async (timeoutMs: number, signal?: AbortSignal) => {
-        // Blocking polls run in short slices so an abort is seen within one slice.
-        // An in-flight slice is awaited, not abandoned: the member would still hand
-        // it an item, which would then be lost.
-        const deadline = Date.now() + Math.max(0, timeoutMs);
-        for (;;) {
-          if (signal?.aborted) return null;
-          const left = deadline - Date.now();
-          let v: string | null;
-          try {
-            v = await onQueue((q) => q.poll(Math.max(0, Math.min(POLL_SLICE_MS, left))));
-          } catch (e) {
-            if (this.closing) return null;
-            throw e;
-          }
-          if (v != null) return JSON.parse(v) as QueueItem;
-          if (left <= POLL_SLICE_MS) return null;
-        }
-      },
-      pollMany: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
-        const first = await queue.poll(timeoutMs, signal);
-        if (!first) return [];
-        if (max <= 1) return [first];
-        // What else is waiting comes in one more round trip.
-        const rest: string[] = [];
+      peek: () => onQueue(async (q) => parseOr(await q.peek(), null) as QueueItem | null),
+    };
+    const pollOne = async (timeoutMs: number, signal?: AbortSignal): Promise<QueueItem | null> => {
+      // Blocking polls run in short slices so an abort is seen within one slice.
+      // An in-flight slice is awaited, not abandoned: the member would still hand
+      // it an item, which would then be lost.
+      const deadline = Date.now() + Math.max(0, timeoutMs);
+      for (;;) {
+        if (signal?.aborted) return null;
+        const left = deadline - Date.now();
+        let v: string | null;
         try {
-          await onQueue((q) => q.drainTo(rest, max - 1));
+          v = await onQueue((q) => q.poll(Math.max(0, Math.min(POLL_SLICE_MS, left))));
         } catch (e) {
-          // The first item is in hand: hand it over rather than lose it.
-          if (rest.length === 0) return [first];
+          if (this.closing) return null;
           throw e;
         }
-        // A body that does not parse (only a foreign writer could make one) is skipped, not allowed to sink the batch.
-        const parsed = rest.flatMap((v) => {
-          try {
-            return [JSON.parse(v) as QueueItem];
-          } catch {
-            process.emitWarning(`skipped a queue item that is not JSON: ${v.slice(0, 80)}`);
-            return [];
-          }
-        });
-        return [first, ...parsed];
-      },
-      peek: () => onQueue(async (q) => parseOr(await q.peek(), null) as QueueItem | null),
-      depth: () => onQueue((q) => q.size()),
+        if (v != null) return JSON.parse(v) as QueueItem;
+        if (left <= POLL_SLICE_MS) return null;
+      }
     };
+    const ledgerKv = this.kv<LedgerEntry>(ledgerMapFor(name));
+    const ledger = new DeliveryLedger(ledgerKv);
+    let reconciler: LedgerReconciler | undefined;
+    const queue: MessageQueue = {
+      offer: (item: QueueItem, timeoutMs: number) => ledger.recordAndOffer(item, raw, timeoutMs),
+      receive: async (max: number, timeoutMs: number, signal?: AbortSignal) => {
+        if (!reconciler && !this.closing) {
+          // This process consumes: it takes its turn at offering again what consumers lost.
+          reconciler = new LedgerReconciler(ledgerKv, this.kv<string>(LOCK_MAP), raw, this.opts.log ?? quiet, {
+            instance: this.opts.instanceName ?? `client-${process.pid}`,
+            queueName: name,
+            intervalMs: this.opts.ledgerScanMs ?? 2000,
+            redeliverAfterMs: this.opts.leaseMs ?? 20_000,
+          });
+          this.reconcilers.push(reconciler);
+          reconciler.start();
+        }
+        const first = await pollOne(timeoutMs, signal);
+        if (!first) return [];
+        const items = [first];
+        if (max > 1) {
+          // What else is waiting comes in one more round trip.
+          const rest: string[] = [];
+          try {
+            await onQueue((q) => q.drainTo(rest, max - 1));
+          } catch (e) {
+            // The first item is in hand: hand it over rather than lose it.
+            if (rest.length === 0) return [{ item: first, tag: first.id }];
+            throw e;
+          }
+          for (const v of rest) {
+            // A body that does not parse (only a foreign writer could make one) is skipped, not allowed to sink the batch.
+            try {
+              items.push(JSON.parse(v) as QueueItem);
+            } catch {
+              process.emitWarning(`skipped a queue item that is not JSON: ${v.slice(0, 80)}`);
+            }
+          }
+        }
+        return items.map((item) => ({ item, tag: item.id }));
+      },
+      ack: async (deliveries) => {
+        await Promise.all(deliveries.map((d) => ledger.ack(d.tag)));
+      },
+      depth: () => onQueue((q) => q.size()),
+      describe: async () => {
+        const owner = await this.queueOwner(name).catch(() => undefined);
+        return { lines: [`partition owner ${owner ?? 'not known yet'}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
+      },
+    };
+    this.queues.set(name, queue);
     return queue;
   }
 
@@ -278,6 +317,8 @@ export class HazelcastEngine implements Engine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.wakeWaiters();
+      // Stopped while the client still serves them: a reconciler hands back its lease.
+      await Promise.all(this.reconcilers.map((r) => r.stop().catch(() => undefined)));
       // Their listeners end with the client, shut down below.
       for (const m of this.mirrors.values()) void m.close();
       this.mirrors.clear();
@@ -405,7 +446,7 @@ export class HazelcastEngine implements Engine {
       try {
         client = await withTimeout(pending, left, () => this.unreachable());
       } catch (e) {
-        if (isHazelcastUnreachableError(e)) throw e;
+        if (isEngineUnavailable(e)) throw e;
         throw this.unreachable(e instanceof Error ? e.message : String(e));
       }
       if (this.connected && pending === this.client) return client;
@@ -461,6 +502,8 @@ function isConnectionFailure(e: unknown): boolean {
     e instanceof HazelcastInstanceNotActiveError
   );
 }
+
+const quiet: LedgerLog = { warn: () => {} };
 
 function parseOr<T>(v: string | null | undefined, none: T): unknown {
   return v == null ? none : JSON.parse(v);

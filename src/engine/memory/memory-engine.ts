@@ -1,5 +1,5 @@
-import type { Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
-import { waitFor } from '../wait.js';
+import type { Delivery, Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { waitFor } from '../../lib/wait.js';
 
 /**
  * In-process engine for unit tests: the same contract as the real adapters,
@@ -8,12 +8,20 @@ import { waitFor } from '../wait.js';
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
   private readonly logs = new Map<string, Map<string, LogEntry>>();
-  private readonly queues = new Map<string, QueueItem[]>();
+  private readonly queues = new Map<string, Array<{ seq: number; item: QueueItem; leaseUntil: number }>>();
+  private seq = 0;
   private readonly kvs = new Map<string, Map<string, { value: unknown; expiresAt?: number }>>();
   /** Set to make every operation fail, to test how services report an engine outage. */
   down = false;
 
-  constructor(private readonly queueCapacity = 100_000) {}
+  /**
+   * @param queueCapacity most items a queue holds
+   * @param leaseMs how long a received item stays leased before it is delivered again
+   */
+  constructor(
+    private readonly queueCapacity = 100_000,
+    private readonly leaseMs = 20_000,
+  ) {}
 
   private check(): void {
     if (this.down) throw new Error('memory engine is down');
@@ -48,23 +56,35 @@ export class MemoryEngine implements Engine {
   queue(name: string): MessageQueue {
     let q = this.queues.get(name);
     if (!q) this.queues.set(name, (q = []));
-    const items = q;
+    const rows = q;
+    // Kept exactly like the embedded engine: a receive leases rows, an ack removes them, an ended lease makes a row visible again.
+    const take = (max: number): Delivery[] | undefined => {
+      const now = Date.now();
+      const out: Delivery[] = [];
+      for (const r of rows) {
+        if (out.length >= max) break;
+        if (r.leaseUntil > now) continue;
+        r.leaseUntil = now + this.leaseMs;
+        out.push({ item: r.item, tag: String(r.seq) });
+      }
+      return out.length > 0 ? out : undefined;
+    };
     return {
       offer: async (item, timeoutMs) => {
         this.check();
-        const ok = await waitFor(() => (items.length < this.queueCapacity ? (items.push(item), true) : undefined), timeoutMs);
+        const ok = await waitFor(() => (rows.length < this.queueCapacity ? (rows.push({ seq: ++this.seq, item, leaseUntil: 0 }), true) : undefined), timeoutMs);
         return ok === true;
       },
-      poll: async (timeoutMs, signal) => {
+      receive: async (max, timeoutMs, signal) => {
         this.check();
-        return (await waitFor(() => items.shift(), timeoutMs, signal)) ?? null;
+        return (await waitFor(() => take(max), timeoutMs, signal)) ?? [];
       },
-      pollMany: async (max, timeoutMs, signal) => {
+      ack: async (deliveries) => {
         this.check();
-        return (await waitFor(() => (items.length > 0 ? items.splice(0, max) : undefined), timeoutMs, signal)) ?? [];
+        const done = new Set(deliveries.map((d) => d.tag));
+        for (let i = rows.length - 1; i >= 0; i--) if (done.has(String(rows[i]!.seq))) rows.splice(i, 1);
       },
-      peek: async () => (this.check(), items[0] ?? null),
-      depth: async () => (this.check(), items.length),
+      depth: async () => (this.check(), rows.length),
     };
   }
 

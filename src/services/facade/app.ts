@@ -4,17 +4,17 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { KvMap, MessageQueue, QueueItem } from '../../engine/ports.js';
-import { CORRELATION_HEADER, createHttpServer, HttpError } from '../../shared/http.js';
+import { HttpError, isNoInstanceError, isPermanentCallError, PermanentCallError } from '../../lib/errors.js';
+import { CORRELATION_HEADER, createHttpServer } from '../../shared/http.js';
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
 import type { InstanceRecord } from '../../shared/registry.js';
-import type { DeliveryLedger } from '../../shared/delivery-ledger.js';
 import { LogBatcher, type LogRequest } from './log-batcher.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { ServiceCaller } from './caller.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { FacadeConfig } from './config.js';
 import type { InstanceDirectory } from './directory.js';
-import { InstanceCaller, NoInstanceError, PermanentCallError } from './resilience.js';
+import { InstanceCaller } from './resilience.js';
 
 export interface FacadeDeps {
   queue: MessageQueue;
@@ -24,7 +24,6 @@ export interface FacadeDeps {
   caller: ServiceCaller;
   health: HealthCheck;
   logger: Logger;
-  ledger?: DeliveryLedger;
   metrics?: Metrics;
 }
 
@@ -147,7 +146,7 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         }
         return rs.map(() => out);
       },
-      isPermanent: (err) => err instanceof PermanentCallError,
+      isPermanent: (err) => isPermanentCallError(err),
       maxEntries: 256,
       maxBytes: 256 * 1024,
     });
@@ -187,20 +186,18 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         try {
           logged = await toLogging.send({ id, msg, correlationId });
         } catch (err) {
-          if (err instanceof PermanentCallError) {
+          if (isPermanentCallError(err)) {
             throw new HttpError(err.status === 413 ? 413 : 400, `logging rejected the message: ${innerMessage(err.body)}`);
           }
           rejected?.inc({ reason: 'logging' });
-          const why = err instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
+          const why = isNoInstanceError(err) ? 'no logging instance is registered' : `no logging instance could store the message (${(err as Error).message})`;
           throw new HttpError(503, why, { 'retry-after': String(config.retryAfterSeconds) });
         }
 
         const item: QueueItem = { id, msg, enqueuedAt: new Date().toISOString(), correlationId };
         let queued: boolean;
         try {
-          // Recorded in the delivery ledger with the offer: if the item is lost
-          // after it left the queue, the ledger still has it and it is offered again.
-          queued = deps.ledger ? await deps.ledger.recordAndOffer(item, deps.queue, config.offerTimeoutMs) : await deps.queue.offer(item, config.offerTimeoutMs);
+          queued = await deps.queue.offer(item, config.offerTimeoutMs);
         } catch (err) {
           rejected?.inc({ reason: 'queue' });
           throw new HttpError(503, `queue unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
@@ -265,8 +262,8 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         ]);
         if (logging.status === 'rejected') {
           const e = logging.reason as Error;
-          if (e instanceof PermanentCallError) throw new HttpError(400, `logging rejected the read: ${innerMessage(e.body)}`);
-          throw new HttpError(503, e instanceof NoInstanceError ? 'no logging instance is registered' : `no logging instance answered (${e.message})`, {
+          if (isPermanentCallError(e)) throw new HttpError(400, `logging rejected the read: ${innerMessage(e.body)}`);
+          throw new HttpError(503, isNoInstanceError(e) ? 'no logging instance is registered' : `no logging instance answered (${e.message})`, {
             'retry-after': String(config.retryAfterSeconds),
           });
         }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KvMap } from '../../engine/ports.js';
-import { sleep } from '../../engine/wait.js';
+import { sleep } from '../../lib/wait.js';
 import { listInstances, type InstanceRecord, type ServiceName } from '../../shared/registry.js';
 
 /**

@@ -1,4 +1,4 @@
-import { TurnBatch, type Waiting } from '../../engine/turn-batch.js';
+import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 
 /**
  * Groups the messages the facade hands to logging in one turn of the event

@@ -11,6 +11,7 @@ import {
   type RetryPolicy,
   type TimeoutPolicy,
 } from 'cockatiel';
+import { isPermanentCallError, NoInstanceError } from '../../lib/errors.js';
 import type { InstanceRecord } from '../../shared/registry.js';
 
 export interface ResilienceOptions {
@@ -24,21 +25,6 @@ export interface ResilienceOptions {
   breakerHalfOpenMs: number;
 }
 
-/** A failure that another instance would answer the same way (a 4xx): not retried. */
-export class PermanentCallError extends Error {
-  readonly isPermanent = true;
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(message);
-  }
-}
-
-export class NoInstanceError extends Error {
-  readonly isNoInstance = true;
-}
 
 export interface AttemptLog {
   instance: string;
@@ -79,7 +65,7 @@ export class InstanceCaller {
     const key = `${service}/${maxAttempts}`;
     let p = this.retryPolicies.get(key);
     if (!p) {
-      p = retry(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
+      p = retry(handleWhen((e) => !isPermanentCallError(e)), {
         maxAttempts,
         backoff: new ExponentialBackoff({ initialDelay: 5, maxDelay: 250 }),
       });
@@ -95,7 +81,7 @@ export class InstanceCaller {
     const key = instance.url;
     let b = this.breakers.get(key);
     if (!b) {
-      b = circuitBreaker(handleWhen((e) => !(e as PermanentCallError).isPermanent), {
+      b = circuitBreaker(handleWhen((e) => !isPermanentCallError(e)), {
         halfOpenAfter: this.o.breakerHalfOpenMs,
         breaker: new ConsecutiveBreaker(this.o.breakerThreshold),
       });

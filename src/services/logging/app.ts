@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LogEntry, MessageLog } from '../../engine/ports.js';
-import { createHttpServer, HttpError } from '../../shared/http.js';
+import { HttpError } from '../../lib/errors.js';
+import { createHttpServer } from '../../shared/http.js';
 import { healthRoutes, type HealthCheck } from '../../shared/health.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { LoggingConfig } from './config.js';

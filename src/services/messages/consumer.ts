@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { MessageQueue, QueueItem } from '../../engine/ports.js';
-import { sleep } from '../../engine/wait.js';
+import type { Delivery, MessageQueue, QueueItem } from '../../engine/ports.js';
+import { sleep } from '../../lib/wait.js';
 import type { ConsumedStore } from './store.js';
 
 export interface ConsumerOptions {
@@ -12,14 +12,16 @@ export interface ConsumerOptions {
   pollTimeoutMs?: number;
   /** Most items taken and stored at once. Default 32. */
   batchSize?: number;
-  /** Called after an item is stored durably (acknowledges it to the delivery ledger); created is false for a duplicate. */
-  onStored?: (item: QueueItem, created: boolean) => Promise<void>;
+  /** Called once an item is stored durably; created is false for a duplicate. */
+  onStored?: (item: QueueItem, created: boolean) => void;
 }
 
 /**
- * Takes items from the queue as they arrive — a poll with a timeout, no
- * fixed sleep — and stores each in this instance's store. stop() lets the
- * item in hand finish, then returns.
+ * Receives items from the queue as they arrive — a wait with a timeout, no
+ * fixed sleep — stores each in this instance's store, and only then
+ * acknowledges them: an item whose consumer dies before the ack is delivered
+ * again (the store dedups by id). stop() lets the items in hand finish, then
+ * returns.
  */
 export class QueueConsumer {
   private readonly ac = new AbortController();
@@ -44,19 +46,24 @@ export class QueueConsumer {
     const signal = this.ac.signal;
     let backoff = 100;
     while (!signal.aborted) {
-      let items: QueueItem[];
+      let deliveries: Delivery[];
       try {
-        items = await queue.pollMany(this.o.batchSize ?? 32, this.o.pollTimeoutMs ?? 1000, signal);
+        deliveries = await queue.receive(this.o.batchSize ?? 32, this.o.pollTimeoutMs ?? 1000, signal);
         backoff = 100;
         this.lastError = undefined;
       } catch (err) {
         this.lastError = (err as Error).message;
-        logger.warn({ err: this.lastError, retryInMs: backoff }, 'queue poll failed');
+        logger.warn({ err, retryInMs: backoff }, 'queue receive failed');
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, 2000);
         continue;
       }
-      if (items.length === 0) continue;
+      if (deliveries.length === 0) {
+        // An engine that answers [] at once must not spin this loop without letting timers run.
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      const items = deliveries.map((d) => d.item);
       // From here on the items are in hand: finish them even if stop() was called.
       const created = await this.storeWithRetry(items);
       if (created === undefined) return;
@@ -65,15 +72,10 @@ export class QueueConsumer {
         else this.duplicates++;
         logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created[i] }, created[i] ? 'consumed message' : 'message already consumed');
       });
-      const onStored = this.o.onStored;
-      if (onStored) {
-        // Acknowledged together: the engine can write them as one batch.
-        await Promise.all(
-          items.map((item, i) =>
-            onStored(item, created[i]!).catch((err: Error) => logger.warn({ id: item.id, err: err.message }, 'acknowledge failed; the item may be delivered again')),
-          ),
-        );
-      }
+      items.forEach((item, i) => this.o.onStored?.(item, created[i]!));
+      // Acknowledged together: the engine writes them as one batch. A failed
+      // ack only means the items come again, and the store skips them.
+      await queue.ack(deliveries).catch((err: unknown) => logger.warn({ err, ids: items.map((i) => i.id) }, 'acknowledge failed; the items may be delivered again'));
     }
   }
 
@@ -81,8 +83,8 @@ export class QueueConsumer {
    * Stores the items in one transaction, retrying while the store fails
    * (disk full, file locked): they were already taken off the queue, so
    * giving up would lose them. Undefined only when stop() came while the
-   * store kept failing; the items then stay unacknowledged in the delivery
-   * ledger and are offered again.
+   * store kept failing; the items then stay unacknowledged and are
+   * delivered again when their lease ends.
    */
   private async storeWithRetry(items: QueueItem[]): Promise<boolean[] | undefined> {
     let backoff = 100;
@@ -103,7 +105,7 @@ export class QueueConsumer {
         return created;
       } catch (err) {
         this.lastError = `store failed: ${(err as Error).message}`;
-        this.o.logger.error({ ids: items.map((i) => i.id), err: (err as Error).message, retryInMs: backoff }, 'could not store a consumed message; retrying');
+        this.o.logger.error({ ids: items.map((i) => i.id), err, retryInMs: backoff }, 'could not store a consumed message; retrying');
         if (this.ac.signal.aborted) return undefined;
         await sleep(backoff, this.ac.signal);
         backoff = Math.min(backoff * 2, 2000);

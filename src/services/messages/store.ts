@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { joinJsonTexts } from '../../engine/json-text.js';
+import { joinJsonTexts } from '../../lib/json-text.js';
 
 /** One consumed message as this instance keeps it. */
 export interface ConsumedEntry {

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { KvMap, MessageQueue, QueueItem } from '../engine/ports.js';
-import { settleAll, TurnBatch } from '../engine/turn-batch.js';
-import { sleep } from '../engine/wait.js';
+import type { KvMap, QueueItem } from '../ports.js';
+import { settleAll, TurnBatch } from '../../lib/turn-batch.js';
+import { sleep } from '../../lib/wait.js';
 
 /**
- * At-least-once delivery over a queue whose poll removes the item.
+ * At-least-once delivery over a queue whose poll removes the item
+ * (Hazelcast's IQueue). Only the Hazelcast adapter uses it: services see the
+ * queue port's receive/ack and nothing of this.
  *
- * The facade records every item in a shared ledger map with its offer; a
- * consumer acknowledges it once the item is stored durably. An item recorded
+ * The adapter records every item in a shared ledger map with its offer; a
+ * consumer's ack acknowledges it once the item is stored durably. An item recorded
  * but never acknowledged may be lost: its consumer died between poll and
  * store. A reconciler (one at a time, chosen by a lease) re-offers such items.
  * An item counts as lost when it is older than `redeliverAfterMs`, and the
@@ -38,6 +39,18 @@ export interface LedgerRecord {
 export type LedgerEntry = { records: LedgerRecord[] } | { acks: string[]; at: number };
 
 export const LOCK_MAP = 'locks';
+
+/** What the ledger needs of a queue whose poll removes the item. */
+export interface RemovingQueue {
+  offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
+  /** The head item without taking it; null when empty. */
+  peek(): Promise<QueueItem | null>;
+}
+
+/** Where the reconciler reports what it re-offered. */
+export interface LedgerLog {
+  warn(obj: object, msg: string): void;
+}
 
 /**
  * Each queue has its own ledger and its own reconciler lease: deployments
@@ -83,7 +96,7 @@ export class DeliveryLedger {
    * fails or the queue stayed full, the item is acknowledged at once, so the
    * reconciler never delivers a message the client was told failed.
    */
-  async recordAndOffer(item: QueueItem, queue: MessageQueue, timeoutMs: number): Promise<boolean> {
+  async recordAndOffer(item: QueueItem, queue: RemovingQueue, timeoutMs: number): Promise<boolean> {
     let queued: boolean;
     try {
       [, queued] = await Promise.all([this.record(item), queue.offer(item, timeoutMs)]);
@@ -150,8 +163,8 @@ export class LedgerReconciler {
   constructor(
     private readonly kv: KvMap<LedgerEntry>,
     private readonly locks: KvMap<string>,
-    private readonly queue: MessageQueue,
-    private readonly log: Logger,
+    private readonly queue: RemovingQueue,
+    private readonly log: LedgerLog,
     private readonly o: ReconcilerOptions,
   ) {}
 
@@ -261,7 +274,7 @@ export class LedgerReconciler {
           if (await this.lease()) await this.scan();
           else this.suspects.clear();
         } catch (err) {
-          this.log.warn({ err: (err as Error).message }, 'ledger scan failed');
+          this.log.warn({ err }, 'ledger scan failed');
         }
       }
     })();

@@ -3,16 +3,28 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
-import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import type { Engine, QueueItem } from '../../src/engine/ports.js';
-import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerEntry } from '../../src/shared/delivery-ledger.js';
-import { QueueConsumer } from '../../src/services/messages/consumer.js';
-import { ConsumedStore } from '../../src/services/messages/store.js';
-import { silentLogger } from '../helpers/fakes.js';
+import { EmbeddedEngine } from '../../../src/engine/embedded/embedded-engine.js';
+import { DeliveryLedger, ledgerMapFor, LedgerReconciler, LOCK_MAP, type LedgerEntry, type RemovingQueue } from '../../../src/engine/hazelcast/delivery-ledger.js';
+import { MemoryEngine } from '../../../src/engine/memory/memory-engine.js';
+import type { Engine, MessageQueue, QueueItem } from '../../../src/engine/ports.js';
+import { QueueConsumer } from '../../../src/services/messages/consumer.js';
+import { ConsumedStore } from '../../../src/services/messages/store.js';
+import { silentLogger } from '../../helpers/fakes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ledger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A FIFO whose poll removes the item, as Hazelcast's IQueue does: what the ledger exists for. */
+function removingFifo() {
+  const items: QueueItem[] = [];
+  return {
+    offer: async (item: QueueItem, _timeoutMs: number) => (items.push(item), true),
+    peek: async () => items[0] ?? null,
+    poll: async (_timeoutMs: number) => items.shift() ?? null,
+    pollMany: async (max: number, _timeoutMs: number) => items.splice(0, max),
+    depth: async () => items.length,
+  } satisfies RemovingQueue & Record<string, unknown>;
+}
 
 const item = (id: string, ageMs: number): QueueItem => ({ id, msg: `m-${id}`, enqueuedAt: new Date(Date.now() - ageMs).toISOString() });
 
@@ -23,7 +35,7 @@ for (const [label, make] of [
   describe(`delivery ledger (${label})`, () => {
     const setup = (instance = 'messages-a') => {
       const engine = make();
-      const q = engine.queue(`q-${Math.random()}`);
+      const q = removingFifo();
       const kv = engine.kv<LedgerEntry>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
@@ -150,10 +162,14 @@ for (const [label, make] of [
     it('with a real consumer: the lost item ends up stored once', async () => {
       const { q, ledger, kv, locks } = setup();
       const store = new ConsumedStore(':memory:');
-      const consumer = new QueueConsumer({
-        instance: 'messages-b', queue: q, store, logger: silentLogger(), pollTimeoutMs: 50,
-        onStored: async (i) => ledger.ack(i.id),
-      });
+      // The Hazelcast adapter's receive/ack in miniature: take removes, ack tells the ledger.
+      const acked: MessageQueue = {
+        offer: (i, t) => ledger.recordAndOffer(i, q, t),
+        receive: async (max, t) => (await q.pollMany(max, t)).map((i) => ({ item: i, tag: i.id })),
+        ack: async (ds) => void (await Promise.all(ds.map((d) => ledger.ack(d.tag)))),
+        depth: () => q.depth(),
+      };
+      const consumer = new QueueConsumer({ instance: 'messages-b', queue: acked, store, logger: silentLogger(), pollTimeoutMs: 50 });
       const rec = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'messages-b', queueName: 'q', intervalMs: 50, redeliverAfterMs: 200, orderSlackMs: 100 });
       const lost = item('lost-2', 0);
       await ledger.record(lost);
@@ -171,7 +187,7 @@ for (const [label, make] of [
 
     it('only one reconciler holds the lease at a time', async () => {
       const engine = make();
-      const q = engine.queue(`q-${Math.random()}`);
+      const q = removingFifo();
       const kv = engine.kv<LedgerEntry>(ledgerMapFor(`q-${Math.random()}`));
       const locks = engine.kv<string>(`${LOCK_MAP}-${Math.random()}`);
       const ledger = new DeliveryLedger(kv);
