@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { isHttpError } from '../lib/errors.js';
+import { HttpError, isHttpError } from '../lib/errors.js';
 import type { Metrics } from './metrics.js';
+import { decodeCharset, decodeContentEncoding, parseJson } from './request-body.js';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
@@ -22,6 +23,7 @@ const REASONS: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -53,6 +55,7 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header(CORRELATION_HEADER, req.id);
   });
+  installBodyParsers(app, opts.bodyLimit ?? 65_536);
   opts.metrics?.install(app);
 
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
@@ -124,6 +127,40 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * JSON and text bodies are read as bytes and decoded here rather than by
+ * Fastify: its parsers turn bytes that are not UTF-8 into U+FFFD, ignore the
+ * charset parameter and know no Content-Encoding. Both undo gzip/deflate/br,
+ * hold the decoded size to the route's body limit, decode by the charset
+ * (refusing invalid bytes), and JSON refuses prototype keys.
+ */
+function installBodyParsers(app: FastifyInstance, defaultLimit: number): void {
+  const text = (req: FastifyRequest, body: Buffer, keepBom: boolean) => {
+    const limit = (req.routeOptions as { bodyLimit?: number } | undefined)?.bodyLimit ?? defaultLimit;
+    const encoding = req.headers['content-encoding'];
+    return decodeCharset(decodeContentEncoding(body, Array.isArray(encoding) ? encoding.join(',') : encoding, limit), req.headers['content-type'], keepBom);
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      const json = text(req, body as Buffer, false);
+      if (json.length === 0) {
+        const hint = (req.routeOptions as { config?: FastifyContextConfig } | undefined)?.config?.bodyHint ?? '{"msg": "<text>"}';
+        throw new HttpError(400, `empty JSON body; send ${hint}`);
+      }
+      done(null, parseJson(json));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      done(null, text(req, body as Buffer, true));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}
+
 function clientMessage(e: FastifyError, bodyLimit: number, hints: FastifyContextConfig): string {
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -132,9 +169,8 @@ function clientMessage(e: FastifyError, bodyLimit: number, hints: FastifyContext
       return `request body is larger than the limit of ${bodyLimit} bytes`;
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return `empty JSON body; send ${hints.bodyHint ?? '{"msg": "<text>"}'}`;
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return 'invalid JSON body (or one with a "__proto__" or "constructor" key, which is refused)';
+      return 'the body is not as long as its Content-Length says';
     default:
       return e.message;
   }

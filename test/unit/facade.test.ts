@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { LogEntry } from '../../src/engine/ports.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
@@ -271,8 +272,27 @@ describe('facade: reading messages', () => {
 });
 
 describe('facade: bad input is refused and nothing is stored', () => {
-  const cases: Array<{ name: string; status: number; req: { payload?: string | Buffer; headers?: Record<string, string>; method?: 'POST' | 'PUT' | 'DELETE' | 'PATCH'; url?: string } }> = [
-    { name: 'invalid JSON', status: 400, req: { payload: '{"msg": "unterminated', headers: { 'content-type': 'application/json' } } },
+  const cases: Array<{
+    name: string;
+    status: number;
+    /** What the answer's message must say (and, `not`, must not). */
+    says?: RegExp;
+    not?: RegExp;
+    req: { payload?: string | Buffer; headers?: Record<string, string>; method?: 'POST' | 'PUT' | 'DELETE' | 'PATCH'; url?: string };
+  }> = [
+    { name: 'invalid JSON', status: 400, says: /^invalid JSON body: /, not: /__proto__|constructor/, req: { payload: '{"msg": "unterminated', headers: { 'content-type': 'application/json' } } },
+    { name: 'invalid JSON with "constructor" in a value', status: 400, not: /__proto__|"constructor" key/, req: { payload: '{"msg": "constructor" "x"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a "__proto__" key', status: 400, says: /"__proto__" key/, req: { payload: '{"msg":"hi","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a "constructor.prototype" key', status: 400, says: /"constructor" key/, req: { payload: '{"msg":"hi","constructor":{"prototype":{}}}', headers: { 'content-type': 'application/json' } } },
+    { name: 'invalid UTF-8 in text/plain (latin-1 sent as UTF-8)', status: 400, says: /not valid UTF-8: byte 0xe9 at offset 3/, req: { payload: Buffer.from([0x63, 0x61, 0x66, 0xe9]), headers: { 'content-type': 'text/plain; charset=utf-8' } } },
+    { name: 'invalid UTF-8 in text/plain without a charset', status: 400, says: /offset 0/, req: { payload: Buffer.from([0xff, 0x61]), headers: { 'content-type': 'text/plain' } } },
+    { name: 'invalid UTF-8 in JSON', status: 400, says: /not valid UTF-8: byte 0xe9 at offset 11/, req: { payload: Buffer.concat([Buffer.from('{"msg":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]), headers: { 'content-type': 'application/json' } } },
+    { name: 'a UTF-16 surrogate encoded in UTF-8', status: 400, says: /byte 0xed at offset 8/, req: { payload: Buffer.concat([Buffer.from('{"msg":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), headers: { 'content-type': 'application/json' } } },
+    { name: 'an unknown charset', status: 415, says: /unsupported charset "x-martian".*utf-8.*iso-8859-1/, req: { payload: 'hello', headers: { 'content-type': 'text/plain; charset=x-martian' } } },
+    { name: 'bytes invalid in the named charset (utf-16le, odd length)', status: 400, says: /not valid utf-16le/, req: { payload: Buffer.from([0x61, 0x00, 0x62]), headers: { 'content-type': 'text/plain; charset=utf-16le' } } },
+    { name: 'Content-Encoding: zstd', status: 415, says: /"zstd".*identity, gzip, deflate, br/, req: { payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd' } } },
+    { name: 'Content-Encoding: gzip on bytes that are not gzip', status: 400, says: /not valid gzip/, req: { payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } } },
+    { name: 'a gzip body over the limit once decoded', status: 413, says: /limit of 1024 bytes once decoded/, req: { payload: gzipSync(JSON.stringify({ msg: 'x'.repeat(5000) })), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } } },
     { name: '{"msg":5} (no coercion)', status: 400, req: { payload: '{"msg":5}', headers: { 'content-type': 'application/json' } } },
     { name: '{"msg":true}', status: 400, req: { payload: '{"msg":true}', headers: { 'content-type': 'application/json' } } },
     { name: '{"msg":null}', status: 400, req: { payload: '{"msg":null}', headers: { 'content-type': 'application/json' } } },
@@ -303,6 +323,9 @@ describe('facade: bad input is refused and nothing is stored', () => {
       const c = await cluster(t, { bodyLimit: 1024, consume: false });
       const res = await c.facade.inject({ method: k.req.method ?? 'POST', url: k.req.url ?? '/messages', headers: k.req.headers ?? {}, ...(k.req.payload !== undefined ? { payload: k.req.payload } : {}) });
       assertError(res, k.status);
+      const message = (res.json() as { message: string }).message;
+      if (k.says) assert.match(message, k.says);
+      if (k.not) assert.doesNotMatch(message, k.not);
       if (k.status === 405) assert.match(String(res.headers.allow), /POST/);
       if (k.status >= 500) assert.fail('a client error must not be a 5xx');
       assert.equal(await c.log.size(), 0, 'nothing logged');
@@ -358,6 +381,47 @@ describe('facade: Unicode', () => {
   });
 });
 
+describe('facade: charsets and content encodings', () => {
+  test('text/plain; charset=iso-8859-1 with the byte 0xE9 is stored as "café", with no replacement character', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    const res = await c.facade.inject({ method: 'POST', url: '/messages', payload: Buffer.from([0x63, 0x61, 0x66, 0xe9]), headers: { 'content-type': 'text/plain; charset=iso-8859-1' } });
+    const id = idOf(res);
+    assert.equal((await c.log.get(id))?.msg, 'café');
+    assert.equal((await c.queue.receive(1, 1000))[0]?.item.msg, 'café');
+  });
+
+  test('other charsets Node knows: windows-1252, koi8-r in text; utf-16le in JSON', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    const send = (payload: Buffer, type: string) => c.facade.inject({ method: 'POST', url: '/messages', payload, headers: { 'content-type': type } });
+    const euro = idOf(await send(Buffer.from([0x80, 0x20, 0x35]), 'text/plain; charset="windows-1252"'));
+    const koi = idOf(await send(Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]), 'text/plain; charset=KOI8-R'));
+    const u16 = idOf(await send(Buffer.from('{"msg":"hé 🚀"}', 'utf16le'), 'application/json; charset=utf-16le'));
+    assert.equal((await c.log.get(euro))?.msg, '€ 5');
+    assert.equal((await c.log.get(koi))?.msg, 'Привет');
+    assert.equal((await c.log.get(u16))?.msg, 'hé 🚀');
+  });
+
+  test('a U+FFFD the client did send is kept', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    const id = idOf(await c.postText('caf\uFFFD'));
+    assert.equal((await c.log.get(id))?.msg, 'caf\uFFFD');
+  });
+
+  for (const [coding, pack] of [
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const) {
+    test(`Content-Encoding: ${coding} is decoded, in JSON and in text`, { timeout: 5000 }, async (t) => {
+      const c = await cluster(t, { consume: false });
+      const json = idOf(await c.facade.inject({ method: 'POST', url: '/messages', payload: pack(Buffer.from('{"msg":"packed ї"}')), headers: { 'content-type': 'application/json', 'content-encoding': coding } }));
+      const text = idOf(await c.facade.inject({ method: 'POST', url: '/messages', payload: pack(Buffer.from('packed text ї')), headers: { 'content-type': 'text/plain', 'content-encoding': coding } }));
+      assert.equal((await c.log.get(json))?.msg, 'packed ї');
+      assert.equal((await c.log.get(text))?.msg, 'packed text ї');
+    });
+  }
+});
+
 describe('facade: Idempotency-Key', () => {
   test('a repeat returns the same id; one log entry, one queue item', { timeout: 5000 }, async (t) => {
     const c = await cluster(t, { consume: false });
@@ -374,6 +438,36 @@ describe('facade: Idempotency-Key', () => {
     const other = idOf(await c.postJson({ msg: 'pay once' }, { 'idempotency-key': 'order-43' }));
     assert.notEqual(other, id);
     assert.equal(await c.queue.depth(), 2);
+  });
+
+  test('the same key with a different message → 422; the first message stays the only one; the same message is still a repeat', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    const id = idOf(await c.postJson({ msg: 'pay 10 EUR' }, { 'idempotency-key': 'order-7' }));
+    const callsBefore = c.caller.calls.length;
+    for (const other of [() => c.postJson({ msg: 'pay 1000 EUR' }, { 'idempotency-key': 'order-7' }), () => c.postText('pay 10 EUR ', { 'idempotency-key': 'order-7' })]) {
+      const res = await other();
+      assertError(res, 422);
+      assert.match((res.json() as { message: string }).message, /already used for a different message/);
+    }
+    assert.equal(await c.log.size(), 1);
+    assert.equal((await c.log.get(id))?.msg, 'pay 10 EUR');
+    assert.equal(await c.queue.depth(), 1);
+    assert.equal(c.caller.calls.length, callsBefore, 'the refused requests called no service');
+    const again = await c.postText('pay 10 EUR', { 'idempotency-key': 'order-7' });
+    assert.equal(again.statusCode, 200);
+    assert.deepEqual(again.json(), { id, repeated: true });
+  });
+
+  test('a different message under a key whose first request failed → 422, not a take-over with the new text', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t, { consume: false });
+    for (const n of LOGGING) c.caller.fail(urlOf(n), { kind: 'refuse' });
+    assertError(await c.postJson({ msg: 'first text' }, { 'idempotency-key': 'k-fail' }), 503);
+    for (const n of LOGGING) c.caller.heal(urlOf(n));
+    assertError(await c.postJson({ msg: 'second text' }, { 'idempotency-key': 'k-fail' }), 422);
+    assert.equal(await c.log.size(), 0);
+    assert.equal(await c.queue.depth(), 0);
+    const id = idOf(await c.postJson({ msg: 'first text' }, { 'idempotency-key': 'k-fail' }));
+    assert.equal((await c.log.get(id))?.msg, 'first text');
   });
 
   test('concurrent repeats: one is accepted, the others get 409 while it runs, then the same id; consumed once', { timeout: 5000 }, async (t) => {

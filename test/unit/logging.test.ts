@@ -276,6 +276,23 @@ describe('logging service: what it refuses, in plain words', () => {
     assert.equal(await log.size(), 0);
   });
 
+  test('invalid UTF-8 in /log and /log/batch is a 400 naming the byte offset, and nothing is stored', async (t) => {
+    const { log, send } = setupApp(t);
+    const bad = (prefix: string, suffix: string) => Buffer.concat([Buffer.from(prefix), Buffer.from([0xe9]), Buffer.from(suffix)]);
+    const one = await send('/log', bad('{"id":"u1","msg":"caf', '"}'));
+    assertErrorBody(one, 400);
+    assert.match((one.json() as { message: string }).message, /not valid UTF-8: byte 0xe9 at offset 21/);
+    const head = '{"entries":[{"id":"u2","msg":"ok"},{"id":"u3","msg":"caf';
+    const many = await send('/log/batch', bad(head, '"}]}'));
+    assertErrorBody(many, 400);
+    assert.match((many.json() as { message: string }).message, new RegExp(`at offset ${head.length} `));
+    assert.equal(await log.size(), 0);
+    // The same bytes as the charset they are in are stored.
+    const latin = await send('/log', bad('{"id":"u4","msg":"caf', '"}'), 'application/json; charset=iso-8859-1');
+    assert.equal(latin.statusCode, 201);
+    assert.equal((await log.get('u4'))?.msg, 'café');
+  });
+
   test('messages name this route: its body limit, its body form, its content type, its item counts', async (t) => {
     const { send } = setupApp(t);
     const huge = await send('/log/batch', Buffer.alloc(9 * 1024 * 1024, 'a'));

@@ -14,12 +14,13 @@ import type { ServiceCaller } from './caller.js';
 import { dashboardRoutes } from './dashboard.js';
 import type { FacadeConfig } from './config.js';
 import type { InstanceDirectory } from './directory.js';
+import { decide, fingerprintOf, type IdempotencyRecord } from './idempotency.js';
 import { InstanceCaller } from './resilience.js';
 
 export interface FacadeDeps {
   queue: MessageQueue;
-  /** Idempotency-Key → id. */
-  idempotency: KvMap<{ id: string; state: 'pending' | 'done'; startedAt?: number }>;
+  /** Idempotency-Key → the request it was used for. */
+  idempotency: KvMap<IdempotencyRecord>;
   directory: InstanceDirectory;
   caller: ServiceCaller;
   health: HealthCheck;
@@ -40,13 +41,16 @@ const errorSchema = {
 const postSchema = {
   summary: 'Send a message',
   description:
-    'JSON {"msg": "<non-empty string>"} or a text/plain body. The message gets a UUID, is stored by one logging instance (random, failing over to the others) and put on the queue; only then the answer is 201. With an Idempotency-Key header a repeat answers 200 with the same id and stores nothing twice. 503 with Retry-After when no logging instance can store it or the queue is full.',
+    'JSON {"msg": "<non-empty string>"} or a text/plain body. The message gets a UUID, is stored by one logging instance (random, failing over to the others) and put on the queue; only then the answer is 201. With an Idempotency-Key header a repeat (same key, same message) answers 200 with the same id and stores nothing twice; the same key with a different message answers 422 and stores nothing; a repeat while the first still runs answers 409 with Retry-After. 503 with Retry-After when no logging instance can store it or the queue is full.\n\n' +
+    'Bodies are decoded by the charset parameter of Content-Type (UTF-8 when none; any WHATWG label such as iso-8859-1, windows-1252, utf-16le); an unknown charset answers 415, bytes invalid in the charset answer 400 (for UTF-8 naming the byte offset), never replaced by U+FFFD. Content-Encoding may be identity, gzip, deflate or br (others answer 415); the body limit holds for the compressed and the decoded size (413).',
   response: {
     201: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },
     200: { type: 'object', properties: { id: { type: 'string' }, repeated: { type: 'boolean' } } },
     400: errorSchema,
+    409: errorSchema,
     413: errorSchema,
     415: errorSchema,
+    422: errorSchema,
     503: errorSchema,
   },
   headers: {
@@ -110,8 +114,6 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
 
   // Routes live in a child scope registered after swagger, so the docs see them.
   app.register(async (app) => {
-    app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-
     healthRoutes(app, { service: 'facade', instance: config.name }, deps.health);
 
     /** Calls a service through the resilience policies; maps a 2xx body to T. */
@@ -159,25 +161,31 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
       const key = req.headers['idempotency-key'];
       const correlationId = req.id;
       let id: string = randomUUID();
+      const fingerprint = key !== undefined ? fingerprintOf(msg) : '';
       if (key !== undefined) {
         let prior;
         try {
-          prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending', startedAt: Date.now() }, config.idempotencyTtlMs);
+          prior = await deps.idempotency.setIfAbsent(key, { id, state: 'pending', startedAt: Date.now(), fingerprint }, config.idempotencyTtlMs);
         } catch (err) {
           throw new HttpError(503, `engine unavailable: ${(err as Error).message}`, { 'retry-after': String(config.retryAfterSeconds) });
         }
-        if (prior?.state === 'done') {
-          req.log.info({ id: prior.id, idempotencyKey: key }, 'repeat of an accepted request');
-          return reply.code(200).send({ id: prior.id, repeated: true });
-        }
-        if (prior && Date.now() - (prior.startedAt ?? 0) < config.requestDeadlineMs) {
-          // The first request may still be running: two at once would queue the message twice.
-          throw new HttpError(409, `a request with this Idempotency-Key is still in progress (id ${prior.id}); retry shortly`, { 'retry-after': String(config.retryAfterSeconds) });
-        }
-        // A repeat of a request that did not finish: complete it under the same id.
-        if (prior) {
-          id = prior.id;
-          await deps.idempotency.set(key, { id, state: 'pending', startedAt: Date.now() }, config.idempotencyTtlMs).catch(() => undefined);
+        const decision = decide(prior, fingerprint, Date.now(), config.requestDeadlineMs);
+        switch (decision.kind) {
+          case 'repeat':
+            req.log.info({ id: decision.id, idempotencyKey: key }, 'repeat of an accepted request');
+            return reply.code(200).send({ id: decision.id, repeated: true });
+          case 'conflict':
+            throw new HttpError(422, `this Idempotency-Key was already used for a different message (id ${decision.id}); use a new key for a new message`);
+          case 'in-progress':
+            // The first request may still be running: two at once would queue the message twice.
+            throw new HttpError(409, `a request with this Idempotency-Key is still in progress (id ${decision.id}); retry shortly`, { 'retry-after': String(config.retryAfterSeconds) });
+          case 'take-over':
+            // A repeat of a request that did not finish: complete it under the same id.
+            id = decision.id;
+            await deps.idempotency.set(key, { id, state: 'pending', startedAt: Date.now(), fingerprint }, config.idempotencyTtlMs).catch(() => undefined);
+            break;
+          case 'new':
+            break;
         }
       }
 
@@ -214,11 +222,11 @@ export function buildFacadeApp(config: FacadeOptions, deps: FacadeDeps): Fastify
         logged = await deliver();
       } catch (err) {
         // Not in progress any more: a repeat may take over at once, under the same id.
-        if (key !== undefined) await deps.idempotency.set(key, { id, state: 'pending', startedAt: 0 }, config.idempotencyTtlMs).catch(() => undefined);
+        if (key !== undefined) await deps.idempotency.set(key, { id, state: 'pending', startedAt: 0, fingerprint }, config.idempotencyTtlMs).catch(() => undefined);
         throw err;
       }
       if (key !== undefined) {
-        await deps.idempotency.set(key, { id, state: 'done' }, config.idempotencyTtlMs).catch((err: Error) => {
+        await deps.idempotency.set(key, { id, state: 'done', fingerprint }, config.idempotencyTtlMs).catch((err: Error) => {
           req.log.warn({ id, err: err.message }, 'could not mark the idempotency key done; a repeat will re-send under the same id');
         });
       }
