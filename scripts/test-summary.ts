@@ -93,7 +93,10 @@ function oneLine(s: string): string {
 
 export function label(item: TestItem, root: string): string {
   const names = item.path.join(' › ');
-  return item.file ? `${relative(root, item.file) || item.file} › ${names}` : names;
+  if (!item.file) return names;
+  const file = relative(root, item.file) || item.file;
+  // A file that fails outside any test (it threw while loading) is reported under its own path as name.
+  return item.path.length === 1 && item.path[0] === item.file ? `${file} (the file itself, outside any test)` : `${file} › ${names}`;
 }
 
 export interface SummaryOptions {
