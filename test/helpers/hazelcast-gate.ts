@@ -1,23 +1,19 @@
 import { findHazelcastJar, javaAvailable } from '../../src/engine/hazelcast/jar.js';
+import { gate } from './gate.js';
 
 /**
  * Whether Hazelcast tests can run here. Without java or the member jar they
  * are skipped with a message that says so — unless REQUIRE_HAZELCAST=1 (set
- * by CI), which turns the same condition into a failure.
+ * by CI), which turns the same condition into a failure. `npm test` fetches
+ * the jar first when java and mvn are there.
  */
-export const hazelcastMissing: string | undefined = !javaAvailable()
-  ? 'java is not on PATH (install a Java 17+ runtime)'
-  : !findHazelcastJar()
-    ? 'the Hazelcast member jar is missing (run `npm run hazelcast:fetch`)'
-    : undefined;
+export function hazelcastMissing(): string | undefined {
+  if (!javaAvailable()) return 'java is not on PATH (install a Java 17+ runtime)';
+  if (!findHazelcastJar()) return 'the Hazelcast member jar is missing (run `npm run hazelcast:fetch`; it needs mvn)';
+  return undefined;
+}
 
-export const hazelcastRequired = process.env.REQUIRE_HAZELCAST === '1';
-
-/** `skip` value for describe(): false when the tests must run. */
+/** `skip` value for describe()/it(): false when the tests must run. */
 export function hazelcastSkip(): string | false {
-  if (!hazelcastMissing) return false;
-  if (hazelcastRequired) throw new Error(`REQUIRE_HAZELCAST=1 but ${hazelcastMissing}`);
-  const why = `Hazelcast tests skipped: ${hazelcastMissing}`;
-  console.log(`# ${why}`);
-  return why;
+  return gate({ name: 'Hazelcast', missing: hazelcastMissing, requireEnv: 'REQUIRE_HAZELCAST' });
 }

@@ -1,0 +1,133 @@
+/**
+ * `npm test`, after lint, typecheck and build:
+ *   tsx scripts/test.ts [--no-setup] [test files…]
+ *
+ * 1. Readies what gated suites need, as `npm start` does on first use: the
+ *    Hazelcast member jar is fetched with Maven when java and mvn are there.
+ *    What cannot be readied is said up front and again in the summary.
+ *    `--no-setup` leaves this out (for runs that need none of it).
+ * 2. Runs node's test runner over test/<dir>/<name>.test.ts (or the files given), one
+ *    file at a time, with the spec reporter on stdout (its closing lines,
+ *    "ℹ pass N" …, are printed as before) and scripts/test-events-reporter.mjs
+ *    writing the events to a temp file.
+ * 3. Ends with a summary (scripts/test-summary.ts) naming every skipped suite
+ *    or test and why, or "nothing skipped", and exits with the runner's status.
+ *
+ * A new prerequisite (a Kafka jar, …) goes into PREREQUISITES; its tests use
+ * the gate in test/helpers/gate.ts, whose skip reasons the summary lists.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable } from '../src/engine/hazelcast/jar.js';
+import { collect, parseEvents, passed, summaryLines } from './test-summary.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Prerequisite {
+  name: string;
+  /** Makes it ready; resolves to why it cannot be (its tests will skip, or fail when required), else undefined. */
+  ready: () => Promise<string | undefined>;
+}
+
+const PREREQUISITES: Prerequisite[] = [
+  {
+    name: 'Hazelcast',
+    ready: async () => {
+      // Without java the jar is no use: the suites skip either way, so nothing is downloaded.
+      if (!javaAvailable()) return 'java is not on PATH, so the Hazelcast suites skip (install a Java 17+ runtime)';
+      try {
+        await ensureHazelcastJar({ log: (line) => console.log(`test setup: hazelcast: ${line}`) });
+        return undefined;
+      } catch (e) {
+        if (isHazelcastSetupError(e) && e.missing === 'mvn') {
+          return 'mvn is not on PATH, so the member jar could not be fetched and the Hazelcast suites skip (install Maven, or see `npm run hazelcast:fetch`)';
+        }
+        const msg = e instanceof Error ? e.message : String(e);
+        return `fetching the member jar failed, so the Hazelcast suites skip: ${msg.split('\n')[0]}`;
+      }
+    },
+  },
+];
+
+/** test/<dir>/<name>.test.ts, the files package.json's shell glob used to give. */
+function defaultFiles(): string[] {
+  const testDir = join(root, 'test');
+  const files: string[] = [];
+  for (const dir of readdirSync(testDir).sort()) {
+    const full = join(testDir, dir);
+    if (!statSync(full).isDirectory()) continue;
+    for (const f of readdirSync(full).sort()) if (f.endsWith('.test.ts')) files.push(join('test', dir, f));
+  }
+  return files;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const setup = !argv.includes('--no-setup');
+  const given = argv.filter((a) => a !== '--no-setup');
+  const unknown = given.find((a) => a.startsWith('-'));
+  if (unknown) {
+    console.error(`unknown flag ${unknown}; usage: tsx scripts/test.ts [--no-setup] [test files…]`);
+    return 2;
+  }
+  const files = given.length > 0 ? given : defaultFiles();
+
+  const notReady: string[] = [];
+  if (setup) {
+    for (const p of PREREQUISITES) {
+      const why = await p.ready();
+      if (why) {
+        notReady.push(`${p.name}: ${why}`);
+        console.log(`test setup: ${p.name} not ready: ${why}`);
+      }
+    }
+  }
+
+  const tmp = mkdtempSync(join(tmpdir(), 'test-events-'));
+  const eventsFile = join(tmp, 'events.jsonl');
+  try {
+    const reporter = pathToFileURL(join(root, 'scripts', 'test-events-reporter.mjs')).href;
+    // Started from inside a test (the runner's own test), node would otherwise act as a child of that run.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import', 'tsx', '--test', '--test-concurrency=1',
+        '--test-reporter=spec', '--test-reporter-destination=stdout',
+        `--test-reporter=${reporter}`, `--test-reporter-destination=${eventsFile}`,
+        ...files,
+      ],
+      { cwd: root, stdio: 'inherit', env },
+    );
+    // Stay for the summary: pass a stop request on and let the runner end its tests.
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const exitCode = await new Promise<number>((res) => {
+      child.on('error', (e) => {
+        console.error(`could not start node's test runner: ${e.message}`);
+        res(1);
+      });
+      child.on('close', (code, signal) => res(code ?? (signal ? 1 : 0)));
+    });
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+
+    let text = '';
+    try {
+      text = readFileSync(eventsFile, 'utf8');
+    } catch {
+      // No events at all: the summary says the counts are missing and fails.
+    }
+    const run = collect(parseEvents(text));
+    for (const line of summaryLines(run, { exitCode, root, notReady })) console.log(line);
+    return exitCode !== 0 ? exitCode : passed(run, exitCode) ? 0 : 1;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
