@@ -96,7 +96,7 @@ export class CommandShell {
   }
 
   private names(): string {
-    return [...this.topo.procs.keys()].join(', ');
+    return [...this.topo.procs.keys()].join(', ') || '(none)';
   }
 
   private checkName(name: string | undefined): string {

@@ -54,6 +54,9 @@ export function describeTakenPort(taken: PlannedPort, running: PidFileContent | 
   let owner: string;
   if (ours && running) {
     owner = `${ours.name} of another npm start still running (launcher pid ${running.launcher.pid}, data dir ${running.dataDir}): stop that one first (Ctrl-C in its terminal), or`;
+  } else if (pid !== undefined && cmd?.includes('HazelcastMemberStarter')) {
+    const cluster = /-Dhazel-lab\.cluster-name=(\S+)/.exec(cmd)?.[1];
+    owner = `a Hazelcast member (pid ${pid}${cluster ? `, cluster ${cluster}` : ''}; \`kill ${pid}\` stops it): stop it, or`;
   } else if (pid !== undefined) {
     owner = `pid ${pid}${cmd ? ` (${short(cmd)})` : ''}: stop it, or`;
   } else if (running) {
