@@ -172,7 +172,9 @@ export class CommandShell {
       try {
         const { queue, owner } = await this.opts.queueOwner();
         const i = owner === undefined ? -1 : (c?.indexOf(owner) ?? -1);
-        const who = owner === undefined ? 'not known yet' : i >= 0 ? `member-${i + 1} (${owner})` : owner;
+        // Right after a member died the client's partition table may still name it, until the cluster sends the new one.
+        const stale = i >= 0 && c !== undefined && !c.member(i).running ? ', stopped: its partitions are moving to the others' : '';
+        const who = owner === undefined ? 'not known yet' : i >= 0 ? `member-${i + 1} (${owner}${stale})` : owner;
         lines.push(`  queue ${queue}: partition owner ${who}`);
       } catch (err) {
         lines.push(`  queue: owner unknown (${(err as Error).message})`);

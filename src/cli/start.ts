@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
     shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName);
   } else {
-    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or pass --commands.\n');
+    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or add --commands to read them from stdin.\n');
   }
 }
 

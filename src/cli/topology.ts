@@ -225,7 +225,7 @@ export class Topology {
     });
   }
 
-  /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). */
+  /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). No-op when not running; throws for an unknown name. */
   async signal(name: string, sig: NodeJS.Signals, timeoutMs = 15_000): Promise<void> {
     const p = this.procs.get(name);
     if (!p) throw new Error(`no process named ${name}`);

@@ -68,6 +68,10 @@ describe('launcher commands: one at a time, each answered once', () => {
     assert.equal(results.length, 2, results.join('\n'));
     assert.match(results[0]!, /^member-2 joined after \d+\.\d s; cluster safe \(backups in sync\) after \d+\.\d s more$/);
     assert.equal(results[1], 'member-3 killed (SIGKILL: a crash)');
+
+    // The client's table still names the dead owner for a moment: ps says it is stopped.
+    await shell.submit('ps');
+    assert.match(out.at(-1)!, /queue messages-queue: partition owner member-3 \(127\.0\.0\.1:3, stopped: its partitions are moving to the others\)/);
   });
 
   it('says when there is nothing to do, or no such member', async () => {
