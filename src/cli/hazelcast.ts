@@ -3,7 +3,8 @@
  * `npm run hazelcast -- --members N [--base-port P] [--cluster-name X] [--host H]`
  * Runs only a local Hazelcast cluster (members on ports P..P+N-1) until Ctrl-C,
  * with each member's output prefixed by its name. Fetches the member jar first
- * if it is missing. A second Ctrl-C kills the members without waiting.
+ * if it is missing. A second Ctrl-C kills the members without waiting; if this
+ * process dies any other way (even kill -9), the members stop by themselves.
  */
 import { startCluster, type LocalCluster } from '../engine/hazelcast/cluster.js';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable, JAVA_HINT } from '../engine/hazelcast/jar.js';

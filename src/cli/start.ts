@@ -1,17 +1,43 @@
 #!/usr/bin/env node
 /**
  * `npm start [-- --engine embedded|hazelcast --logging N --messages N --data-dir DIR ...]`
- * Runs the whole topology as separate processes, prefixes each log line with
- * its instance name, and on Ctrl-C/SIGTERM stops services then members.
- * While running, type `help` for commands that stop/start instances by hand.
+ * (`npm start -- --help` lists the options). Runs the whole topology as
+ * separate processes, prefixes each log line with its instance name, and on
+ * Ctrl-C/SIGTERM stops services then members. Nothing it starts outlives it:
+ * services and members stop by themselves when it dies, by any signal, and a
+ * start first stops what a killed earlier run with the same data dir left.
+ * While running in a terminal, type `help` for commands that stop/start
+ * instances by hand.
  */
-import { resolve } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { isSafe, type MemberHealth } from '../engine/hazelcast/cluster.js';
-import { ENGINE_KINDS, type EngineKind } from '../shared/common-config.js';
+import { ENGINE_KINDS, SETTINGS_MAP, type EngineKind } from '../shared/common-config.js';
 import { readOrExit, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
+import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
-import { Topology } from './topology.js';
+import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from './pid-file.js';
+import { describeTakenPort, firstTakenPort, type PlannedPort } from './port-check.js';
+import { Topology, type TopologyPort } from './topology.js';
+
+const USAGE = `usage: npm start -- [options]
+  --engine embedded|hazelcast   storage and queue (default embedded)
+  --logging N --messages N      instances of each (default 3 and 2)
+  --port P                      facade port (default 8000)
+  --logging-port P              first logging instance's port; instance i on P+i (default 7001)
+  --messages-port P             first messages instance's port (default 5001)
+  --data-dir DIR                stores, engine file, member logs (default ./data)
+  --fresh                       start with empty stores: deletes this engine's messages stores
+                                (and, embedded, the engine file engine.db) in the data dir first
+  --members N                   hazelcast: local members to start (default 3; 0 = use --hz-members)
+  --base-port P                 hazelcast: member i listens on P+i-1 (default 5701)
+  --hz-cluster-name NAME        hazelcast: cluster name (default hazel-lab)
+  --hz-members H:P,...          hazelcast with --members 0: an external cluster
+  --raw-logs                    print the services' JSON log lines as they are
+  --commands                    read the typed commands (ps, stop NAME, ...) from stdin even when it
+                                is not a terminal, e.g. from a script; without it they need a terminal`;
+
+const BOOL = ['true', 'false'] as const;
 
 function options() {
   const { flags } = parseArgv(process.argv.slice(2));
@@ -22,35 +48,106 @@ function options() {
     messages: r.int('messages', 'MESSAGES_INSTANCES', 2, 0, 20),
     dataDir: resolve(r.string('data-dir', 'DATA_DIR', './data')),
     facadePort: r.int('port', 'FACADE_PORT', 8000, 1, 65535),
+    loggingPort: r.int('logging-port', 'LOGGING_BASE_PORT', 7001, 1, 65535 - 20),
+    messagesPort: r.int('messages-port', 'MESSAGES_BASE_PORT', 5001, 1, 65535 - 20),
     members: r.int('members', 'HZ_LOCAL_MEMBERS', 3, 0, 9),
+    basePort: r.int('base-port', 'HZ_BASE_PORT', 5701, 1024, 65535 - 9),
     clusterName: r.string('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
     hzMembers: r.list('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], HOST_PORT, 'comma-separated host:port'),
-    raw: r.oneOf('raw-logs', 'RAW_LOGS', 'false', ['true', 'false']) === 'true',
+    raw: r.oneOf('raw-logs', 'RAW_LOGS', 'false', BOOL) === 'true',
+    fresh: r.oneOf('fresh', 'FRESH_START', 'false', BOOL) === 'true',
+    commands: r.oneOf('commands', 'LAUNCHER_COMMANDS', 'false', BOOL) === 'true',
   };
   r.rejectUnknown();
   return o;
 }
 
+/** The option that moves each kind of port. */
+const MOVE_WITH: Record<TopologyPort['kind'], string> = {
+  member: '--base-port P',
+  logging: '--logging-port P',
+  messages: '--messages-port P',
+  facade: '--port P',
+};
+
+/**
+ * What an earlier run with this data dir left: a launcher still running (its
+ * record is returned, so a clash can name it), or children of a launcher that
+ * is gone (stopped here, and said so).
+ */
+async function earlierRun(pidFile: string): Promise<PidFileContent | undefined> {
+  const prev = readPidFile(pidFile);
+  if (!prev) return undefined;
+  if (prev.launcher.pid !== process.pid && isAlive(prev.launcher)) return prev;
+  const stopped = await stopLeftovers(prev);
+  if (stopped.length > 0) {
+    console.log(
+      `stopped ${stopped.length} leftover process(es) of an earlier run whose launcher (pid ${prev.launcher.pid}) is gone: ` +
+        stopped.map((r) => `${r.name} (pid ${r.pid})`).join(', '),
+    );
+  }
+  removePidFile(pidFile);
+  return undefined;
+}
+
+/** --fresh: this engine's messages stores (and the embedded engine's file), with their WAL side files. */
+function freshStart(dataDir: string, engine: EngineKind): string[] {
+  const wanted = new RegExp(`^(store-${engine}-.+\\.db${engine === 'embedded' ? '|engine\\.db' : ''})(-wal|-shm|-journal)?$`);
+  let names: string[];
+  try {
+    names = readdirSync(dataDir).filter((n) => wanted.test(n));
+  } catch {
+    return [];
+  }
+  for (const n of names) rmSync(join(dataDir, n), { force: true });
+  return names;
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const o = readOrExit('start', options);
   const color = process.stdout.isTTY === true;
+  const pidFile = pidFileIn(o.dataDir);
+  const port = (first: number, n: number) => Array.from({ length: n }, (_, i) => first + i);
   const topo = new Topology({
     engine: o.engine,
     logging: o.logging,
     messages: o.messages,
     dataDir: o.dataDir,
     facadePort: o.facadePort,
+    loggingPorts: port(o.loggingPort, o.logging),
+    messagesPorts: port(o.messagesPort, o.messages),
     members: o.engine === 'hazelcast' ? o.members : 0,
+    memberBasePort: o.basePort,
     clusterName: o.clusterName,
     hzMembers: o.hzMembers,
+    pidFile,
     onLine: (name, line) => console.log(formatLine(name, line, color, o.raw)),
   });
 
+  // Before anything starts: a start that fails halfway would leave half a system.
+  const running = await earlierRun(pidFile);
+  const planned: PlannedPort[] = topo.plannedPorts().map((p) => ({ port: p.port, name: p.name, option: MOVE_WITH[p.kind] }));
+  const taken = await firstTakenPort(topo.host, planned);
+  if (taken) {
+    console.error(`start: ${describeTakenPort(taken, running)}`);
+    process.exit(1);
+  }
+  if (running) {
+    console.error(`start: another npm start (pid ${running.launcher.pid}) is running with data dir ${running.dataDir}; stop it first, or use another --data-dir`);
+    process.exit(1);
+  }
+
+  let shell: { close(): Promise<void> } | undefined;
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${why}: stopping services${topo.cluster ? ', then Hazelcast members' : ''}…`);
+    await shell?.close().catch(() => undefined);
     await topo.stop();
     console.log('all stopped.');
     process.exit(0);
@@ -58,6 +155,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
+  if (o.fresh) {
+    const removed = freshStart(o.dataDir, o.engine);
+    console.log(`fresh start: ${removed.length ? `removed ${removed.join(', ')} from ${o.dataDir}` : `no stores to remove in ${o.dataDir}`}`);
+  }
   console.log(`starting: engine=${o.engine} logging=${o.logging} messages=${o.messages} data-dir=${o.dataDir}`);
   try {
     await topo.start();
@@ -66,107 +167,47 @@ async function main(): Promise<void> {
     await topo.stop();
     process.exit(1);
   }
+  if (stopping) return;
   console.log('\nrunning:');
   if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
   for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
   console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
-  if (process.stdin.isTTY) {
+  if (process.stdin.isTTY || o.commands) {
     console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
-    commands(topo);
+    shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName);
   } else {
-    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything.\n');
+    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or add --commands to read them from stdin.\n');
   }
 }
 
-/** Stop/start instances by hand, as the lab's demonstrations do. */
-function commands(topo: Topology): void {
-  const rl = createInterface({ input: process.stdin });
-  const help = () =>
-    console.log(
-      'commands: ps | stop NAME | kill NAME | start NAME' +
-        (topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : ''),
-    );
-  rl.on('line', (input) => {
-    const [cmd, arg] = input.trim().split(/\s+/);
-    void (async () => {
-      try {
-        const loggingByIndex = (i: string) => topo.byService('logging')[Number(i) - 1]?.name ?? '';
-        // Members are numbered from 1 here, as in their names (member-1 …).
-        const member = (i: string | undefined) => {
-          const n = topo.cluster?.addresses.length ?? 0;
-          if (!/^\d+$/.test(i ?? '') || Number(i) < 1 || Number(i) > n) throw new Error(n ? `no member-${i ?? ''}; members are 1..${n}` : 'no Hazelcast members in this topology');
-          return Number(i) - 1;
-        };
-        switch (cmd) {
-          case '':
-          case undefined:
-            return;
-          case 'help':
-            return help();
-          case 'ps':
-            if (topo.cluster) {
-              const c = topo.cluster;
-              const h = await clusterHealth(topo);
-              c.addresses.forEach((a, i) => console.log(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
-              if (h) console.log(`  cluster: ${h.clusterSize} member(s), ${isSafe(h) ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
-            }
-            for (const p of topo.procs.values()) console.log(`  ${p.name} ${p.url} ${topo.isRunning(p.name) ? 'running' : 'stopped'}`);
-            return;
-          case 'stop':
-            return await topo.signal(arg ?? '', 'SIGTERM');
-          case 'kill':
-            return await topo.signal(arg ?? '', 'SIGKILL');
-          case 'start':
-            return await topo.startProc(arg ?? '');
-          case 'stop-member':
-            return await topo.cluster?.killMember(member(arg), 'SIGTERM');
-          case 'kill-member':
-            await warnIfUnsafe(topo);
-            return await topo.cluster?.killMember(member(arg), 'SIGKILL');
-          case 'start-member':
-            await topo.cluster?.startMember(member(arg));
-            return await reportSafe(topo);
-          case 'stop-pair':
-            await topo.signal(loggingByIndex(arg ?? ''), 'SIGTERM');
-            return await topo.cluster?.killMember(member(arg), 'SIGTERM');
-          case 'start-pair':
-            await topo.cluster?.startMember(member(arg));
-            await reportSafe(topo);
-            return await topo.startProc(loggingByIndex(arg ?? ''));
-          default:
-            return help();
+/** Reads typed commands from stdin; on Hazelcast `ps` also names the member owning the messages queue. */
+function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: string): { close(): Promise<void> } {
+  // One client of the launcher's own, made on the first `ps`, asks the cluster where the queue lives.
+  let engine: Promise<import('../engine/hazelcast/hazelcast-engine.js').HazelcastEngine> | undefined;
+  const client = () =>
+    (engine ??= import('../engine/hazelcast/hazelcast-engine.js').then(
+      ({ HazelcastEngine }) => new HazelcastEngine({ members: hzMembers!, clusterName, instanceName: 'launcher', connectTimeoutMs: 5000 }),
+    ));
+  const shell = new CommandShell(topo, (line) => console.log(line), {
+    ...(hzMembers
+      ? {
+          queueOwner: async () => {
+            const e = await client();
+            // The services' queue: their --queue-name default, unless set in the engine's settings.
+            const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? 'messages-queue';
+            return { queue, owner: await e.queueOwner(queue) };
+          },
         }
-      } catch (err) {
-        console.log(`error: ${(err as Error).message}`);
-      }
-    })();
+      : {}),
   });
-}
-
-/** Backup-count 1 covers one crash once backups are in sync; say when that is after a member (re)joined. */
-async function reportSafe(topo: Topology): Promise<void> {
-  if (!topo.cluster) return;
-  const t0 = Date.now();
-  try {
-    await topo.cluster.waitForSafe(60_000);
-    console.log(`cluster safe (backups in sync) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  } catch (err) {
-    console.log(`warning: ${(err as Error).message}`);
-  }
-}
-
-/** What the first member that answers says of the cluster. */
-async function clusterHealth(topo: Topology): Promise<MemberHealth | undefined> {
-  const c = topo.cluster;
-  if (!c) return undefined;
-  return (await Promise.all(c.addresses.map((_, i) => c.health(i)))).find((r) => r !== undefined);
-}
-
-async function warnIfUnsafe(topo: Topology): Promise<void> {
-  const h = await clusterHealth(topo);
-  if (h && !isSafe(h)) {
-    console.log('warning: the cluster is not safe yet (partitions still moving after a member joined or left); a crash now can lose what is being moved');
-  }
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => void shell.submit(line));
+  return {
+    close: async () => {
+      rl.close();
+      if (engine) await (await engine).close();
+    },
+  };
 }
 
 main().catch((err) => {

@@ -10,6 +10,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { EngineKind } from '../shared/common-config.js';
 import type { LocalCluster } from '../engine/hazelcast/cluster.js';
+import { commandLine, writePidFile, removePidFile, type PidRecord } from './pid-file.js';
+import { portFree } from './port-check.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled service entry; the same path whether this file runs from src/ (tests) or dist/. */
@@ -52,6 +54,19 @@ export interface TopologyOptions {
   /** Every output line of every process, with its instance name. */
   onLine?: (name: string, line: string) => void;
   readyTimeoutMs?: number;
+  /**
+   * When set, every process started is recorded there (pid and a marker its
+   * command line contains) while it runs, so a later start can stop what a
+   * killed launcher left behind; removed by stop().
+   */
+  pidFile?: string;
+}
+
+/** A port the topology will listen on, and who will. */
+export interface TopologyPort {
+  port: number;
+  name: string;
+  kind: ServiceKind | 'member';
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -90,12 +105,60 @@ export class Topology {
     return [...this.procs.values()].filter((p) => p.service === service);
   }
 
+  /** Every port start() will listen on (members', then services'), for a check before anything starts. */
+  plannedPorts(): TopologyPort[] {
+    const o = this.opts;
+    const out: TopologyPort[] = [];
+    if ((o.engine ?? 'embedded') === 'hazelcast') {
+      const base = o.memberBasePort ?? 5701;
+      for (let i = 0; i < (o.members ?? 3); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
+    }
+    for (const s of this.serviceSpecs([])) out.push({ port: s.port, name: s.name, kind: s.service });
+    return out;
+  }
+
+  private serviceSpecs(common: string[], memberAddrs: string[] = []): ProcSpec[] {
+    const o = this.opts;
+    const specs: ProcSpec[] = [];
+    for (let i = 0; i < (o.logging ?? 3); i++) {
+      const port = o.loggingPorts?.[i] ?? 7001 + i;
+      // The lab pairs logging instance i with member i: its client prefers that member.
+      const pair = memberAddrs[i] ? ['--hz-member', memberAddrs[i]!] : [];
+      specs.push({ name: `logging-${port}`, service: 'logging', port, args: [...common, ...pair, ...(o.serviceArgs?.logging ?? [])] });
+    }
+    for (let i = 0; i < (o.messages ?? 2); i++) {
+      const port = o.messagesPorts?.[i] ?? 5001 + i;
+      specs.push({ name: `messages-${port}`, service: 'messages', port, args: [...common, ...(o.serviceArgs?.messages ?? [])] });
+    }
+    const fport = o.facadePort ?? 8000;
+    specs.push({ name: `facade-${fport}`, service: 'facade', port: fport, args: [...common, ...(o.serviceArgs?.facade ?? [])] });
+    return specs;
+  }
+
+  private readonly pids = new Map<string, PidRecord>();
+  /** Our own whole command line: a later start takes the recorded launcher for alive only if that pid still runs exactly this. */
+  private launcherMarker: string | undefined;
+
+  /** Records (or, with pid undefined, forgets) a running child in the pid file. */
+  private record(name: string, pid: number | undefined, marker: string): void {
+    const file = this.opts.pidFile;
+    if (!file || this.stopped) return;
+    if (pid === undefined) this.pids.delete(name);
+    else this.pids.set(name, { name, pid, marker });
+    writePidFile(file, {
+      launcher: { name: 'launcher', pid: process.pid, marker: (this.launcherMarker ??= commandLine(process.pid) ?? process.argv.join(' ')) },
+      dataDir: this.opts.dataDir,
+      children: [...this.pids.values()],
+    });
+  }
+
   /** Starts everything in order and waits until each is ready. */
   async start(): Promise<void> {
     const o = this.opts;
     const engine = o.engine ?? 'embedded';
     const common = ['--engine', engine, '--data-dir', o.dataDir, '--host', this.host, ...(o.extraArgs ?? [])];
     let memberAddrs: string[] = [];
+    if (o.pidFile) this.record('launcher', undefined, '');
     if (engine === 'hazelcast') {
       const clusterName = o.clusterName ?? 'hazel-lab';
       const members = o.members ?? 3;
@@ -111,6 +174,7 @@ export class Topology {
           clusterName,
           host: this.host,
           onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
+          onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
         });
         memberAddrs = [...this.cluster.addresses];
       } else {
@@ -118,25 +182,11 @@ export class Topology {
       }
       common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
     }
-    const nLogging = o.logging ?? 3;
-    const nMessages = o.messages ?? 2;
-    const specs: ProcSpec[] = [];
-    for (let i = 0; i < nLogging; i++) {
-      const port = o.loggingPorts?.[i] ?? 7001 + i;
-      // The lab pairs logging instance i with member i: its client prefers that member.
-      const pair = memberAddrs[i] ? ['--hz-member', memberAddrs[i]!] : [];
-      specs.push({ name: `logging-${port}`, service: 'logging', port, args: [...common, ...pair, ...(o.serviceArgs?.logging ?? [])] });
-    }
-    for (let i = 0; i < nMessages; i++) {
-      const port = o.messagesPorts?.[i] ?? 5001 + i;
-      specs.push({ name: `messages-${port}`, service: 'messages', port, args: [...common, ...(o.serviceArgs?.messages ?? [])] });
-    }
-    const fport = o.facadePort ?? 8000;
-    specs.push({ name: `facade-${fport}`, service: 'facade', port: fport, args: [...common, ...(o.serviceArgs?.facade ?? [])] });
+    const specs = this.serviceSpecs(common, memberAddrs);
     for (const s of specs) this.procs.set(s.name, { ...s, child: undefined, exited: undefined, url: `http://${this.host}:${s.port}` });
     // Instances first, in parallel; the facade last so it finds them registered.
     await Promise.all(specs.filter((s) => s.service !== 'facade').map((s) => this.startProc(s.name)));
-    await this.startProc(`facade-${fport}`);
+    await Promise.all(specs.filter((s) => s.service === 'facade').map((s) => this.startProc(s.name)));
   }
 
   /** (Re)starts one process by name and waits until /health/ready answers 200. */
@@ -144,6 +194,8 @@ export class Topology {
     const p = this.procs.get(name);
     if (!p) throw new Error(`no process named ${name}`);
     if (p.child && p.child.exitCode === null && p.child.signalCode === null) return;
+    // Else the readiness check below could be answered by whoever holds the port.
+    if (!(await portFree(this.host, p.port))) throw new Error(`${p.name}: port ${p.port} on ${this.host} is already in use`);
     const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args], {
       // Own process group: a Ctrl-C in the terminal reaches only the launcher,
       // which then stops services in order. The stdin pipe closes if the
@@ -153,8 +205,11 @@ export class Topology {
       env: { ...process.env, ...this.opts.env, LOG_PRETTY: '0', EXIT_WITH_PARENT: '1' },
     });
     p.child = child;
+    const marker = `--name ${p.name}`;
+    this.record(p.name, child.pid, marker);
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.once('exit', (code, signal) => {
+      if (p.child === child) this.record(p.name, undefined, marker);
       if (!this.stopped && !this.expectedExit.delete(p.name)) this.opts.onLine?.(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
     });
     const tail: string[] = [];
@@ -170,10 +225,11 @@ export class Topology {
     });
   }
 
-  /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). */
+  /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). No-op when not running; throws for an unknown name. */
   async signal(name: string, sig: NodeJS.Signals, timeoutMs = 15_000): Promise<void> {
     const p = this.procs.get(name);
-    if (!p?.child || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    if (!p) throw new Error(`no process named ${name}`);
+    if (!p.child || p.child.exitCode !== null || p.child.signalCode !== null) return;
     this.expectedExit.add(name);
     p.child.kill(sig);
     const t = setTimeout(() => p.child?.kill('SIGKILL'), timeoutMs);
@@ -193,6 +249,7 @@ export class Topology {
     const order: ServiceKind[] = ['facade', 'messages', 'logging'];
     for (const kind of order) await Promise.all(this.byService(kind).map((p) => this.signal(p.name, 'SIGTERM')));
     await this.cluster?.stop();
+    if (this.opts.pidFile) removePidFile(this.opts.pidFile);
   }
 }
 

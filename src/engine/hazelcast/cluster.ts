@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 export { partitionOwnerAddress } from './partition-owner.js';
+import { spawnTiedToParent } from '../exit-with-parent.js';
 import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRoot } from './jar.js';
 
 /** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
@@ -34,6 +35,12 @@ export interface StartClusterOptions {
   heapMb?: number;
   /** Extra JVM arguments, e.g. ['-XX:TieredStopAtLevel=1']; the hazel-lab.* properties are set after them. */
   jvmArgs?: string[];
+  /**
+   * Called each time member i's process is spawned, with its pid (the process
+   * group holding the JVM) and a string its command line contains, so a
+   * launcher can record it and recognise it later.
+   */
+  onSpawn?: (member: number, pid: number, marker: string) => void;
 }
 
 export interface MemberInfo {
@@ -132,7 +139,8 @@ interface Slot {
  * Starts `members` Hazelcast members as child processes on fixed ports
  * basePort+i and resolves once every member reports the whole cluster.
  * Members run in their own process group, so a Ctrl-C in the terminal
- * reaches only the parent, which can then stop services before members.
+ * reaches only the parent, which can then stop services before members;
+ * and each stops by itself when the parent dies (see exit-with-parent.ts).
  */
 export async function startCluster(opts: StartClusterOptions): Promise<LocalCluster> {
   if (!Number.isInteger(opts.members) || opts.members < 1) throw new RangeError(`members must be an integer ≥ 1, got ${opts.members}`);
@@ -197,7 +205,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
 
   const launch = async (slot: Slot) => {
     const busy = await portInUse(host, slot.port);
-    if (busy) throw new ClusterStartError(`port ${slot.port} on ${host} is already in use (another cluster running?); choose another base port`);
+    if (busy) throw new ClusterStartError(`port ${slot.port} on ${host} is already in use (another cluster running?); choose another base port (--base-port)`);
     const args = [
       `-Xms${Math.min(128, heapMb)}m`,
       `-Xmx${heapMb}m`,
@@ -217,8 +225,10 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       jar,
       'com.hazelcast.core.server.HazelcastMemberStarter',
     ];
-    const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Through the wrapper: the member stops within seconds when this process dies, even by SIGKILL.
+    const child = spawnTiedToParent('java', args);
     slot.child = child;
+    if (child.pid !== undefined) opts.onSpawn?.(slot.index, child.pid, `-Dhazel-lab.port=${slot.port}`);
     slot.started = false;
     slot.seesMembers = 0;
     slot.tail = [];

@@ -1,0 +1,201 @@
+/**
+ * The launcher's typed commands: stop/start instances and members by hand, as
+ * the lab's demonstrations do. Every command answers with what it did (or why
+ * it did nothing). Commands that change something run one at a time, in the
+ * order typed: a second one typed while the first still waits (a member
+ * rejoining can take a minute) is told so and runs after it. `ps` and `help`
+ * only read, and answer at once.
+ */
+import { isSafe, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
+import type { Topology } from './topology.js';
+
+/** What the commands use of a running topology. */
+export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc'> & { cluster: LocalCluster | undefined };
+
+export interface CommandShellOptions {
+  /**
+   * 'host:port' of the member owning the messages queue's partition, and the
+   * queue's name (Hazelcast only). Undefined owner: not known yet.
+   */
+  queueOwner?: () => Promise<{ queue: string; owner: string | undefined }>;
+}
+
+const MUTATING = new Set(['stop', 'kill', 'start', 'stop-member', 'kill-member', 'start-member', 'stop-pair', 'start-pair']);
+
+export class CommandShell {
+  /** Commands that change something, typed and not yet finished; the first is in progress. */
+  private readonly pending: string[] = [];
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly topo: ShellTopology,
+    private readonly print: (line: string) => void,
+    private readonly opts: CommandShellOptions = {},
+  ) {}
+
+  help(): string {
+    return (
+      'commands: ps | stop NAME | kill NAME | start NAME' +
+      (this.topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : '')
+    );
+  }
+
+  /** Takes one typed line; resolves when its command has answered. */
+  submit(line: string): Promise<void> {
+    const input = line.trim();
+    if (!input) return Promise.resolve();
+    const cmd = input.split(/\s+/)[0]!;
+    if (!MUTATING.has(cmd)) return this.run(input);
+    if (this.pending.length > 0) this.print(`"${this.pending[0]}" is still in progress; "${input}" runs after it`);
+    this.pending.push(input);
+    const next = this.tail.then(async () => {
+      try {
+        await this.run(input);
+      } finally {
+        this.pending.shift();
+      }
+    });
+    this.tail = next;
+    return next;
+  }
+
+  private async run(input: string): Promise<void> {
+    const [cmd, arg] = input.split(/\s+/);
+    try {
+      switch (cmd) {
+        case 'help':
+          return this.print(this.help());
+        case 'ps':
+          return await this.ps();
+        case 'stop':
+        case 'kill':
+          return await this.stopProc(arg, cmd === 'stop' ? 'SIGTERM' : 'SIGKILL');
+        case 'start':
+          return await this.startProc(arg);
+        case 'stop-member':
+        case 'kill-member':
+          return await this.stopMember(this.member(arg), cmd === 'stop-member' ? 'SIGTERM' : 'SIGKILL');
+        case 'start-member':
+          return await this.startMember(this.member(arg));
+        case 'stop-pair': {
+          const i = this.member(arg);
+          await this.stopProc(this.loggingName(arg), 'SIGTERM');
+          return await this.stopMember(i, 'SIGTERM');
+        }
+        case 'start-pair': {
+          const i = this.member(arg);
+          await this.startMember(i);
+          return await this.startProc(this.loggingName(arg));
+        }
+        default:
+          return this.print(`unknown command "${cmd ?? ''}"; ${this.help()}`);
+      }
+    } catch (err) {
+      this.print(`error: ${(err as Error).message}`);
+    }
+  }
+
+  private names(): string {
+    return [...this.topo.procs.keys()].join(', ') || '(none)';
+  }
+
+  private checkName(name: string | undefined): string {
+    if (!name) throw new Error(`name which process; processes: ${this.names()}`);
+    if (!this.topo.procs.has(name)) {
+      const memberHint = /^member-\d+$/.test(name) ? ` (members: stop-member ${name.slice(7)} / start-member ${name.slice(7)})` : '';
+      throw new Error(`no process named ${name}${memberHint}; processes: ${this.names()}`);
+    }
+    return name;
+  }
+
+  private async stopProc(name: string | undefined, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const n = this.checkName(name);
+    if (!this.topo.isRunning(n)) return this.print(`${n} is not running`);
+    await this.topo.signal(n, signal);
+    this.print(`${n} ${signal === 'SIGTERM' ? 'stopped (SIGTERM)' : 'killed (SIGKILL)'}`);
+  }
+
+  private async startProc(name: string | undefined): Promise<void> {
+    const n = this.checkName(name);
+    if (this.topo.isRunning(n)) return this.print(`${n} is already running`);
+    await this.topo.startProc(n);
+    this.print(`${n} started and ready`);
+  }
+
+  /** Members are numbered from 1 here, as in their names (member-1 …); returns the index. */
+  private member(i: string | undefined): number {
+    const n = this.topo.cluster?.addresses.length ?? 0;
+    if (!n) throw new Error('no Hazelcast members in this topology');
+    if (!/^\d+$/.test(i ?? '') || Number(i) < 1 || Number(i) > n) throw new Error(`no member-${i ?? ''}; members are 1..${n}`);
+    return Number(i) - 1;
+  }
+
+  private loggingName(i: string | undefined): string {
+    const p = this.topo.byService('logging')[Number(i) - 1];
+    if (!p) throw new Error(`no logging instance ${i ?? ''}; there are ${this.topo.byService('logging').length}`);
+    return p.name;
+  }
+
+  private async stopMember(i: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const c = this.topo.cluster!;
+    if (!c.member(i).running) return this.print(`member-${i + 1} is not running`);
+    if (signal === 'SIGKILL') await this.warnIfUnsafe();
+    await c.killMember(i, signal);
+    this.print(`member-${i + 1} ${signal === 'SIGTERM' ? 'stopped (SIGTERM: partitions handed over)' : 'killed (SIGKILL: a crash)'}`);
+  }
+
+  /** Backup-count 1 covers one crash once backups are in sync; say when that is after a member (re)joined. */
+  private async startMember(i: number): Promise<void> {
+    const c = this.topo.cluster!;
+    if (c.member(i).running) return this.print(`member-${i + 1} is already running`);
+    const t0 = Date.now();
+    await c.startMember(i);
+    const joined = ((Date.now() - t0) / 1000).toFixed(1);
+    const t1 = Date.now();
+    try {
+      await c.waitForSafe(60_000);
+      this.print(`member-${i + 1} joined after ${joined} s; cluster safe (backups in sync) after ${((Date.now() - t1) / 1000).toFixed(1)} s more`);
+    } catch (err) {
+      this.print(`member-${i + 1} joined after ${joined} s; warning: ${(err as Error).message}`);
+    }
+  }
+
+  private async ps(): Promise<void> {
+    const c = this.topo.cluster;
+    const lines: string[] = [];
+    if (c) {
+      const h = await this.clusterHealth();
+      c.addresses.forEach((a, i) => lines.push(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
+      if (h) lines.push(`  cluster: ${h.clusterSize} member(s), ${isSafe(h) ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
+    }
+    if (this.opts.queueOwner) {
+      try {
+        const { queue, owner } = await this.opts.queueOwner();
+        const i = owner === undefined ? -1 : (c?.indexOf(owner) ?? -1);
+        // Right after a member died the client's partition table may still name it, until the cluster sends the new one.
+        const stale = i >= 0 && c !== undefined && !c.member(i).running ? ', stopped: its partitions are moving to the others' : '';
+        const who = owner === undefined ? 'not known yet' : i >= 0 ? `member-${i + 1} (${owner}${stale})` : owner;
+        lines.push(`  queue ${queue}: partition owner ${who}`);
+      } catch (err) {
+        lines.push(`  queue: owner unknown (${(err as Error).message})`);
+      }
+    }
+    for (const p of this.topo.procs.values()) lines.push(`  ${p.name} ${p.url} ${this.topo.isRunning(p.name) ? 'running' : 'stopped'}`);
+    if (this.pending.length > 0) lines.push(`  in progress: ${this.pending[0]}${this.pending.length > 1 ? `; then ${this.pending.slice(1).join(', ')}` : ''}`);
+    this.print(lines.join('\n'));
+  }
+
+  /** What the first member that answers says of the cluster. */
+  private async clusterHealth(): Promise<MemberHealth | undefined> {
+    const c = this.topo.cluster;
+    if (!c) return undefined;
+    return (await Promise.all(c.addresses.map((_, i) => c.health(i)))).find((r) => r !== undefined);
+  }
+
+  private async warnIfUnsafe(): Promise<void> {
+    const h = await this.clusterHealth();
+    if (h && !isSafe(h)) {
+      this.print('warning: the cluster is not safe yet (partitions still moving after a member joined or left); a crash now can lose what is being moved');
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LocalCluster } from '../../src/engine/hazelcast/cluster.js';
+import { CommandShell, type ShellTopology } from '../../src/cli/commands.js';
+
+/**
+ * The launcher's member commands over a fake cluster whose member start waits
+ * until the test lets it go: what a user sees when typing `start-member 2` and,
+ * while it waits, `kill-member 3`. (The real launcher's commands on real
+ * processes are driven in test/integration/launcher.test.ts.)
+ */
+function fakeTopology() {
+  const running = [true, false, true];
+  const calls: string[] = [];
+  let letStart: () => void = () => {};
+  const started = new Promise<void>((r) => (letStart = r));
+  const cluster = {
+    clusterName: 'fake',
+    addresses: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'],
+    member: (i: number) => ({ index: i, host: '127.0.0.1', port: i + 1, address: `127.0.0.1:${i + 1}`, pid: undefined, running: running[i]!, seesMembers: 0 }),
+    indexOf: (a: string) => ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'].indexOf(a),
+    async startMember(i: number) {
+      calls.push(`start ${i}`);
+      await started;
+      running[i] = true;
+      calls.push(`started ${i}`);
+    },
+    async killMember(i: number, signal: string) {
+      calls.push(`kill ${i} ${signal}`);
+      running[i] = false;
+    },
+    waitForSize: async () => {},
+    health: async () => undefined,
+    waitForSafe: async () => {},
+    stop: async () => {},
+  } as unknown as LocalCluster;
+  const topo = {
+    procs: new Map(),
+    byService: () => [],
+    isRunning: () => false,
+    signal: async () => {},
+    startProc: async () => {},
+    cluster,
+  } as unknown as ShellTopology;
+  return { topo, calls, letStart };
+}
+
+describe('launcher commands: one at a time, each answered once', () => {
+  it('a member command typed while another waits is told so, runs after it, and each result is printed once', async () => {
+    const { topo, calls, letStart } = fakeTopology();
+    const out: string[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l), { queueOwner: async () => ({ queue: 'messages-queue', owner: '127.0.0.1:3' }) });
+    const first = shell.submit('start-member 2');
+    const second = shell.submit('kill-member 3');
+    assert.deepEqual(out, ['"start-member 2" is still in progress; "kill-member 3" runs after it']);
+
+    await shell.submit('ps');
+    const ps = out.at(-1)!;
+    assert.match(ps, /member-2 127\.0\.0\.1:2 stopped/);
+    assert.match(ps, /queue messages-queue: partition owner member-3 \(127\.0\.0\.1:3\)/);
+    assert.match(ps, /in progress: start-member 2; then kill-member 3/);
+    assert.deepEqual(calls, ['start 1'], 'the kill waits for the start');
+
+    letStart();
+    await Promise.all([first, second]);
+    assert.deepEqual(calls, ['start 1', 'started 1', 'kill 2 SIGKILL']);
+    const results = out.filter((l) => /^member-/.test(l));
+    assert.equal(results.length, 2, results.join('\n'));
+    assert.match(results[0]!, /^member-2 joined after \d+\.\d s; cluster safe \(backups in sync\) after \d+\.\d s more$/);
+    assert.equal(results[1], 'member-3 killed (SIGKILL: a crash)');
+
+    // The client's table still names the dead owner for a moment: ps says it is stopped.
+    await shell.submit('ps');
+    assert.match(out.at(-1)!, /queue messages-queue: partition owner member-3 \(127\.0\.0\.1:3, stopped: its partitions are moving to the others\)/);
+  });
+
+  it('says when there is nothing to do, or no such member', async () => {
+    const { topo } = fakeTopology();
+    const out: string[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l));
+    await shell.submit('start-member 1');
+    await shell.submit('stop-member 2');
+    await shell.submit('kill-member 9');
+    await shell.submit('stop member-1');
+    assert.deepEqual(out, [
+      'member-1 is already running',
+      'member-2 is not running',
+      'error: no member-9; members are 1..3',
+      'error: no process named member-1 (members: stop-member 1 / start-member 1); processes: (none)',
+    ]);
+  });
+});
