@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 export { partitionOwnerAddress } from './partition-owner.js';
-import { spawnTiedToParent } from '../exit-with-parent.js';
+import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
 import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRoot } from './jar.js';
 
 /** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
