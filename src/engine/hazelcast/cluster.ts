@@ -19,6 +19,19 @@ export interface StartClusterOptions {
   clusterName?: string;
   /** Address members bind to and advertise. Default '127.0.0.1'. */
   host?: string;
+  /**
+   * One address per member, each on a host of its own (a machine or a
+   * network namespace): member i binds and advertises memberHosts[i], every
+   * member on basePort. Its length must equal `members`; `host` is then unused.
+   */
+  memberHosts?: string[];
+  /**
+   * Command prefix member i runs under, e.g. ['ip', 'netns', 'exec', 'ns1'] to
+   * start it inside a network namespace (the prefix must exec the program, so
+   * it stops with its wrapper). The free-port check is left out then: the port
+   * is in another namespace.
+   */
+  runUnder?: (member: number) => string[];
   /** Member YAML. Default config/hazelcast.yaml. */
   configFile?: string;
   /** Member jar. Default .cache/hazelcast/hazelcast-<version>.jar (see `npm run hazelcast:fetch`). */
@@ -125,6 +138,7 @@ const LIFECYCLE_LINE = /is (STARTING|STARTED|SHUTTING_DOWN|SHUTDOWN)\s*$/;
 
 interface Slot {
   index: number;
+  host: string;
   port: number;
   address: string;
   child?: ChildProcess;
@@ -153,7 +167,13 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
   const stopTimeoutMs = opts.stopTimeoutMs ?? 20_000;
   const heapMb = opts.heapMb ?? 320;
 
-  if (host === '0.0.0.0' || host === '::') throw new RangeError(`host must be an address members can advertise to each other and to clients, not ${host}`);
+  const hosts = opts.memberHosts ?? Array.from({ length: opts.members }, () => host);
+  if (hosts.length !== opts.members) throw new RangeError(`memberHosts lists ${hosts.length} addresses for ${opts.members} members`);
+  for (const h of hosts) {
+    if (h === '0.0.0.0' || h === '::') throw new RangeError(`host must be an address members can advertise to each other and to clients, not ${h}`);
+  }
+  // Members on hosts of their own all listen on basePort.
+  const portOf = (i: number) => (opts.memberHosts ? basePort : basePort + i);
   if (!javaAvailable()) throw new HazelcastSetupError(JAVA_HINT, 'java');
   const jar = opts.jarPath ?? findHazelcastJar();
   if (!jar || !existsSync(jar)) {
@@ -164,8 +184,9 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
 
   const slots: Slot[] = Array.from({ length: opts.members }, (_, index) => ({
     index,
-    port: basePort + index,
-    address: `${host}:${basePort + index}`,
+    host: hosts[index]!,
+    port: portOf(index),
+    address: `${hosts[index]!}:${portOf(index)}`,
     started: false,
     seesMembers: 0,
     tail: [],
@@ -204,8 +225,9 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
     });
 
   const launch = async (slot: Slot) => {
-    const busy = await portInUse(host, slot.port);
-    if (busy) throw new ClusterStartError(`port ${slot.port} on ${host} is already in use (another cluster running?); choose another base port (--base-port)`);
+    const prefix = opts.runUnder?.(slot.index) ?? [];
+    const busy = prefix.length === 0 && (await portInUse(slot.host, slot.port));
+    if (busy) throw new ClusterStartError(`port ${slot.port} on ${slot.host} is already in use (another cluster running?); choose another base port (--base-port)`);
     const args = [
       `-Xms${Math.min(128, heapMb)}m`,
       `-Xmx${heapMb}m`,
@@ -218,7 +240,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       ...(opts.jvmArgs ?? []),
       `-Dhazelcast.config=${configFile}`,
       `-Dhazel-lab.cluster-name=${clusterName}`,
-      `-Dhazel-lab.host=${host}`,
+      `-Dhazel-lab.host=${slot.host}`,
       `-Dhazel-lab.port=${slot.port}`,
       `-Dhazel-lab.members=${addresses.join(',')}`,
       '-cp',
@@ -226,7 +248,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       'com.hazelcast.core.server.HazelcastMemberStarter',
     ];
     // Through the wrapper: the member stops within seconds when this process dies, even by SIGKILL.
-    const child = spawnTiedToParent('java', args);
+    const child = prefix.length > 0 ? spawnTiedToParent(prefix[0]!, [...prefix.slice(1), 'java', ...args]) : spawnTiedToParent('java', args);
     slot.child = child;
     if (child.pid !== undefined) opts.onSpawn?.(slot.index, child.pid, `-Dhazel-lab.port=${slot.port}`);
     slot.started = false;
@@ -294,7 +316,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       const s = slotAt(slots, i);
       return {
         index: s.index,
-        host,
+        host: s.host,
         port: s.port,
         address: s.address,
         pid: s.child?.pid,
@@ -347,7 +369,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
     await until(
       seesAll(slots, slots.length),
       startTimeoutMs,
-      () => `waiting for ${slots.length} Hazelcast member(s) on ${host}:${basePort}-${basePort + slots.length - 1} to form cluster '${clusterName}'`,
+      () => `waiting for ${slots.length} Hazelcast member(s) at ${opts.memberHosts ? addresses.join(', ') : `${host}:${basePort}-${basePort + slots.length - 1}`} to form cluster '${clusterName}'`,
       slots,
     );
   } catch (e) {

@@ -9,13 +9,14 @@ import {
   LogLevel,
   OperationTimeoutError,
   ReconnectMode,
+  SplitBrainProtectionError,
   TargetDisconnectedError,
   type ClientConfig,
   type IMap,
   type ILogger,
   type IQueue,
 } from 'hazelcast-client';
-import { EngineUnavailableError, isEngineUnavailable, type Engine, type KvMap, type LogEntry, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
+import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Engine, type KvMap, type LogEntry, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
@@ -469,6 +470,12 @@ export class HazelcastEngine implements Engine {
     try {
       return await fn(client);
     } catch (e) {
+      // The member this client reaches is on a side of a partition smaller
+      // than the structure's split-brain protection allows: nothing is
+      // written there. Another instance, on the other side, can serve it.
+      if (e instanceof SplitBrainProtectionError) {
+        throw new ProtectionError(`Hazelcast cluster '${this.opts.clusterName}' refused the call: this side of a partition is too small (${e.message})`, { cause: e });
+      }
       if (isConnectionFailure(e)) {
         throw new HazelcastUnreachableError(
           `Hazelcast cluster '${this.opts.clusterName}' at ${this.opts.members.join(', ')} failed the request: ${(e as Error).message}`,
