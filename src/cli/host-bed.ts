@@ -1,0 +1,365 @@
+/**
+ * The system across several hosts made of network namespaces (netns.ts):
+ * hosts 1..N-1 each run one Hazelcast member and one logging instance, hosts
+ * 1 and 2 also one messages instance, host N the facade. Every service binds
+ * its host's address and is given the members' addresses, as on real
+ * machines. Used by `npm run hosts` and test/integration/partition.test.ts.
+ *
+ * Everything started here stops when this process ends, even by SIGKILL
+ * (each runs under the exit-with-parent wrapper); destroyNet removes what
+ * is left by name.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
+import { repoRoot } from '../engine/hazelcast/jar.js';
+import { spawnTiedToParent } from '../lib/exit-with-parent.js';
+import { MAIN_JS, type ServiceKind } from './topology.js';
+import {
+  checkPlan,
+  controlAddress,
+  createNet,
+  delayHost,
+  destroyNet,
+  faultsOn,
+  healHost,
+  hostAddress,
+  isolateHost,
+  onHost,
+  partitionHost,
+  type NetPlan,
+} from './netns.js';
+
+export const HOSTS_CONFIG_FILE = join(repoRoot, 'config', 'hazelcast-hosts.yaml');
+export const MEMBER_PORT = 5701;
+export const PORTS: Record<ServiceKind, number> = { facade: 8000, logging: 8100, messages: 8200 };
+
+export interface BedOptions extends Partial<NetPlan> {
+  /** Where the state file, logs, data and token go. */
+  stateDir: string;
+  clusterName?: string;
+  /** Every output line of every process, with its name. */
+  onLine?: (name: string, line: string) => void;
+  /** Extra flags per service kind. */
+  serviceArgs?: Partial<Record<ServiceKind, string[]>>;
+  /** How long to wait for the cluster and each service. Default 120000. */
+  readyTimeoutMs?: number;
+}
+
+/** One process of the bed, as the state file and `status` show it. */
+export interface BedProcess {
+  name: string;
+  kind: ServiceKind | 'member';
+  host: number;
+  /** 'ip:port' */
+  address: string;
+}
+
+/** What the state file holds: enough for `status`, the fault commands and `down` from another process. */
+export interface BedState extends NetPlan {
+  /** The process that runs the bed (its processes stop when it ends). */
+  pid: number;
+  clusterName: string;
+  startedAt: string;
+  processes: BedProcess[];
+}
+
+export const DEFAULT_PLAN: NetPlan = { prefix: 'hlab', subnet: '10.203.0', hosts: 4 };
+export const stateFile = (stateDir: string) => join(stateDir, 'state.json');
+
+export function readState(stateDir: string): BedState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(stateDir), 'utf8')) as BedState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Which hosts run what: members and logging on 1..N-1, messages on 1 and 2, the facade on N. */
+export function layout(plan: NetPlan): BedProcess[] {
+  const out: BedProcess[] = [];
+  const memberHosts = plan.hosts - 1;
+  for (let h = 1; h <= memberHosts; h++) out.push({ name: `member-${h}`, kind: 'member', host: h, address: `${hostAddress(plan, h)}:${MEMBER_PORT}` });
+  for (let h = 1; h <= memberHosts; h++) out.push({ name: `logging-${h}`, kind: 'logging', host: h, address: `${hostAddress(plan, h)}:${PORTS.logging}` });
+  for (let h = 1; h <= Math.min(2, memberHosts); h++) out.push({ name: `messages-${h}`, kind: 'messages', host: h, address: `${hostAddress(plan, h)}:${PORTS.messages}` });
+  out.push({ name: 'facade', kind: 'facade', host: plan.hosts, address: `${hostAddress(plan, plan.hosts)}:${PORTS.facade}` });
+  return out;
+}
+
+interface Running {
+  proc: BedProcess;
+  child: ChildProcess;
+  exited: Promise<void>;
+  tail: string[];
+  log: WriteStream;
+}
+
+export class HostBed {
+  private readonly running = new Map<string, Running>();
+  private cluster: LocalCluster | undefined;
+  private stopping: Promise<void> | undefined;
+  readonly processes: BedProcess[];
+  readonly clusterName: string;
+
+  private constructor(
+    readonly plan: NetPlan,
+    private readonly o: BedOptions,
+  ) {
+    this.processes = layout(plan);
+    this.clusterName = o.clusterName ?? 'hazel-lab-hosts';
+  }
+
+  /** The facade's host: it can reach a partitioned host. */
+  get facadeHost(): number {
+    return this.plan.hosts;
+  }
+
+  get facadeUrl(): string {
+    return `http://${this.byName('facade').address}`;
+  }
+
+  byName(name: string): BedProcess {
+    const p = this.processes.find((x) => x.name === name);
+    if (!p) throw new Error(`no process named ${name} in this bed`);
+    return p;
+  }
+
+  url(name: string): string {
+    return `http://${this.byName(name).address}`;
+  }
+
+  get memberAddresses(): string[] {
+    return this.processes.filter((p) => p.kind === 'member').map((p) => p.address);
+  }
+
+  /** A bed built by another process (its state file gives the plan): for the fault commands, which need the plan alone. */
+  static attach(plan: NetPlan): HostBed {
+    checkPlan(plan);
+    return new HostBed(plan, { stateDir: '' });
+  }
+
+  /** Builds the hosts, starts members and services, waits until every service is ready. */
+  static async up(o: BedOptions): Promise<HostBed> {
+    const plan: NetPlan = { prefix: o.prefix ?? DEFAULT_PLAN.prefix, subnet: o.subnet ?? DEFAULT_PLAN.subnet, hosts: o.hosts ?? DEFAULT_PLAN.hosts };
+    checkPlan(plan);
+    const bed = new HostBed(plan, o);
+    try {
+      await bed.start();
+    } catch (e) {
+      await bed.down();
+      throw e;
+    }
+    return bed;
+  }
+
+  private async start(): Promise<void> {
+    const { plan, o } = this;
+    mkdirSync(join(o.stateDir, 'logs'), { recursive: true });
+    await createNet(plan);
+    this.writeState();
+    const tokenFile = join(o.stateDir, 'token');
+    writeFileSync(tokenFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+
+    const memberHosts = this.processes.filter((p) => p.kind === 'member').map((p) => p.host);
+    this.cluster = await startCluster({
+      members: memberHosts.length,
+      memberHosts: memberHosts.map((h) => hostAddress(plan, h)),
+      basePort: MEMBER_PORT,
+      clusterName: this.clusterName,
+      configFile: HOSTS_CONFIG_FILE,
+      runUnder: (i) => onHost(plan, memberHosts[i]!),
+      dataLogDir: join(o.stateDir, 'logs'),
+      startTimeoutMs: o.readyTimeoutMs ?? 120_000,
+      ...(o.onLine ? { onLog: (i: number, line: string) => o.onLine!(`member-${memberHosts[i]}`, line) } : {}),
+    });
+
+    // Logging and messages first (the facade finds them in the registry), then the facade.
+    const services = this.processes.filter((p) => p.kind !== 'member');
+    const first = services.filter((p) => p.kind !== 'facade');
+    await Promise.all(first.map((p) => this.startService(p)));
+    await Promise.all(first.map((p) => this.waitReady(p)));
+    const facade = this.byName('facade');
+    await this.startService(facade);
+    await this.waitReady(facade);
+  }
+
+  private serviceArgs(p: BedProcess): string[] {
+    const { plan, o } = this;
+    const addr = hostAddress(plan, p.host);
+    const args = [
+      p.kind,
+      '--host', addr,
+      '--advertise-host', addr,
+      '--port', String(PORTS[p.kind as ServiceKind]),
+      '--name', p.name,
+      '--engine', 'hazelcast',
+      '--hz-cluster-name', this.clusterName,
+      '--hz-members', this.memberAddresses.join(','),
+      '--data-dir', join(o.stateDir, 'data', p.name),
+    ];
+    // Logging i and messages i prefer the member on their own host.
+    if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
+    args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
+    return args;
+  }
+
+  private async startService(p: BedProcess): Promise<void> {
+    mkdirSync(join(this.o.stateDir, 'data', p.name), { recursive: true });
+    const child = spawnTiedToParent(onHost(this.plan, p.host)[0]!, [...onHost(this.plan, p.host).slice(1), process.execPath, MAIN_JS, ...this.serviceArgs(p)], {
+      env: { ...process.env, LOG_PRETTY: '0' },
+      graceMs: 10_000,
+    });
+    const log = createWriteStream(join(this.o.stateDir, 'logs', `${p.name}.log`), { flags: 'a' });
+    const r: Running = { proc: p, child, tail: [], log, exited: new Promise((res) => child.once('exit', () => res())) };
+    const onLine = (line: string) => {
+      r.tail.push(line);
+      if (r.tail.length > 20) r.tail.shift();
+      log.write(line + '\n');
+      this.o.onLine?.(p.name, line);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    this.running.set(p.name, r);
+  }
+
+  /** Waits until the service answers /health/ready with 200. */
+  private async waitReady(p: BedProcess): Promise<void> {
+    const timeoutMs = this.o.readyTimeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    const r = this.running.get(p.name)!;
+    let exited = false;
+    void r.exited.then(() => (exited = true));
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`${p.name} on host ${p.host} exited while starting:\n  ${r.tail.slice(-10).join('\n  ')}`);
+      const h = await probe(`http://${p.address}/health/ready`);
+      if (h.ok) return;
+      last = h.detail;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    throw new Error(`${p.name} on host ${p.host} not ready within ${timeoutMs} ms (${last}):\n  ${r.tail.slice(-10).join('\n  ')}`);
+  }
+
+  private writeState(): void {
+    const s: BedState = { ...this.plan, pid: process.pid, clusterName: this.clusterName, startedAt: new Date().toISOString(), processes: this.processes };
+    writeFileSync(stateFile(this.o.stateDir), JSON.stringify(s, null, 2) + '\n');
+  }
+
+  /** Cuts host h off from the other hosts; the facade's host still reaches it. */
+  partition(h: number): void {
+    partitionHost(this.plan, h, [this.facadeHost]);
+  }
+
+  heal(h: number): void {
+    healHost(this.plan, h);
+  }
+
+  isolate(h: number): void {
+    isolateHost(this.plan, h);
+  }
+
+  delay(h: number, ms: number): void {
+    delayHost(this.plan, h, ms);
+  }
+
+  /** Member health for each member host (undefined when it does not answer within 2 s). */
+  async memberHealth(): Promise<Array<MemberHealth | undefined>> {
+    const c = this.cluster;
+    if (!c) return [];
+    return Promise.all(c.addresses.map((_, i) => c.health(i)));
+  }
+
+  /** Stops services (facade first), then members, then removes the hosts. Idempotent. */
+  down(): Promise<void> {
+    this.stopping ??= (async () => {
+      const order = ['facade', 'messages', 'logging'] as const;
+      for (const kind of order) {
+        const rs = [...this.running.values()].filter((r) => r.proc.kind === kind);
+        await Promise.all(rs.map((r) => stopChild(r, 15_000)));
+      }
+      await this.cluster?.stop().catch(() => undefined);
+      await destroyNet(this.plan.prefix).catch(() => undefined);
+      rmSync(stateFile(this.o.stateDir), { force: true });
+    })();
+    return this.stopping;
+  }
+}
+
+async function stopChild(r: Running, graceMs: number): Promise<void> {
+  const pid = r.child.pid;
+  if (pid === undefined || r.child.exitCode !== null || r.child.signalCode !== null) {
+    r.log.end();
+    return;
+  }
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // gone
+    }
+  };
+  kill('SIGTERM');
+  const t = setTimeout(() => kill('SIGKILL'), graceMs);
+  await r.exited;
+  clearTimeout(t);
+  await new Promise<void>((res) => r.log.end(res));
+}
+
+/** GET with a short timeout: a member or service on a cut-off host may not answer at all. */
+export async function probe(url: string, timeoutMs = 2000): Promise<{ ok: boolean; status?: number; detail: string; body?: unknown }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    const msg = (body as { message?: unknown } | null)?.message;
+    return { ok: res.ok, status: res.status, body, detail: `${res.status}${typeof msg === 'string' ? ` ${msg}` : ''}` };
+  } catch (e) {
+    return { ok: false, detail: (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message };
+  }
+}
+
+/** One line per process of a bed, with where it runs and how it is doing now; for `status` and `up`. */
+export async function describeBed(state: BedState): Promise<string[]> {
+  const lines: string[] = [];
+  lines.push(`bed '${state.prefix}' on ${state.subnet}.0/24 (this machine is ${controlAddress(state)}), run by pid ${state.pid}${pidAlive(state.pid) ? '' : ' (gone)'}, since ${state.startedAt}`);
+  for (let h = 1; h <= state.hosts; h++) {
+    const faults = (() => {
+      try {
+        return faultsOn(state, h);
+      } catch {
+        return ['host missing'];
+      }
+    })();
+    lines.push(`host ${h}  ${hostAddress(state, h).padEnd(13)} ${faults.length ? `[${faults.join(', ')}]` : ''}`);
+    for (const p of state.processes.filter((x) => x.host === h)) {
+      const url = p.kind === 'member' ? `http://${p.address}/hazelcast/health` : `http://${p.address}/health/ready`;
+      const r = await probe(url, 1500);
+      let how: string;
+      if (p.kind === 'member') {
+        const b = r.body as Partial<MemberHealth> | undefined;
+        how = r.ok && b ? `${b.nodeState ?? '?'}, sees ${b.clusterSize ?? '?'} member(s), ${b.clusterSafe ? 'safe' : 'not safe'}` : `not answering (${r.detail})`;
+      } else {
+        how = r.ok ? 'ready' : `not ready (${r.detail})`;
+      }
+      lines.push(`  ${p.name.padEnd(11)} ${(p.kind === 'member' ? p.address : `http://${p.address}`).padEnd(26)} ${how}`);
+    }
+  }
+  return lines;
+}
