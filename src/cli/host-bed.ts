@@ -67,6 +67,17 @@ export interface BedState extends NetPlan {
   processes: BedProcess[];
 }
 
+/**
+ * Facade settings across hosts. In the first seconds of a partition, before
+ * the members notice (hazelcast.max.no.heartbeat.seconds, 8), every write
+ * whose partition lives on the cut-off member waits, from any client on the
+ * other side, until the members drop it and promote its backups (measured:
+ * up to ~10 s). With the default 1 s attempt timeout the facade gave up on
+ * healthy logging instances, opened all their breakers, and failed 13–28 %
+ * of POSTs then; with an attempt longer than that wait they are only slow.
+ */
+export const NETWORK_FACADE_ARGS = ['--attempt-timeout-ms', '10000', '--request-deadline-ms', '15000'];
+
 export const DEFAULT_PLAN: NetPlan = { prefix: 'hlab', subnet: '10.203.0', hosts: 4 };
 export const stateFile = (stateDir: string) => join(stateDir, 'state.json');
 
@@ -211,6 +222,7 @@ export class HostBed {
     ];
     // Logging i and messages i prefer the member on their own host.
     if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
+    if (p.kind === 'facade') args.push(...NETWORK_FACADE_ARGS);
     args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
     return args;
   }
