@@ -45,6 +45,12 @@ export interface BedOptions extends Partial<NetPlan> {
   onLine?: (name: string, line: string) => void;
   /** Extra flags per service kind. */
   serviceArgs?: Partial<Record<ServiceKind, string[]>>;
+  /**
+   * The queue's name (every service gets it as --queue-name), or a function
+   * called once the members are up that picks it, e.g. so that the queue
+   * lives on a given member. Default: the services' default.
+   */
+  queueName?: string | ((bed: HostBed) => Promise<string>);
   /** How long to wait for the cluster and each service. Default 120000. */
   readyTimeoutMs?: number;
 }
@@ -123,6 +129,8 @@ export class HostBed {
   private stopping: Promise<void> | undefined;
   readonly processes: BedProcess[];
   readonly clusterName: string;
+  /** Set when BedOptions.queueName is. */
+  queueName: string | undefined;
 
   private constructor(
     readonly plan: NetPlan,
@@ -196,6 +204,9 @@ export class HostBed {
       ...(o.onLine ? { onLog: (i: number, line: string) => o.onLine!(`member-${memberHosts[i]}`, line) } : {}),
     });
 
+    const q = o.queueName;
+    if (q !== undefined) this.queueName = typeof q === 'string' ? q : await q(this);
+
     // Logging and messages first (the facade finds them in the registry), then the facade.
     const services = this.processes.filter((p) => p.kind !== 'member');
     const first = services.filter((p) => p.kind !== 'facade');
@@ -222,6 +233,7 @@ export class HostBed {
     ];
     // Logging i and messages i prefer the member on their own host.
     if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
+    if (this.queueName !== undefined) args.push('--queue-name', this.queueName);
     if (p.kind === 'facade') args.push(...NETWORK_FACADE_ARGS);
     args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
     return args;
