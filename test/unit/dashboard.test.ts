@@ -3,7 +3,7 @@ import { describe, test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { MessageQueue } from '../../src/engine/ports.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { dashboardRoutes, defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../src/services/facade/dashboard.js';
+import { dashboardRoutes, defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../src/services/facade/routes/dashboard.js';
 import { InstanceDirectory } from '../../src/services/facade/directory.js';
 import { InstanceCaller } from '../../src/services/facade/resilience.js';
 import { buildLoggingApp } from '../../src/services/logging/app.js';

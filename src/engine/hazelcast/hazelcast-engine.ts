@@ -2,6 +2,7 @@ import {
   Client,
   ClientNotActiveError,
   ClientOfflineError,
+  HazelcastError,
   HazelcastInstanceNotActiveError,
   IllegalStateError,
   IOError,
@@ -199,7 +200,7 @@ export class HazelcastEngine implements Engine {
         onQueue((q) => q.addAll(batch.map((w) => w.value.text))).then(
           (added) => (added ? batch.forEach((w) => w.resolve(true)) : batch.forEach(alone)),
           // The member answers "Queue full" (IllegalStateError) when the batch does not fit.
-          (err: unknown) => (err instanceof IllegalStateError ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
+          (err: unknown) => (err instanceof IllegalStateError || (err as { cause?: unknown }).cause instanceof IllegalStateError ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
         );
       },
       { maxItems: MAX_OFFER_BATCH },
@@ -475,6 +476,8 @@ export class HazelcastEngine implements Engine {
           { cause: e },
         );
       }
+      // Whatever else the cluster answered (a refusal, a timeout of its own): the call could not be served now.
+      if (e instanceof HazelcastError && !isEngineUnavailable(e)) throw new EngineUnavailableError(`Hazelcast: ${e.message}`, { cause: e });
       throw e;
     }
   }

@@ -10,12 +10,12 @@ import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { MessageQueue } from '../../engine/ports.js';
-import { errorBody } from '../../shared/http.js';
-import type { InstanceRecord, ServiceName } from '../../shared/registry.js';
-import type { ServiceCaller } from './caller.js';
-import type { InstanceDirectory } from './directory.js';
-import type { InstanceCaller } from './resilience.js';
+import type { MessageQueue } from '../../../engine/ports.js';
+import { errorBody } from '../../../shared/http.js';
+import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
+import type { ServiceCaller } from '../caller.js';
+import type { InstanceDirectory } from '../directory.js';
+import type { InstanceCaller } from '../resilience.js';
 
 export interface DashboardDeps {
   directory: InstanceDirectory;
@@ -98,7 +98,7 @@ const PAGE_HEADERS = {
 export function defaultWebDir(from = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'web');
-    if (dirname(dir) === dir) return join(from, '..', '..', 'web');
+    if (dirname(dir) === dir) return join(from, '..', '..', '..', 'web');
   }
 }
 
