@@ -36,8 +36,8 @@ export function commonSettings(service: string, defaultPort: number) {
   return {
     port: setting.int('port', 'PORT', defaultPort, 0, 65535, 'port to listen on (0: any free port)'),
     host: setting.host('host', 'HOST', '127.0.0.1', 'address to listen on; a non-loopback address needs an internal token'),
-    name: setting.name('name', 'INSTANCE_NAME', (got) => `${service}-${String(got.port)}`, 'instance name in logs, the registry and metrics'),
-    advertiseHost: setting.host('advertise-host', 'ADVERTISE_HOST', (got) => String(got.host), 'host written in the registry for others to call'),
+    name: { ...setting.name('name', 'INSTANCE_NAME', (got) => `${service}-${String(got.port)}`, 'instance name in logs, the registry and metrics'), defaultText: '<service>-<port>' },
+    advertiseHost: { ...setting.host('advertise-host', 'ADVERTISE_HOST', (got) => String(got.host), 'host written in the registry for others to call'), defaultText: 'the --host value' },
     logLevel: setting.choice('log-level', 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'lowest level logged'),
     logPretty: setting.choice('log-pretty', 'LOG_PRETTY', 'auto', ['auto', '1', '0'] as const, 'human-readable logs (auto: when stdout is a terminal; else JSON lines)'),
     exitWithParent: setting.bool('exit-with-parent', 'EXIT_WITH_PARENT', false, 'exit when stdin closes (set by the launcher, so no instance outlives it)'),

@@ -215,25 +215,32 @@ export function defaultText(s: Setting<unknown>): string {
 /** `--help` text: one line per setting. */
 export function formatHelp(usage: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => [`--${s.flag}`, s.env, defaultText(s), s.range, s.help]);
-  const w = [0, 1, 2].map((i) => Math.min(34, Math.max(...rows.map((r) => r[i]!.length))));
+  const w = [0, 1, 2].map((i) => Math.min(24, Math.max(...rows.map((r) => r[i]!.length))));
   const lines = rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[4]} (${r[3]})`);
   return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n`;
 }
 
-/** The README's table: one row per setting, naming which programs take it. */
+/**
+ * The README's table: one row per setting (flag and variable), naming which
+ * programs take it; a default that differs between them is given per program.
+ */
 export function markdownTable(groups: ReadonlyArray<{ who: string; table: SettingsTable }>): string {
-  const rows = new Map<string, { s: Setting<unknown>; who: string[] }>();
+  const rows = new Map<string, { s: Setting<unknown>; who: string[]; defaults: Array<[string, string]> }>();
   for (const g of groups) {
     for (const s of Object.values(g.table)) {
-      const row = rows.get(s.flag) ?? { s, who: [] };
+      const key = `${s.flag} ${s.env}`;
+      const row = rows.get(key) ?? { s, who: [], defaults: [] };
       row.who.push(g.who);
-      rows.set(s.flag, row);
+      row.defaults.push([g.who, defaultText(s)]);
+      rows.set(key, row);
     }
   }
   const esc = (x: string) => x.replace(/\|/g, '\\|');
   const out = ['| flag | variable | default | takes | used by | what it does |', '|---|---|---|---|---|---|'];
-  for (const { s, who } of rows.values()) {
-    out.push(`| \`--${s.flag}\` | \`${s.env}\` | ${esc(defaultText(s))} | ${esc(s.range)} | ${who.join(', ')} | ${esc(s.help)} |`);
+  for (const { s, who, defaults } of rows.values()) {
+    const same = defaults.every(([, d]) => d === defaults[0]![1]);
+    const def = same ? defaults[0]![1] : defaults.map(([w, d]) => `${d} (${w})`).join(', ');
+    out.push(`| \`--${s.flag}\` | \`${s.env}\` | ${esc(def)} | ${esc(s.range)} | ${who.join(', ')} | ${esc(s.help)} |`);
   }
   return out.join('\n');
 }

@@ -22,5 +22,5 @@ export interface MessagesConfig extends CommonConfig {
 
 export function loadMessagesConfig(src: Source, isTty = false): MessagesConfig {
   const v = readSettings(messagesSettings, src);
-  return Object.freeze({ service: 'messages', ...commonFrom(v, isTty), storeFile: resolve(v.storeFile), pollTimeoutMs: v.pollTimeoutMs });
+  return Object.freeze({ service: 'messages', ...commonFrom(v, isTty), storeFile: v.storeFile === ':memory:' ? v.storeFile : resolve(v.storeFile), pollTimeoutMs: v.pollTimeoutMs });
 }
