@@ -9,8 +9,8 @@ export async function createEngine(cfg: EngineConfig, logger: Logger, instanceNa
     return new EmbeddedEngine({ dataDir: cfg.dataDir, queueCapacity: cfg.queueCapacity, leaseMs: cfg.queueLeaseMs });
   }
   const { HazelcastEngine } = await import('./hazelcast/hazelcast-engine.js');
-  const members = cfg.preferredMember ? [cfg.preferredMember, ...cfg.members.filter((m) => m !== cfg.preferredMember)] : cfg.members;
-  logger.info({ members, clusterName: cfg.clusterName }, 'connecting to the Hazelcast cluster');
+  const members = cfg.members;
+  logger.info({ members, preferred: cfg.preferredMember, clusterName: cfg.clusterName }, 'connecting to the Hazelcast cluster');
   return new HazelcastEngine({
     members,
     clusterName: cfg.clusterName,

@@ -275,7 +275,10 @@ export class HazelcastEngine implements Engine {
       depth: () => onQueue((q) => q.size()),
       describe: async () => {
         const owner = await this.queueOwner(name).catch(() => undefined);
-        return { lines: [`partition owner ${owner ?? 'not known yet'}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
+        // Members are numbered as configured (the lab's member i), so `kill-member N` can target the owner.
+        const i = owner ? this.opts.members.indexOf(owner) : -1;
+        const who = owner ? (i >= 0 ? `member-${i + 1} (${owner})` : owner) : 'not known yet';
+        return { lines: [`queue ${name}: partition owner ${who}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
       },
     };
     this.queues.set(name, queue);

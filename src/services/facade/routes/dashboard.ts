@@ -70,7 +70,8 @@ export interface DashboardInstance {
 export interface DashboardState {
   at: string;
   tookMs: number;
-  queue: { depth: number | null; error?: string };
+  /** Depth (items not yet acknowledged), and what the engine says of where the queue lives. */
+  queue: { depth: number | null; error?: string; about?: string[] };
   registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
   log: { total: number | null; readFrom: string | null; error?: string };
   instances: DashboardInstance[];
@@ -263,8 +264,12 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
             (err: unknown) => ({ error: reasonOf(err) }),
           ),
       Promise.all(records.map((r) => (r.service === 'messages' ? consumed(r).catch((err: unknown) => ({ error: reasonOf(err) })) : undefined))),
-      deps.queue.depth().then(
-        (d): DashboardState['queue'] => ({ depth: d }),
+      Promise.all([
+        deps.queue.depth(),
+        // Where the queue lives (which member owns it, which broker leads what): for an operator about to kill one.
+        deps.queue.describe ? deps.queue.describe().then((d) => d.lines, () => undefined) : undefined,
+      ]).then(
+        ([d, about]): DashboardState['queue'] => ({ depth: d, ...(about?.length ? { about } : {}) }),
         (err: unknown): DashboardState['queue'] => ({ depth: null, error: reasonOf(err) }),
       ),
     ]);
