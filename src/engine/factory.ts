@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EngineConfig } from '../shared/common-config.js';
+import type { EngineConfig } from './config.js';
 import type { Engine } from './ports.js';
 
 /** Builds the configured engine adapter. Only entries and the launcher call this; services get the ports. */

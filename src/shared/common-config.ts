@@ -1,32 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
+import { ENGINE_KINDS, type EngineConfig } from '../engine/config.js';
 import { setting, type ValuesOf } from './settings.js';
 
 /** Engine map holding shared settings, keyed by their env names (QUEUE_NAME, ATTEMPT_TIMEOUT_MS, …). */
 export const SETTINGS_MAP = 'settings';
 
-export type EngineKind = 'embedded' | 'hazelcast';
-export const ENGINE_KINDS: readonly EngineKind[] = ['embedded', 'hazelcast'];
-
-/** How a service reaches the shared engine. */
-export interface EngineConfig {
-  kind: EngineKind;
-  /** embedded: folder of the shared SQLite file (and of per-instance stores). */
-  dataDir: string;
-  /** embedded: most items the queue holds. */
-  queueCapacity: number;
-  /** hazelcast: member addresses, host:port. */
-  members: string[];
-  clusterName: string;
-  /** hazelcast: listed first so the client prefers it (the lab pairs logging i with member i). */
-  preferredMember?: string;
-  connectTimeoutMs: number;
-  /** How long a received queue item may stay unacknowledged before it is delivered again. */
-  queueLeaseMs: number;
-  /** hazelcast: how often a consumer's delivery-ledger reconciler scans. */
-  ledgerScanMs: number;
-}
+export { ENGINE_KINDS, type EngineConfig, type EngineKind } from '../engine/config.js';
 
 /**
  * The settings every service has, in the order they are read (a computed

@@ -179,7 +179,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     assets = loadAssets(webDir);
   } catch (err) {
     // The API keeps working without the page.
-    app.log.warn({ webDir, err: (err as Error).message }, 'dashboard assets not found; / answers 503');
+    app.log.warn({ webDir, err }, 'dashboard assets not found; / answers 503');
   }
   // Kept out of the API docs: a page, not API.
   const hide = { schema: { hide: true } as FastifySchema };
