@@ -52,27 +52,36 @@ const PREREQUISITES: Prerequisite[] = [
   },
 ];
 
-/** test/<dir>/<name>.test.ts, the files package.json's shell glob used to give. */
-function defaultFiles(): string[] {
-  const testDir = join(root, 'test');
-  const files: string[] = [];
-  for (const dir of readdirSync(testDir).sort()) {
-    const full = join(testDir, dir);
-    if (!statSync(full).isDirectory()) continue;
-    for (const f of readdirSync(full).sort()) if (f.endsWith('.test.ts')) files.push(join('test', dir, f));
-  }
-  return files;
+/**
+ * Every .test.ts under test/ (test/ mirrors src/), in name order, with the
+ * integration suites (real processes, slow) last; `unit` leaves them out.
+ * test/fixtures holds files the tests run, not tests.
+ */
+function defaultFiles(unit = false): string[] {
+  const found: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const path = join(rel, name);
+      if (statSync(join(root, path)).isDirectory()) {
+        if (path !== join('test', 'fixtures')) walk(path);
+      } else if (name.endsWith('.test.ts')) found.push(path);
+    }
+  };
+  walk('test');
+  const slow = (f: string) => f.startsWith(join('test', 'integration') + '/');
+  return unit ? found.filter((f) => !slow(f)) : [...found.filter((f) => !slow(f)), ...found.filter(slow)];
 }
 
 async function main(argv: string[]): Promise<number> {
-  const setup = !argv.includes('--no-setup');
-  const given = argv.filter((a) => a !== '--no-setup');
+  const setup = !argv.includes('--no-setup') && !argv.includes('--unit');
+  const unit = argv.includes('--unit');
+  const given = argv.filter((a) => a !== '--no-setup' && a !== '--unit');
   const unknown = given.find((a) => a.startsWith('-'));
   if (unknown) {
-    console.error(`unknown flag ${unknown}; usage: tsx scripts/test.ts [--no-setup] [test files…]`);
+    console.error(`unknown flag ${unknown}; usage: tsx scripts/test.ts [--no-setup] [--unit] [test files…]`);
     return 2;
   }
-  const files = given.length > 0 ? given : defaultFiles();
+  const files = given.length > 0 ? given : defaultFiles(unit);
 
   const notReady: string[] = [];
   if (setup) {

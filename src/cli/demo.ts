@@ -6,7 +6,7 @@
  * then reads through the facade a few times.
  */
 import { ConfigError } from '../lib/errors.js';
-import { parseArgv, SettingsReader } from '../shared/settings.js';
+import { processSource, SettingsReader } from '../shared/settings.js';
 
 interface Entry {
   id: string;
@@ -67,8 +67,7 @@ function table(headers: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgv(process.argv.slice(2));
-  const r = new SettingsReader({ flags, env: process.env });
+  const r = new SettingsReader(processSource());
   const base = r.string('url', 'FACADE_URL', 'http://127.0.0.1:8000', /^https?:\/\/[^\s]+$/, 'an http(s) URL').replace(/\/$/, '');
   const count = r.int('count', 'DEMO_COUNT', 10, 1, 10_000);
   const reads = r.int('reads', 'DEMO_READS', 4, 0, 100);

@@ -8,12 +8,11 @@
  */
 import { startCluster, type LocalCluster } from '../engine/hazelcast/cluster.js';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable, JAVA_HINT } from '../engine/hazelcast/jar.js';
-import { readOrExit, HOSTNAME, parseArgv, SettingsReader } from '../shared/settings.js';
+import { readOrExit, HOSTNAME, processSource, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
 
 function options() {
-  const { flags } = parseArgv(process.argv.slice(2));
-  const r = new SettingsReader({ flags, env: process.env });
+  const r = new SettingsReader(processSource());
   const o = {
     members: r.int('members', 'HZ_LOCAL_MEMBERS', 3, 1, 9),
     basePort: r.int('base-port', 'HZ_BASE_PORT', 5701, 1024, 65535 - 9),

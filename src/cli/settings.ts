@@ -3,28 +3,42 @@
  * `npm run settings -- list | get NAME | set NAME VALUE | unset NAME [--engine ... --data-dir ... --hz-members ...]`
  * Reads and writes the settings kept in the engine. Services read them at
  * start where no flag or env var sets the same name; names are the env names.
+ * A value is checked as the services would check it before it is stored.
  */
 import { createEngine } from '../engine/factory.js';
-import { readCommon, SETTINGS_MAP } from '../shared/common-config.js';
+import { ConfigError, isConfigError } from '../lib/errors.js';
+import { SERVICE_NAMES, SETTINGS_TABLES } from '../services/config.js';
+import { commonFrom, commonSettings, SETTINGS_MAP } from '../shared/common-config.js';
 import { createLogger } from '../shared/logger.js';
-import { ConfigError } from '../lib/errors.js';
-import { parseArgv, SettingsReader } from '../shared/settings.js';
+import { checkSetting, formatHelp, processSource, readSettings } from '../shared/settings.js';
+
+const USAGE = 'usage: npm run settings -- list | get NAME | set NAME VALUE | unset NAME   (NAME is an env name, e.g. ATTEMPT_TIMEOUT_MS)';
+const c = commonSettings('settings', 0);
+/** Where the settings live: the engine a service would use. */
+const connection = { engine: c.engine, dataDir: c.dataDir, queueCapacity: c.queueCapacity, hzMembers: c.hzMembers, hzMember: c.hzMember, hzClusterName: c.hzClusterName, hzConnectTimeoutMs: c.hzConnectTimeoutMs };
 
 async function main(): Promise<void> {
-  const { flags, positional } = parseArgv(process.argv.slice(2));
-  const r = new SettingsReader({ flags, env: process.env });
-  const common = readCommon(r, 'settings', 0);
-  r.rejectUnknown();
-  const [cmd, name, value] = positional;
+  const src = processSource();
+  if (src.flags.has('help')) {
+    console.log(formatHelp(USAGE, connection));
+    return;
+  }
+  const v = readSettings(connection, src);
+  const [cmd, name, value] = src.positional;
   if (!cmd || !['list', 'get', 'set', 'unset'].includes(cmd) || (cmd !== 'list' && !name) || (cmd === 'set' && value === undefined)) {
-    console.error('usage: settings list | get NAME | set NAME VALUE | unset NAME   (NAME is an env name, e.g. ATTEMPT_TIMEOUT_MS)');
+    console.error(USAGE);
     process.exit(2);
   }
+  const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
   if (name && !/^[A-Z][A-Z0-9_]*$/.test(name)) throw new ConfigError(`setting names are env names (A-Z, 0-9, _), got ${JSON.stringify(name)}`);
-  const engine = await createEngine(common.engine, createLogger('settings', 'warn', false), 'settings-cli');
+  // The same check a service makes at start: an unknown name or a bad value is refused, nothing stored.
+  if (cmd === 'set') checkSetting(tables, name!, value!);
+  const defaults = readSettings(c, { flags: new Map(), env: {} });
+  const engineConfig = commonFrom({ ...defaults, ...v }, false).engine;
+  const engine = await createEngine(engineConfig, createLogger('settings', 'warn', false), 'settings-cli');
   try {
     const kv = engine.kv<string>(SETTINGS_MAP);
-    if (cmd === 'list') for (const [k, v] of await kv.entries()) console.log(`${k}=${v}`);
+    if (cmd === 'list') for (const [k, val] of await kv.entries()) console.log(`${k}=${val}`);
     if (cmd === 'get') console.log((await kv.get(name!)) ?? '(not set)');
     if (cmd === 'set') await kv.set(name!, value!);
     if (cmd === 'unset') await kv.delete(name!);
@@ -35,5 +49,5 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   console.error(`settings: ${(err as Error).message}`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  process.exit(isConfigError(err) ? 2 : 1);
 });

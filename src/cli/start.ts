@@ -12,8 +12,9 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ENGINE_KINDS, SETTINGS_MAP, type EngineKind } from '../shared/common-config.js';
-import { readOrExit, HOST_PORT, parseArgv, SettingsReader } from '../shared/settings.js';
+import { SETTINGS_MAP, type EngineKind } from '../shared/common-config.js';
+import { formatHelp, processSource, readOrExit, readSettings } from '../shared/settings.js';
+import { startSettings } from './start-config.js';
 import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
 import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from './pid-file.js';
@@ -21,45 +22,12 @@ import { describeTakenPort, firstTakenPort, type PlannedPort } from './port-chec
 import { Topology, type TopologyPort } from './topology.js';
 
 const USAGE = `usage: npm start -- [options]
-  --engine embedded|hazelcast   storage and queue (default embedded)
-  --logging N --messages N      instances of each (default 3 and 2)
-  --port P                      facade port (default 8000)
-  --logging-port P              first logging instance's port; instance i on P+i (default 7001)
-  --messages-port P             first messages instance's port (default 5001)
-  --data-dir DIR                stores, engine file, member logs (default ./data)
-  --fresh                       start with empty stores: deletes this engine's messages stores
-                                (and, embedded, the engine file engine.db) in the data dir first
-  --members N                   hazelcast: local members to start (default 3; 0 = use --hz-members)
-  --base-port P                 hazelcast: member i listens on P+i-1 (default 5701)
-  --hz-cluster-name NAME        hazelcast: cluster name (default hazel-lab)
-  --hz-members H:P,...          hazelcast with --members 0: an external cluster
-  --raw-logs                    print the services' JSON log lines as they are
-  --commands                    read the typed commands (ps, stop NAME, ...) from stdin even when it
-                                is not a terminal, e.g. from a script; without it they need a terminal`;
-
-const BOOL = ['true', 'false'] as const;
+Runs the whole topology (Hazelcast members first when --engine hazelcast, then logging, messages, facade).
+The typed commands (ps, stop NAME, kill-member N, ...) need a terminal, or --commands.`;
 
 function options() {
-  const { flags } = parseArgv(process.argv.slice(2));
-  const r = new SettingsReader({ flags, env: process.env });
-  const o = {
-    engine: r.oneOf<EngineKind>('engine', 'ENGINE', 'embedded', ENGINE_KINDS),
-    logging: r.int('logging', 'LOGGING_INSTANCES', 3, 0, 20),
-    messages: r.int('messages', 'MESSAGES_INSTANCES', 2, 0, 20),
-    dataDir: resolve(r.string('data-dir', 'DATA_DIR', './data')),
-    facadePort: r.int('port', 'FACADE_PORT', 8000, 1, 65535),
-    loggingPort: r.int('logging-port', 'LOGGING_BASE_PORT', 7001, 1, 65535 - 20),
-    messagesPort: r.int('messages-port', 'MESSAGES_BASE_PORT', 5001, 1, 65535 - 20),
-    members: r.int('members', 'HZ_LOCAL_MEMBERS', 3, 0, 9),
-    basePort: r.int('base-port', 'HZ_BASE_PORT', 5701, 1024, 65535 - 9),
-    clusterName: r.string('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
-    hzMembers: r.list('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], HOST_PORT, 'comma-separated host:port'),
-    raw: r.oneOf('raw-logs', 'RAW_LOGS', 'false', BOOL) === 'true',
-    fresh: r.oneOf('fresh', 'FRESH_START', 'false', BOOL) === 'true',
-    commands: r.oneOf('commands', 'LAUNCHER_COMMANDS', 'false', BOOL) === 'true',
-  };
-  r.rejectUnknown();
-  return o;
+  const o = readSettings(startSettings, processSource());
+  return { ...o, dataDir: resolve(o.dataDir) };
 }
 
 /** The option that moves each kind of port. */
@@ -105,7 +73,7 @@ function freshStart(dataDir: string, engine: EngineKind): string[] {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
+    console.log(formatHelp(USAGE, startSettings));
     return;
   }
   const o = readOrExit('start', options);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EngineConfig } from '../shared/common-config.js';
+import type { EngineConfig } from './config.js';
 import type { Engine } from './ports.js';
 
 /** Builds the configured engine adapter. Only entries and the launcher call this; services get the ports. */
@@ -9,8 +9,8 @@ export async function createEngine(cfg: EngineConfig, logger: Logger, instanceNa
     return new EmbeddedEngine({ dataDir: cfg.dataDir, queueCapacity: cfg.queueCapacity, leaseMs: cfg.queueLeaseMs });
   }
   const { HazelcastEngine } = await import('./hazelcast/hazelcast-engine.js');
-  const members = cfg.preferredMember ? [cfg.preferredMember, ...cfg.members.filter((m) => m !== cfg.preferredMember)] : cfg.members;
-  logger.info({ members, clusterName: cfg.clusterName }, 'connecting to the Hazelcast cluster');
+  const members = cfg.members;
+  logger.info({ members, preferred: cfg.preferredMember, clusterName: cfg.clusterName }, 'connecting to the Hazelcast cluster');
   return new HazelcastEngine({
     members,
     clusterName: cfg.clusterName,

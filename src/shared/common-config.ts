@@ -1,30 +1,46 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { HOST_PORT, HOSTNAME, type SettingsReader } from './settings.js';
+import { ConfigError } from '../lib/errors.js';
+import { ENGINE_KINDS, type EngineConfig } from '../engine/config.js';
+import { setting, type ValuesOf } from './settings.js';
 
 /** Engine map holding shared settings, keyed by their env names (QUEUE_NAME, ATTEMPT_TIMEOUT_MS, …). */
 export const SETTINGS_MAP = 'settings';
 
-export type EngineKind = 'embedded' | 'hazelcast';
-export const ENGINE_KINDS: readonly EngineKind[] = ['embedded', 'hazelcast'];
+export { ENGINE_KINDS, type EngineConfig, type EngineKind } from '../engine/config.js';
 
-/** How a service reaches the shared engine. */
-export interface EngineConfig {
-  kind: EngineKind;
-  /** embedded: folder of the shared SQLite file (and of per-instance stores). */
-  dataDir: string;
-  /** embedded: most items the queue holds. */
-  queueCapacity: number;
-  /** hazelcast: member addresses, host:port. */
-  members: string[];
-  clusterName: string;
-  /** hazelcast: listed first so the client prefers it (the lab pairs logging i with member i). */
-  preferredMember?: string;
-  connectTimeoutMs: number;
-  /** How long a received queue item may stay unacknowledged before it is delivered again. */
-  queueLeaseMs: number;
-  /** hazelcast: how often a consumer's delivery-ledger reconciler scans. */
-  ledgerScanMs: number;
+/**
+ * The settings every service has, in the order they are read (a computed
+ * default may use the ones above it).
+ */
+export function commonSettings(service: string, defaultPort: number) {
+  return {
+    port: setting.int('port', 'PORT', defaultPort, 0, 65535, 'port to listen on (0: any free port)'),
+    host: setting.host('host', 'HOST', '127.0.0.1', 'address to listen on; a non-loopback address needs an internal token'),
+    name: { ...setting.name('name', 'INSTANCE_NAME', (got) => `${service}-${String(got.port)}`, 'instance name in logs, the registry and metrics'), defaultText: '<service>-<port>' },
+    advertiseHost: { ...setting.host('advertise-host', 'ADVERTISE_HOST', (got) => String(got.host), 'host written in the registry for others to call'), defaultText: 'the --host value' },
+    logLevel: setting.choice('log-level', 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'lowest level logged'),
+    logPretty: setting.choice('log-pretty', 'LOG_PRETTY', 'auto', ['auto', '1', '0'] as const, 'human-readable logs (auto: when stdout is a terminal; else JSON lines)'),
+    exitWithParent: setting.bool('exit-with-parent', 'EXIT_WITH_PARENT', false, 'exit when stdin closes (set by the launcher, so no instance outlives it)'),
+    engine: setting.choice('engine', 'ENGINE', 'embedded', ENGINE_KINDS, 'embedded: one SQLite file, Node alone; hazelcast: a Hazelcast cluster'),
+    dataDir: setting.text('data-dir', 'DATA_DIR', './data', 'folder of the embedded engine file and the messages stores'),
+    queueCapacity: setting.int('queue-capacity', 'QUEUE_CAPACITY', 100_000, 1, 100_000_000, 'embedded: most items the queue holds (Hazelcast: the members\' max-size)'),
+    queueLeaseMs: setting.int('queue-lease-ms', 'QUEUE_LEASE_MS', 20_000, 100, 3_600_000, 'how long a received item may stay unacknowledged before it is delivered again'),
+    ledgerScanMs: setting.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000, 'hazelcast: how often a consumer scans the delivery ledger for lost items'),
+    hzMembers: setting.addresses('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], 'hazelcast: member addresses'),
+    hzMember: setting.address('hz-member', 'HZ_MEMBER', 'hazelcast: the member this instance prefers (tried first)'),
+    hzClusterName: setting.name('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', 'hazelcast: cluster name'),
+    hzConnectTimeoutMs: setting.int('hz-connect-timeout-ms', 'HZ_CONNECT_TIMEOUT_MS', 5000, 100, 600_000, 'hazelcast: longest wait for a (re)connection before a call fails'),
+    mapName: setting.name('map-name', 'MAP_NAME', 'messages-log', 'name of the shared log map'),
+    queueName: setting.name('queue-name', 'QUEUE_NAME', 'messages-queue', 'name of the shared queue'),
+    registryTtlMs: setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'),
+    shutdownTimeoutMs: setting.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000, 'longest an orderly shutdown may take'),
+    internalToken: { ...setting.text('internal-token', 'INTERNAL_TOKEN', '', 'shared secret services demand on internal routes (required on a non-loopback bind)', { pattern: /^\S{16,}$/, expected: 'at least 16 characters without spaces', range: '16+ characters' }), defaultText: '(none)' },
+    internalTokenFile: setting.text('internal-token-file', 'INTERNAL_TOKEN_FILE', '', 'file holding the internal token (instead of --internal-token)'),
+  } as const;
 }
+
+export type CommonSettings = ValuesOf<ReturnType<typeof commonSettings>>;
 
 /** What every service has. */
 export interface CommonConfig {
@@ -34,6 +50,10 @@ export interface CommonConfig {
   /** Host written in the registry for others to call; defaults to host. */
   advertiseHost: string;
   logLevel: string;
+  /** Human-readable log lines instead of JSON. */
+  logPretty: boolean;
+  /** Exit when stdin closes (the launcher's pipe). */
+  exitWithParent: boolean;
   engine: EngineConfig;
   /** Names of the shared structures. */
   mapName: string;
@@ -42,35 +62,57 @@ export interface CommonConfig {
   registryTtlMs: number;
   /** How long shutdown may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** Demanded on internal routes; undefined on a loopback bind without one. Never logged. */
+  internalToken: string | undefined;
 }
 
-export function readCommon(r: SettingsReader, service: string, defaultPort: number): CommonConfig {
-  const port = r.int('port', 'PORT', defaultPort, 0, 65535);
-  const host = r.string('host', 'HOST', '127.0.0.1', HOSTNAME, 'a host name or IP address');
-  const kind = r.oneOf('engine', 'ENGINE', 'embedded', ENGINE_KINDS);
-  const members = r.list('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], HOST_PORT, 'comma-separated host:port addresses');
-  const preferred = r.string('hz-member', 'HZ_MEMBER', '', HOST_PORT, 'a host:port address');
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/** The common part of a service's config from its table's values; checks what spans settings. */
+export function commonFrom(v: CommonSettings, isTty: boolean): CommonConfig {
   const engine: EngineConfig = {
-    kind,
-    dataDir: resolve(r.string('data-dir', 'DATA_DIR', './data')),
-    queueCapacity: r.int('queue-capacity', 'QUEUE_CAPACITY', 100_000, 1, 100_000_000),
-    members,
-    clusterName: r.string('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
-    connectTimeoutMs: r.int('hz-connect-timeout-ms', 'HZ_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
-    queueLeaseMs: r.int('queue-lease-ms', 'QUEUE_LEASE_MS', 20_000, 100, 3_600_000),
-    ledgerScanMs: r.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000),
+    kind: v.engine,
+    dataDir: resolve(v.dataDir),
+    queueCapacity: v.queueCapacity,
+    members: v.hzMembers,
+    clusterName: v.hzClusterName,
+    connectTimeoutMs: v.hzConnectTimeoutMs,
+    queueLeaseMs: v.queueLeaseMs,
+    ledgerScanMs: v.ledgerScanMs,
   };
-  if (preferred) engine.preferredMember = preferred;
+  if (v.hzMember) engine.preferredMember = v.hzMember;
+  const internalToken = tokenOf(v);
+  if (!internalToken && !LOOPBACK.test(v.host)) {
+    throw new ConfigError(
+      `listening on ${v.host} (not loopback) needs an internal token: set --internal-token / INTERNAL_TOKEN or --internal-token-file / INTERNAL_TOKEN_FILE (the same on every service), so nobody on the network can call internal routes`,
+    );
+  }
   return {
-    name: r.string('name', 'INSTANCE_NAME', `${service}-${port}`, /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
-    host,
-    port,
-    advertiseHost: r.string('advertise-host', 'ADVERTISE_HOST', host, HOSTNAME, 'a host name or IP address'),
-    logLevel: r.oneOf('log-level', 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    name: v.name,
+    host: v.host,
+    port: v.port,
+    advertiseHost: v.advertiseHost,
+    logLevel: v.logLevel,
+    logPretty: v.logPretty === 'auto' ? isTty : v.logPretty === '1',
+    exitWithParent: v.exitWithParent,
     engine,
-    mapName: r.string('map-name', 'MAP_NAME', 'messages-log', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
-    queueName: r.string('queue-name', 'QUEUE_NAME', 'messages-queue', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
-    registryTtlMs: r.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000),
-    shutdownTimeoutMs: r.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    mapName: v.mapName,
+    queueName: v.queueName,
+    registryTtlMs: v.registryTtlMs,
+    shutdownTimeoutMs: v.shutdownTimeoutMs,
+    internalToken,
   };
+}
+
+function tokenOf(v: CommonSettings): string | undefined {
+  if (v.internalToken && v.internalTokenFile) throw new ConfigError('set either --internal-token or --internal-token-file, not both');
+  if (!v.internalTokenFile) return v.internalToken || undefined;
+  let text: string;
+  try {
+    text = readFileSync(v.internalTokenFile, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`invalid setting --internal-token-file / INTERNAL_TOKEN_FILE: cannot read ${v.internalTokenFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!/^\S{16,}$/.test(text)) throw new ConfigError(`invalid setting --internal-token-file / INTERNAL_TOKEN_FILE: ${v.internalTokenFile} must hold a token of at least 16 characters without spaces`);
+  return text;
 }

@@ -1,22 +1,31 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { HttpError, isHttpError } from '../lib/errors.js';
+import { HttpError, isEngineUnavailable, isHttpError } from '../lib/errors.js';
 import type { Metrics } from './metrics.js';
 import { decodeCharset, decodeContentEncoding, parseJson } from './request-body.js';
 
-export const CORRELATION_HEADER = 'x-correlation-id';
+import { CORRELATION_HEADER, INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
+
+export { CORRELATION_HEADER };
 
 export interface HttpOptions {
   logger: Logger;
   bodyLimit?: number;
   /** When given: request metrics and GET /metrics. */
   metrics?: Metrics;
+  /**
+   * When given, every route but the probes (/health…) and /metrics answers
+   * 401 unless the request carries this token in x-internal-token: the
+   * service's routes are for the facade, not for anyone on the network.
+   */
+  internalToken?: string | undefined;
 }
 
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
@@ -55,10 +64,27 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header(CORRELATION_HEADER, req.id);
   });
+  if (opts.internalToken) {
+    const expected = digest(opts.internalToken);
+    // onRequest runs before the body is read: a refused call stores nothing.
+    app.addHook('onRequest', async (req, reply) => {
+      if (isOpenPath(req.url)) return;
+      const given = req.headers[INTERNAL_TOKEN_HEADER];
+      if (typeof given === 'string' && timingSafeEqual(digest(given), expected)) return;
+      return reply
+        .code(401)
+        .send(errorBody(401, `${given === undefined ? 'missing' : 'wrong'} internal token: this route is for other services of the system (send ${INTERNAL_TOKEN_HEADER})`));
+    });
+  }
   installBodyParsers(app, opts.bodyLimit ?? 65_536);
   opts.metrics?.install(app);
 
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (isEngineUnavailable(err)) {
+      // The one place an engine failure becomes an answer: 503, retry later (the message says which engine and why).
+      req.log.warn({ err }, 'engine unavailable');
+      return reply.code(503).header('retry-after', '1').send(errorBody(503, `engine unavailable: ${err.message}`));
+    }
     if (isHttpError(err)) {
       const e = err;
       if (e.statusCode >= 500) req.log.warn({ status: e.statusCode, reason: e.message }, 'request failed');
@@ -174,4 +200,12 @@ function clientMessage(e: FastifyError, bodyLimit: number, hints: FastifyContext
     default:
       return e.message;
   }
+}
+
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+/** Probes and metrics stay open without the internal token (documented): they reveal no message. */
+function isOpenPath(url: string): boolean {
+  const path = url.split('?')[0] ?? url;
+  return path === '/health' || path.startsWith('/health/') || path === '/metrics';
 }

@@ -47,7 +47,7 @@ export class RegistryMembership {
     } catch (err) {
       this.registered = false;
       this.lastError = (err as Error).message;
-      this.log.warn({ err: this.lastError }, 'registry heartbeat failed');
+      this.log.warn({ err }, 'registry heartbeat failed');
     }
   }
 
@@ -71,7 +71,7 @@ export class RegistryMembership {
       await this.kv.delete(key(this.record));
       this.log.info('deregistered');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'deregister failed; the entry expires by its TTL');
+      this.log.warn({ err }, 'deregister failed; the entry expires by its TTL');
     }
     this.registered = false;
   }

@@ -118,3 +118,135 @@ export function readOrExit<T>(program: string, read: () => T): T {
     throw err;
   }
 }
+
+// --- Settings declared once, as a table ---
+
+/**
+ * One setting: its flag, its environment variable, its default, the values it
+ * takes and one line of help. From a table of these come the validation at
+ * start, `--help`, the README's configuration table and the checks of
+ * `npm run settings -- set`.
+ */
+export interface Setting<T> {
+  flag: string;
+  env: string;
+  help: string;
+  /** The default; a function of the settings read before it when it depends on them. */
+  default: T | ((got: Readonly<Record<string, unknown>>) => T);
+  /** How a computed default reads in help and docs. */
+  defaultText?: string;
+  /** The values it takes, in words (e.g. "10–600000", "embedded | hazelcast"). */
+  range: string;
+  /** Reads the value (from the flag, else the env variable, else `def`), validating it. */
+  read(r: SettingsReader, def: T): T;
+}
+
+export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
+export type ValuesOf<T extends SettingsTable> = { -readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
+
+const NAME_CHARS = /^[A-Za-z0-9._-]+$/;
+const NAME_WORDS = 'letters, digits, dot, dash or underscore';
+
+export const setting = {
+  int: (flag: string, env: string, def: number | ((got: Readonly<Record<string, unknown>>) => number), min: number, max: number, help: string): Setting<number> => ({
+    flag, env, help, default: def, range: `${min}–${max}`,
+    read: (r, d) => r.int(flag, env, d, min, max),
+  }),
+  text: (flag: string, env: string, def: string | ((got: Readonly<Record<string, unknown>>) => string), help: string, form?: { pattern: RegExp; expected: string; range?: string }): Setting<string> => ({
+    flag, env, help, default: def, range: form?.range ?? form?.expected ?? 'text',
+    read: (r, d) => r.string(flag, env, d, form?.pattern, form?.expected),
+  }),
+  name: (flag: string, env: string, def: string | ((got: Readonly<Record<string, unknown>>) => string), help: string): Setting<string> => ({
+    flag, env, help, default: def, range: NAME_WORDS,
+    read: (r, d) => r.string(flag, env, d, NAME_CHARS, NAME_WORDS),
+  }),
+  host: (flag: string, env: string, def: string | ((got: Readonly<Record<string, unknown>>) => string), help: string): Setting<string> => ({
+    flag, env, help, default: def, range: 'host name or IP address',
+    read: (r, d) => r.string(flag, env, d, HOSTNAME, 'a host name or IP address'),
+  }),
+  choice: <C extends string>(flag: string, env: string, def: C, choices: readonly C[], help: string): Setting<C> => ({
+    flag, env, help, default: def, range: choices.join(' | '),
+    read: (r, d) => r.oneOf(flag, env, d, choices),
+  }),
+  bool: (flag: string, env: string, def: boolean, help: string): Setting<boolean> => ({
+    flag, env, help, default: def, range: 'true | false (or 1 | 0)',
+    read: (r, d) => ['true', '1'].includes(r.oneOf(flag, env, d ? 'true' : 'false', ['true', 'false', '1', '0'])),
+  }),
+  addresses: (flag: string, env: string, def: string[], help: string): Setting<string[]> => ({
+    flag, env, help, default: def, range: 'host:port,…',
+    read: (r, d) => r.list(flag, env, d, HOST_PORT, 'comma-separated host:port addresses'),
+  }),
+  address: (flag: string, env: string, help: string): Setting<string> => ({
+    flag, env, help, default: '', range: 'host:port',
+    read: (r, d) => r.string(flag, env, d, HOST_PORT, 'a host:port address'),
+  }),
+} as const;
+
+/** Reads every setting of the table in order, then refuses any flag the table does not name. */
+export function readSettings<T extends SettingsTable>(table: T, src: Source): ValuesOf<T> {
+  const r = new SettingsReader(src);
+  const got: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(table)) {
+    const def = typeof s.default === 'function' ? (s.default as (g: Record<string, unknown>) => unknown)(got) : s.default;
+    got[key] = s.read(r, def);
+  }
+  r.rejectUnknown();
+  return got as ValuesOf<T>;
+}
+
+/** Checks one value given by env name (as `settings set` and the engine's settings map use them), with the message a service would give. */
+export function checkSetting(tables: readonly SettingsTable[], envName: string, value: string): Setting<unknown> {
+  const s = tables.flatMap((t) => Object.values(t)).find((x) => x.env === envName);
+  if (!s) {
+    const known = [...new Set(tables.flatMap((t) => Object.values(t).map((x) => x.env)))].sort();
+    throw new ConfigError(`unknown setting ${envName}; known: ${known.join(', ')}`);
+  }
+  s.read(new SettingsReader({ flags: new Map(), env: { [envName]: value } }), undefined as never);
+  return s;
+}
+
+export function defaultText(s: Setting<unknown>): string {
+  if (s.defaultText !== undefined) return s.defaultText;
+  const d = s.default;
+  if (Array.isArray(d)) return d.join(',');
+  return d === '' ? '(none)' : String(d);
+}
+
+/** `--help` text: one line per setting. */
+export function formatHelp(usage: string, table: SettingsTable): string {
+  const rows = Object.values(table).map((s) => [`--${s.flag}`, s.env, defaultText(s), s.range, s.help]);
+  const w = [0, 1, 2].map((i) => Math.min(24, Math.max(...rows.map((r) => r[i]!.length))));
+  const lines = rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[4]} (${r[3]})`);
+  return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n`;
+}
+
+/**
+ * The README's table: one row per setting (flag and variable), naming which
+ * programs take it; a default that differs between them is given per program.
+ */
+export function markdownTable(groups: ReadonlyArray<{ who: string; table: SettingsTable }>): string {
+  const rows = new Map<string, { s: Setting<unknown>; who: string[]; defaults: Array<[string, string]> }>();
+  for (const g of groups) {
+    for (const s of Object.values(g.table)) {
+      const key = `${s.flag} ${s.env}`;
+      const row = rows.get(key) ?? { s, who: [], defaults: [] };
+      row.who.push(g.who);
+      row.defaults.push([g.who, defaultText(s)]);
+      rows.set(key, row);
+    }
+  }
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  const out = ['| flag | variable | default | takes | used by | what it does |', '|---|---|---|---|---|---|'];
+  for (const { s, who, defaults } of rows.values()) {
+    const same = defaults.every(([, d]) => d === defaults[0]![1]);
+    const def = same ? defaults[0]![1] : defaults.map(([w, d]) => `${d} (${w})`).join(', ');
+    out.push(`| \`--${s.flag}\` | \`${s.env}\` | ${esc(def)} | ${esc(s.range)} | ${who.join(', ')} | ${esc(s.help)} |`);
+  }
+  return out.join('\n');
+}
+
+/** Flags and environment of this process: the one place services read `process.env`. */
+export function processSource(argv: readonly string[] = process.argv.slice(2)): Source & { positional: string[] } {
+  const { flags, positional } = parseArgv(argv);
+  return { flags, env: process.env, positional };
+}

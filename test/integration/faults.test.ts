@@ -32,6 +32,8 @@ interface Report {
   acked: number;
   failed: number;
   failedShare: number;
+  /** Why POSTs failed: status and the start of the message, with counts. */
+  whyFailed: Map<string, number>;
   missingFromLog: number;
   duplicatesInLog: number;
   neverConsumed: number;
@@ -56,7 +58,7 @@ async function faultRun(engine: EngineKind): Promise<Report> {
     },
   });
   const report: Report = {
-    engine, sent: 0, acked: 0, failed: 0, failedShare: 0, missingFromLog: 0, duplicatesInLog: 0,
+    engine, sent: 0, acked: 0, failed: 0, failedShare: 0, whyFailed: new Map(), missingFromLog: 0, duplicatesInLog: 0,
     neverConsumed: 0, duplicatesWithinStores: 0, consumedByMoreThanOne: 0, kills: [], plannedKills: 0, loadMs: 0, noticeMs: [],
   };
   const acked = new Map<string, string>(); // text → id
@@ -73,9 +75,15 @@ async function faultRun(engine: EngineKind): Promise<Report> {
         try {
           const r = await postJson(`${t.facade}/messages`, { msg: text });
           if (r.status === 201) acked.set(text, r.body.id);
-          else report.failed++;
-        } catch {
+          else {
+            report.failed++;
+            const why = `${r.status} ${String((r.body as { message?: unknown } | undefined)?.message ?? '').replace(/[0-9a-f-]{36}|\d+/g, '#').slice(0, 90)}`;
+            report.whyFailed.set(why, (report.whyFailed.get(why) ?? 0) + 1);
+          }
+        } catch (err) {
           report.failed++;
+          const why = `no answer: ${(err as Error).message.slice(0, 60)}`;
+          report.whyFailed.set(why, (report.whyFailed.get(why) ?? 0) + 1);
         }
       }
     };
@@ -173,6 +181,7 @@ function print(r: Report): void {
     [
       `fault injection report (${r.engine}, load ${(r.loadMs / 1000).toFixed(1)} s (nominal ${LOAD_MS / 1000} s), ${CLIENTS} clients)`,
       `  POSTs sent: ${r.sent}, acknowledged: ${r.acked}, failed: ${r.failed} (${(r.failedShare * 100).toFixed(2)}%)`,
+      ...[...r.whyFailed].map(([why, n]) => `    ${n} × ${why}`),
       `  kills (${r.plannedKills} planned at least): ${r.kills.join(', ')}`,
       `  registry noticed kills after (ms): ${r.noticeMs.join(', ')} (TTL ${REGISTRY_TTL_MS} ms + refresh ${REFRESH_MS} ms)`,
       `  acknowledged missing from the log: ${r.missingFromLog}; duplicates in the log: ${r.duplicatesInLog}`,

@@ -278,7 +278,7 @@ describe('Hazelcast lab demonstrations (3 real members, real service processes)'
     await cluster.killMember(victim, 'SIGKILL');
     await cluster.waitForSize(2);
     // What the promoted backup holds. Hazelcast 5.7.0 sometimes answers 0 here
-    // (see the README, "Delivery guarantees"): the delivery ledger then offers
+    // (see docs/delivery.md): the delivery ledger inside the adapter then offers
     // the items again, so the consumers still get all 100. Reported, not asserted.
     const depthFirst = await q.depth();
     let depthAfter = depthFirst;
@@ -294,7 +294,7 @@ describe('Hazelcast lab demonstrations (3 real members, real service processes)'
 
     const s0 = Date.now();
     await Promise.all(msgs.map((p) => t.topo.startProc(p.name)));
-    // Items the promoted backup lacked come back through the ledger after --redeliver-after-ms (20 s) and two scans.
+    // Items the promoted backup lacked come back through the ledger after --queue-lease-ms (20 s) and two scans.
     await untilConsumed(msgs, ids, depthAfter < depthBefore ? 60_000 : 30_000);
     const drainMs = Date.now() - s0;
     await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here

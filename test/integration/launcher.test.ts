@@ -252,7 +252,7 @@ describe('launcher (embedded): nothing outlives it, clashes are named, commands 
   it('--help names every option, and the option the port message names exists', () => {
     const r = spawnSync(process.execPath, [START_JS, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const opt of ['--base-port P', '--logging-port P', '--messages-port P', '--port P', '--fresh', '--commands']) assert.ok(r.stdout.includes(opt), `${opt} in --help`);
+    for (const opt of ['--base-port ', '--logging-port ', '--messages-port ', '--port ', '--fresh ', '--commands ']) assert.ok(r.stdout.includes(opt), `${opt} in --help`);
     assert.match(r.stdout, /--fresh .*empty stores/);
     const bad = spawnSync(process.execPath, [START_JS, '--base-port', 'x'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);

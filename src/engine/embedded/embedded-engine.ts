@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Delivery, Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { EngineUnavailableError, type Delivery, type Engine, type KvMap, type LogEntry, type LogPage, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
 import { joinJsonTexts } from '../../lib/json-text.js';
 import { waitFor } from '../../lib/wait.js';
 
@@ -109,7 +109,7 @@ export class EmbeddedEngine implements Engine {
 
   /** Queues a write for the next batch; settles after the batch commits. */
   private write<T>(op: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('engine closed'));
+    if (this.closed) return Promise.reject(new EngineUnavailableError('embedded engine closed'));
     return new Promise<T>((resolve, reject) => {
       this.batch.push({ run: op, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
@@ -141,12 +141,12 @@ export class EmbeddedEngine implements Engine {
       }
       this.busySince = 0;
       this.busyRetries = 0;
-      for (const b of batch) b.reject(err);
+      for (const b of batch) b.reject(sqliteUnavailable(err));
       return;
     }
     this.busySince = 0;
     this.busyRetries = 0;
-    results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.value)));
+    results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(sqliteUnavailable(r.value))));
   }
 
   private savepoint(op: () => unknown): () => unknown {
@@ -322,7 +322,7 @@ export class EmbeddedEngine implements Engine {
   }
 
   async ping(): Promise<void> {
-    if (this.closed) throw new Error('engine closed');
+    if (this.closed) throw new EngineUnavailableError('embedded engine closed');
     this.db.prepare('SELECT 1').get();
   }
 
@@ -335,7 +335,7 @@ export class EmbeddedEngine implements Engine {
       if (this.batch.length > 0) await new Promise((r) => setTimeout(r, 2));
     }
     this.closed = true;
-    for (const b of this.batch) b.reject(new Error('engine closed'));
+    for (const b of this.batch) b.reject(new EngineUnavailableError('embedded engine closed'));
     this.batch = [];
     this.db.close();
   }
@@ -349,6 +349,12 @@ function parseItem(body: string): QueueItem | undefined {
     process.emitWarning(`dropped a queue item that is not JSON: ${body.slice(0, 80)}`);
     return undefined;
   }
+}
+
+/** A failed write (lock held too long, disk full, I/O): the engine could not serve it now. */
+function sqliteUnavailable(err: unknown): EngineUnavailableError {
+  const code = (err as { code?: unknown }).code;
+  return new EngineUnavailableError(`SQLite ${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}`, { cause: err });
 }
 
 function isBusy(err: unknown): boolean {

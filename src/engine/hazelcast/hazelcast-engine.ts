@@ -2,6 +2,7 @@ import {
   Client,
   ClientNotActiveError,
   ClientOfflineError,
+  HazelcastError,
   HazelcastInstanceNotActiveError,
   IllegalStateError,
   IOError,
@@ -200,7 +201,7 @@ export class HazelcastEngine implements Engine {
         onQueue((q) => q.addAll(batch.map((w) => w.value.text))).then(
           (added) => (added ? batch.forEach((w) => w.resolve(true)) : batch.forEach(alone)),
           // The member answers "Queue full" (IllegalStateError) when the batch does not fit.
-          (err: unknown) => (err instanceof IllegalStateError ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
+          (err: unknown) => (err instanceof IllegalStateError || (err as { cause?: unknown }).cause instanceof IllegalStateError ? batch.forEach(alone) : batch.forEach((w) => w.reject(err))),
         );
       },
       { maxItems: MAX_OFFER_BATCH },
@@ -275,7 +276,10 @@ export class HazelcastEngine implements Engine {
       depth: () => onQueue((q) => q.size()),
       describe: async () => {
         const owner = await this.queueOwner(name).catch(() => undefined);
-        return { lines: [`partition owner ${owner ?? 'not known yet'}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
+        // Members are numbered as configured (the lab's member i), so `kill-member N` can target the owner.
+        const i = owner ? this.opts.members.indexOf(owner) : -1;
+        const who = owner ? (i >= 0 ? `member-${i + 1} (${owner})` : owner) : 'not known yet';
+        return { lines: [`queue ${name}: partition owner ${who}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
       },
     };
     this.queues.set(name, queue);
@@ -482,6 +486,8 @@ export class HazelcastEngine implements Engine {
           { cause: e },
         );
       }
+      // Whatever else the cluster answered (a refusal, a timeout of its own): the call could not be served now.
+      if (e instanceof HazelcastError && !isEngineUnavailable(e)) throw new EngineUnavailableError(`Hazelcast: ${e.message}`, { cause: e });
       throw e;
     }
   }

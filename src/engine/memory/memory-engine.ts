@@ -1,4 +1,4 @@
-import type { Delivery, Engine, KvMap, LogEntry, LogPage, MessageLog, MessageQueue, QueueItem } from '../ports.js';
+import { EngineUnavailableError, type Delivery, type Engine, type KvMap, type LogEntry, type LogPage, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
 import { waitFor } from '../../lib/wait.js';
 
 /**
@@ -24,7 +24,7 @@ export class MemoryEngine implements Engine {
   ) {}
 
   private check(): void {
-    if (this.down) throw new Error('memory engine is down');
+    if (this.down) throw new EngineUnavailableError('memory engine is down');
   }
 
   log(name: string): MessageLog {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { INTERNAL_TOKEN_HEADER } from '../../contracts/http.js';
 // Only the Pool module: undici's index also loads fetch, WebSocket, caches and
 // mocks, about 8 MB of resident memory a facade never uses (measured: a bare
 // process holding one Pool is 50.6 MB RSS this way, 59.0 MB through the index).
@@ -23,6 +24,8 @@ export interface CallResponse {
 /** How the facade calls an instance by its base URL. Tests swap in one that routes to `inject`. */
 export interface ServiceCaller {
   call(baseUrl: string, req: CallRequest): Promise<CallResponse>;
+  /** The instance left: drop what is kept for it (a connection pool). */
+  forget?(baseUrl: string): void;
   close(): Promise<void>;
 }
 
@@ -30,7 +33,14 @@ export interface ServiceCaller {
 export class UndiciCaller implements ServiceCaller {
   private readonly pools = new Map<string, PoolModule>();
 
-  constructor(private readonly connections = 64) {}
+  /**
+   * @param connections most connections per instance
+   * @param internalToken sent on every call (x-internal-token): instances listening beyond loopback demand it
+   */
+  constructor(
+    private readonly connections = 64,
+    private readonly internalToken?: string,
+  ) {}
 
   /** Pools are keyed by the registry's base URL (an origin), so a call parses no URL. */
   private pool(baseUrl: string): PoolModule {
@@ -51,6 +61,7 @@ export class UndiciCaller implements ServiceCaller {
    */
   call(baseUrl: string, req: CallRequest): Promise<CallResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+    if (this.internalToken) headers[INTERNAL_TOKEN_HEADER] = this.internalToken;
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);

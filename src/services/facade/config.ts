@@ -1,7 +1,22 @@
-import { readCommon, type CommonConfig } from '../../shared/common-config.js';
-import { SettingsReader, type Source } from '../../shared/settings.js';
+import { commonFrom, commonSettings, type CommonConfig } from '../../shared/common-config.js';
+import { readSettings, setting, type Source } from '../../shared/settings.js';
+
+/** The facade's settings, declared once: validation, --help and the README's table all come from here. */
+export const facadeSettings = {
+  ...commonSettings('facade', 8000),
+  bodyLimit: setting.int('body-limit', 'BODY_LIMIT', 65_536, 16, 64 * 1024 * 1024, 'largest accepted request body in bytes'),
+  attemptTimeoutMs: setting.int('attempt-timeout-ms', 'ATTEMPT_TIMEOUT_MS', 1000, 10, 600_000, 'longest one call to one logging/messages instance may take'),
+  requestDeadlineMs: setting.int('request-deadline-ms', 'REQUEST_DEADLINE_MS', 5000, 10, 600_000, 'longest one request may spend across all attempts'),
+  offerTimeoutMs: setting.int('offer-timeout-ms', 'OFFER_TIMEOUT_MS', 500, 0, 600_000, 'longest wait for room in a full queue before answering 503'),
+  retryAfterSeconds: setting.int('retry-after-s', 'RETRY_AFTER_S', 1, 1, 3600, 'Retry-After of a 503'),
+  breakerThreshold: setting.int('breaker-threshold', 'BREAKER_THRESHOLD', 3, 1, 1000, 'consecutive failures that open an instance\'s breaker'),
+  breakerHalfOpenMs: setting.int('breaker-half-open-ms', 'BREAKER_HALF_OPEN_MS', 5000, 10, 600_000, 'how long an open breaker waits before one trial call'),
+  registryRefreshMs: setting.int('registry-refresh-ms', 'REGISTRY_REFRESH_MS', 500, 50, 600_000, 'how often the registry is read again'),
+  idempotencyTtlMs: setting.int('idempotency-ttl-ms', 'IDEMPOTENCY_TTL_MS', 24 * 3600_000, 1000, 30 * 24 * 3600_000, 'how long an Idempotency-Key is remembered'),
+} as const;
 
 export interface FacadeConfig extends CommonConfig {
+  service: 'facade';
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
   /** Longest one call to one logging/messages instance may take. */
@@ -20,21 +35,19 @@ export interface FacadeConfig extends CommonConfig {
   idempotencyTtlMs: number;
 }
 
-export function loadFacadeConfig(src: Source): FacadeConfig {
-  const r = new SettingsReader(src);
-  const c = readCommon(r, 'facade', 8000);
-  const cfg: FacadeConfig = {
-    ...c,
-    bodyLimit: r.int('body-limit', 'BODY_LIMIT', 65_536, 16, 64 * 1024 * 1024),
-    attemptTimeoutMs: r.int('attempt-timeout-ms', 'ATTEMPT_TIMEOUT_MS', 1000, 10, 600_000),
-    requestDeadlineMs: r.int('request-deadline-ms', 'REQUEST_DEADLINE_MS', 5000, 10, 600_000),
-    offerTimeoutMs: r.int('offer-timeout-ms', 'OFFER_TIMEOUT_MS', 500, 0, 600_000),
-    retryAfterSeconds: r.int('retry-after-s', 'RETRY_AFTER_S', 1, 1, 3600),
-    breakerThreshold: r.int('breaker-threshold', 'BREAKER_THRESHOLD', 3, 1, 1000),
-    breakerHalfOpenMs: r.int('breaker-half-open-ms', 'BREAKER_HALF_OPEN_MS', 5000, 10, 600_000),
-    registryRefreshMs: r.int('registry-refresh-ms', 'REGISTRY_REFRESH_MS', 500, 50, 600_000),
-    idempotencyTtlMs: r.int('idempotency-ttl-ms', 'IDEMPOTENCY_TTL_MS', 24 * 3600_000, 1000, 30 * 24 * 3600_000),
-  };
-  r.rejectUnknown();
-  return Object.freeze(cfg);
+export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
+  const v = readSettings(facadeSettings, src);
+  return Object.freeze({
+    service: 'facade',
+    ...commonFrom(v, isTty),
+    bodyLimit: v.bodyLimit,
+    attemptTimeoutMs: v.attemptTimeoutMs,
+    requestDeadlineMs: v.requestDeadlineMs,
+    offerTimeoutMs: v.offerTimeoutMs,
+    retryAfterSeconds: v.retryAfterSeconds,
+    breakerThreshold: v.breakerThreshold,
+    breakerHalfOpenMs: v.breakerHalfOpenMs,
+    registryRefreshMs: v.registryRefreshMs,
+    idempotencyTtlMs: v.idempotencyTtlMs,
+  });
 }

@@ -1,3 +1,4 @@
+import type { LogRequest } from '../../contracts/http.js';
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 
 /**
@@ -11,11 +12,7 @@ import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
  * is sent again on its own, so only a bad one fails. Any other failure (no
  * instance could store it) fails the whole batch, as it would each message.
  */
-export interface LogRequest {
-  id: string;
-  msg: string;
-  correlationId: string;
-}
+export type { LogRequest };
 
 export interface LogBatcherOptions<R> {
   /** Sends one message. */
@@ -57,5 +54,5 @@ export class LogBatcher<R> {
 
 /** JSON size of one entry, near enough: text bytes plus the id and field names. */
 function sizeOf(r: LogRequest): number {
-  return Buffer.byteLength(r.msg) + r.id.length + r.correlationId.length + 48;
+  return Buffer.byteLength(r.msg) + r.id.length + (r.correlationId?.length ?? 0) + 48;
 }

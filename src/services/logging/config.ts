@@ -1,11 +1,13 @@
-import { readCommon, type CommonConfig } from '../../shared/common-config.js';
-import { SettingsReader, type Source } from '../../shared/settings.js';
+import { commonFrom, commonSettings, type CommonConfig } from '../../shared/common-config.js';
+import { readSettings, type Source } from '../../shared/settings.js';
 
-export type LoggingConfig = CommonConfig;
+/** The logging service's settings: the common ones only. */
+export const loggingSettings = commonSettings('logging', 7001);
 
-export function loadLoggingConfig(src: Source): LoggingConfig {
-  const r = new SettingsReader(src);
-  const c = readCommon(r, 'logging', 7001);
-  r.rejectUnknown();
-  return Object.freeze(c);
+export interface LoggingConfig extends CommonConfig {
+  service: 'logging';
+}
+
+export function loadLoggingConfig(src: Source, isTty = false): LoggingConfig {
+  return Object.freeze({ service: 'logging', ...commonFrom(readSettings(loggingSettings, src), isTty) });
 }

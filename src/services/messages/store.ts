@@ -3,15 +3,9 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { joinJsonTexts } from '../../lib/json-text.js';
 
-/** One consumed message as this instance keeps it. */
-export interface ConsumedEntry {
-  id: string;
-  msg: string;
-  consumedBy: string;
-  consumedAt: string;
-  enqueuedAt?: string;
-  correlationId?: string;
-}
+import type { ConsumedEntry } from '../../contracts/http.js';
+
+export type { ConsumedEntry };
 
 /**
  * This instance's own durable store: a SQLite file (or ':memory:' in tests).

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
-import { LogMirror, type LogMirrorOptions, type MirrorSource, type MirrorSubscription } from '../../src/engine/hazelcast/log-mirror.js';
-import type { LogEntry } from '../../src/engine/ports.js';
+import { LogMirror, type LogMirrorOptions, type MirrorSource, type MirrorSubscription } from '../../../src/engine/hazelcast/log-mirror.js';
+import type { LogEntry } from '../../../src/engine/ports.js';
 
 /**
  * An insert-only map as the members hold it, with entry-added events that can

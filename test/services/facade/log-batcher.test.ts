@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogBatcher, type LogRequest } from '../../src/services/facade/log-batcher.js';
+import { LogBatcher, type LogRequest } from '../../../src/services/facade/log-batcher.js';
 
 class Permanent extends Error {}
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decide, fingerprintOf, type IdempotencyRecord } from '../../src/services/facade/idempotency.js';
+import { decide, fingerprintOf, type IdempotencyRecord } from '../../../src/services/facade/idempotency.js';
 
 const IN_PROGRESS_MS = 2000;
 const NOW = 1_000_000;

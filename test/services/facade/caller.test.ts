@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { UndiciCaller } from '../../src/services/facade/caller.js';
-import { freePort } from '../../src/cli/topology.js';
+import { UndiciCaller } from '../../../src/services/facade/caller.js';
+import { freePort } from '../../../src/cli/topology.js';
 
 describe('UndiciCaller', () => {
   let server: Server;

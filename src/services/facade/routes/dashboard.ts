@@ -10,12 +10,12 @@ import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { MessageQueue } from '../../engine/ports.js';
-import { errorBody } from '../../shared/http.js';
-import type { InstanceRecord, ServiceName } from '../../shared/registry.js';
-import type { ServiceCaller } from './caller.js';
-import type { InstanceDirectory } from './directory.js';
-import type { InstanceCaller } from './resilience.js';
+import type { MessageQueue } from '../../../engine/ports.js';
+import { errorBody } from '../../../shared/http.js';
+import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
+import type { ServiceCaller } from '../caller.js';
+import type { InstanceDirectory } from '../directory.js';
+import type { InstanceCaller } from '../resilience.js';
 
 export interface DashboardDeps {
   directory: InstanceDirectory;
@@ -70,7 +70,8 @@ export interface DashboardInstance {
 export interface DashboardState {
   at: string;
   tookMs: number;
-  queue: { depth: number | null; error?: string };
+  /** Depth (items not yet acknowledged), and what the engine says of where the queue lives. */
+  queue: { depth: number | null; error?: string; about?: string[] };
   registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
   log: { total: number | null; readFrom: string | null; error?: string };
   instances: DashboardInstance[];
@@ -98,7 +99,7 @@ const PAGE_HEADERS = {
 export function defaultWebDir(from = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'web');
-    if (dirname(dir) === dir) return join(from, '..', '..', 'web');
+    if (dirname(dir) === dir) return join(from, '..', '..', '..', 'web');
   }
 }
 
@@ -178,7 +179,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     assets = loadAssets(webDir);
   } catch (err) {
     // The API keeps working without the page.
-    app.log.warn({ webDir, err: (err as Error).message }, 'dashboard assets not found; / answers 503');
+    app.log.warn({ webDir, err }, 'dashboard assets not found; / answers 503');
   }
   // Kept out of the API docs: a page, not API.
   const hide = { schema: { hide: true } as FastifySchema };
@@ -263,8 +264,12 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
             (err: unknown) => ({ error: reasonOf(err) }),
           ),
       Promise.all(records.map((r) => (r.service === 'messages' ? consumed(r).catch((err: unknown) => ({ error: reasonOf(err) })) : undefined))),
-      deps.queue.depth().then(
-        (d): DashboardState['queue'] => ({ depth: d }),
+      Promise.all([
+        deps.queue.depth(),
+        // Where the queue lives (which member owns it, which broker leads what): for an operator about to kill one.
+        deps.queue.describe ? deps.queue.describe().then((d) => d.lines, () => undefined) : undefined,
+      ]).then(
+        ([d, about]): DashboardState['queue'] => ({ depth: d, ...(about?.length ? { about } : {}) }),
         (err: unknown): DashboardState['queue'] => ({ depth: null, error: reasonOf(err) }),
       ),
     ]);

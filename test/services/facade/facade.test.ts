@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import type { LogEntry } from '../../src/engine/ports.js';
-import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { buildFacadeApp } from '../../src/services/facade/app.js';
-import { InstanceDirectory } from '../../src/services/facade/directory.js';
-import { buildLoggingApp } from '../../src/services/logging/app.js';
-import { buildMessagesApp } from '../../src/services/messages/app.js';
-import { QueueConsumer } from '../../src/services/messages/consumer.js';
-import { ConsumedStore, type ConsumedEntry } from '../../src/services/messages/store.js';
-import { engineHealth, eventually, InjectCaller, registerInstance, registryKv, silentLogger, type Fault } from '../helpers/fakes.js';
+import type { LightMyRequestResponse } from 'fastify';
+import type { LogEntry } from '../../../src/engine/ports.js';
+import { MemoryEngine } from '../../../src/engine/memory/memory-engine.js';
+import type { QueueConsumer } from '../../../src/services/messages/consumer.js';
+import type { ConsumedStore, ConsumedEntry } from '../../../src/services/messages/store.js';
+import { eventually, InjectCaller, registerInstance, registryKv, type Fault } from '../../helpers/fakes.js';
+import { buildFacade, buildLogging, buildMessages } from '../../helpers/services.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MAP = 'messages-log';
@@ -32,53 +29,48 @@ interface ClusterOptions {
 
 async function cluster(t: TestContext, o: ClusterOptions = {}) {
   const engine = new MemoryEngine(o.capacity);
-  const logger = silentLogger();
   const caller = new InjectCaller();
-  const apps: FastifyInstance[] = [];
-  t.after(async () => {
-    for (const a of apps.reverse()) await a.close();
-  });
 
-  const loggingNames = LOGGING.slice(0, o.logging ?? 3);
-  for (const name of loggingNames) {
-    const app = buildLoggingApp({ name }, { log: engine.log(MAP), health: engineHealth(engine), logger });
-    apps.push(app);
-    caller.route(urlOf(name), app);
+  // Built as production builds them, but not started: calls reach them through
+  // the InjectCaller, so they are registered by hand under test URLs.
+  for (const name of LOGGING.slice(0, o.logging ?? 3)) {
+    const { service } = buildLogging(t, engine, { name });
+    caller.route(urlOf(name), service.app);
     await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
   }
 
   let store: ConsumedStore | undefined;
   let consumer: QueueConsumer | undefined;
   if (o.messages ?? true) {
-    const s = new ConsumedStore(':memory:');
-    store = s;
-    consumer = new QueueConsumer({ instance: 'messages-1', queue: engine.queue(QUEUE), store: s, logger, pollTimeoutMs: 50 });
-    const app = buildMessagesApp({ name: 'messages-1' }, { store: s, consumer, health: engineHealth(engine), logger });
-    apps.push(app);
-    t.after(() => s.close());
-    caller.route(urlOf('messages-1'), app);
+    const { service } = buildMessages(t, engine, { name: 'messages-1' });
+    store = service.store;
+    consumer = service.consumer;
+    caller.route(urlOf('messages-1'), service.app);
     await registerInstance(engine, 'messages', 'messages-1', urlOf('messages-1'), 60_000);
     if (o.consume ?? true) consumer.start();
   }
 
-  const directory = new InstanceDirectory(registryKv(engine), 50, logger);
-  await directory.refresh();
-  const facade = buildFacadeApp(
+  const built = buildFacade(
+    t,
+    engine,
     {
       name: 'facade-1',
-      bodyLimit: o.bodyLimit ?? 65_536,
-      attemptTimeoutMs: 100,
-      requestDeadlineMs: 2000,
-      offerTimeoutMs: 30,
-      retryAfterSeconds: 2,
-      breakerThreshold: 3,
-      breakerHalfOpenMs: o.breakerHalfOpenMs ?? 60_000,
-      idempotencyTtlMs: 60_000,
-      registryTtlMs: 60_000,
+      'body-limit': String(o.bodyLimit ?? 65_536),
+      'attempt-timeout-ms': '500',
+      'request-deadline-ms': '4000',
+      'offer-timeout-ms': '30',
+      'retry-after-s': '2',
+      'breaker-threshold': '3',
+      'breaker-half-open-ms': String(o.breakerHalfOpenMs ?? 60_000),
+      'idempotency-ttl-ms': '60000',
+      'registry-ttl-ms': '60000',
+      'registry-refresh-ms': '50',
     },
-    { queue: engine.queue(QUEUE), idempotency: engine.kv('idempotency'), directory, caller, health: engineHealth(engine), logger },
+    { caller },
   );
-  apps.push(facade);
+  const facade = built.service.app;
+  const directory = built.service.directory;
+  await directory.refresh();
 
   const log = engine.log(MAP);
   const queue = engine.queue(QUEUE);

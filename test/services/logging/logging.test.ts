@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import type { LogEntry } from '../../src/engine/ports.js';
-import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { buildLoggingApp } from '../../src/services/logging/app.js';
-import { engineHealth, silentLogger } from '../helpers/fakes.js';
+import type { LogEntry } from '../../../src/engine/ports.js';
+import { MemoryEngine } from '../../../src/engine/memory/memory-engine.js';
+import { eventually, registryKv } from '../../helpers/fakes.js';
+import { buildLogging, startRegistered } from '../../helpers/services.js';
 
 function setup(t: TestContext, name = 'logging-1') {
   const engine = new MemoryEngine();
-  const log = engine.log(`log-${randomUUID()}`);
-  const app = buildLoggingApp({ name }, { log, health: engineHealth(engine), logger: silentLogger() });
-  t.after(() => app.close());
+  const { service, config } = buildLogging(t, engine, { name, 'map-name': `log-${randomUUID()}` });
+  const app = service.app;
+  const log = engine.log(config.mapName);
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: '/log', payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
-  return { engine, log, app, post };
+  return { engine, log, app, service, post };
 }
 
 function assertErrorBody(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number) {
@@ -157,13 +157,20 @@ describe('logging service', () => {
   });
 
   test('engine down → POST and GET answer 503 JSON; readiness 503 names the reason; liveness 200', async (t) => {
-    const { engine, post, app, log } = setup(t);
+    const { engine, post, app, log, service } = setup(t);
+    await startRegistered(service);
     await post({ id: 'before', msg: 'before' });
     engine.down = true;
-    assertErrorBody(await post({ id: 'during', msg: 'during' }), 503);
-    assertErrorBody(await app.inject({ method: 'GET', url: '/log' }), 503);
-    assertErrorBody(await app.inject({ method: 'GET', url: '/log?limit=2' }), 503);
-    assertErrorBody(await app.inject({ method: 'GET', url: '/log/count' }), 503);
+    for (const res of [
+      await post({ id: 'during', msg: 'during' }),
+      await app.inject({ method: 'GET', url: '/log' }),
+      await app.inject({ method: 'GET', url: '/log?limit=2' }),
+      await app.inject({ method: 'GET', url: '/log/count' }),
+    ]) {
+      assertErrorBody(res, 503);
+      assert.equal((res.json() as { message: string }).message, 'engine unavailable: memory engine is down');
+      assert.equal(res.headers['retry-after'], '1');
+    }
 
     const ready = await app.inject({ method: 'GET', url: '/health/ready' });
     assertErrorBody(ready, 503);
@@ -178,18 +185,26 @@ describe('logging service', () => {
     assert.equal((live.json() as { status: string }).status, 'live');
 
     engine.down = false;
-    assert.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200);
+    // Registered again by its next heartbeat.
+    assert.ok(await eventually(async () => (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200, 5000), 'ready again');
     assert.equal(await log.size(), 1, 'the write during the outage was not stored');
   });
 
-  test('health when the engine is up: ready 200 with service and instance', async (t) => {
-    const { app } = setup(t, 'logging-3');
+  test('health when the engine is up: not ready before it registers; once started, ready 200 with service and instance', async (t) => {
+    const { app, service, engine } = setup(t, 'logging-3');
+    const before = await app.inject({ method: 'GET', url: '/health/ready' });
+    assertErrorBody(before, 503);
+    assert.match((before.json() as { message: string }).message, /not registered yet/);
+    const url = await startRegistered(service);
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     assert.equal(res.statusCode, 200);
     const body = res.json() as Record<string, unknown>;
     assert.equal(body.status, 'ready');
     assert.equal(body.service, 'logging');
     assert.equal(body.instance, 'logging-3');
+    assert.equal((await registryKv(engine).get('logging/logging-3'))?.url, url, 'it registered the URL it listens on');
+    await service.stop();
+    assert.equal(await registryKv(engine).get('logging/logging-3'), undefined, 'stop deregisters');
   });
 
   test('Unicode text is stored byte for byte', async (t) => {
@@ -205,11 +220,12 @@ describe('logging service', () => {
 describe('logging service: POST /log/batch', () => {
   function setupBatch(t: TestContext) {
     const engine = new MemoryEngine();
-    const log = engine.log(`log-${randomUUID()}`);
+    const mapName = `log-${randomUUID()}`;
+    const log = engine.log(mapName);
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
-    const app = buildLoggingApp({ name: 'logging-b' }, { log, health: engineHealth(engine), logger });
-    t.after(() => app.close());
+    const { service } = buildLogging(t, engine, { name: 'logging-b', 'map-name': mapName }, { logger });
+    const app = service.app;
     const batch = (payload: unknown) =>
       app.inject({ method: 'POST', url: '/log/batch', payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } });
     return { log, lines, batch };
@@ -256,9 +272,10 @@ describe('logging service: POST /log/batch', () => {
 describe('logging service: what it refuses, in plain words', () => {
   function setupApp(t: TestContext) {
     const engine = new MemoryEngine();
-    const log = engine.log(`log-${randomUUID()}`);
-    const app = buildLoggingApp({ name: 'logging-w' }, { log, health: engineHealth(engine), logger: silentLogger() });
-    t.after(() => app.close());
+    const mapName = `log-${randomUUID()}`;
+    const log = engine.log(mapName);
+    const { service } = buildLogging(t, engine, { name: 'logging-w', 'map-name': mapName });
+    const app = service.app;
     const send = (url: string, payload: string | Buffer, type = 'application/json') => app.inject({ method: 'POST', url, payload, headers: { 'content-type': type } });
     return { log, send };
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { tsOf } from '../../src/engine/hazelcast/log-order.js';
+import { tsOf } from '../../../src/engine/hazelcast/log-order.js';
 
 describe('tsOf: an entry\'s ts read from its JSON text', () => {
   const tricky = ['"ts":5', '\\"ts\\":7,', 'ts', '"', '\\', '\\"', '"ts":', '}', ',', 'cats', '{"ts":1}', 'żółw ✓ 🐢', '\u2028'];

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { MessageQueue } from '../../src/engine/ports.js';
-import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { dashboardRoutes, defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../src/services/facade/dashboard.js';
-import { InstanceDirectory } from '../../src/services/facade/directory.js';
-import { InstanceCaller } from '../../src/services/facade/resilience.js';
-import { buildLoggingApp } from '../../src/services/logging/app.js';
-import { buildMessagesApp } from '../../src/services/messages/app.js';
-import { QueueConsumer } from '../../src/services/messages/consumer.js';
-import { ConsumedStore } from '../../src/services/messages/store.js';
-import { engineHealth, InjectCaller, registerInstance, registryKv, silentLogger } from '../helpers/fakes.js';
+import type { Engine, MessageQueue } from '../../../../src/engine/ports.js';
+import { MemoryEngine } from '../../../../src/engine/memory/memory-engine.js';
+import { defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../../../src/services/facade/routes/dashboard.js';
+import type { ConsumedStore } from '../../../../src/services/messages/store.js';
+import { InjectCaller, registerInstance } from '../../../helpers/fakes.js';
+import { buildFacade, buildLogging, buildMessages, startRegistered } from '../../../helpers/services.js';
 
 const MAP = 'messages-log';
+const QUEUE = 'dashboard-queue';
 const urlOf = (name: string) => `http://${name}.test`;
 
 interface Setup {
@@ -28,46 +24,56 @@ interface Setup {
   options?: DashboardOptions;
 }
 
-/** A bare Fastify app with only the dashboard, over in-memory services reached through InjectCaller. */
+/**
+ * A facade built by its factory, reached through `inject`, over logging and
+ * messages services built and started by theirs (so they register and are
+ * ready, as the dashboard's probes expect); calls to them go through the
+ * InjectCaller, which also stands in for the registered-but-broken ones.
+ */
 async function setup(t: TestContext, s: Setup = {}) {
-  const engine = new MemoryEngine();
-  const logger = silentLogger();
+  const memory = new MemoryEngine();
+  // The facade's queue is the one the dashboard shows; a test may give its own.
+  const engine: Engine = {
+    kind: memory.kind,
+    ping: () => memory.ping(),
+    close: () => memory.close(),
+    log: (n) => memory.log(n),
+    kv: (n) => memory.kv(n),
+    queue: (n) => (n === QUEUE && s.queue ? s.queue : memory.queue(n)),
+  };
   const caller = new InjectCaller();
-  const apps: FastifyInstance[] = [];
-  t.after(async () => {
-    for (const a of apps.reverse()) await a.close();
-  });
+  const urls = new Map<string, string>();
   for (const name of s.logging ?? ['logging-1', 'logging-2']) {
-    const app = buildLoggingApp({ name }, { log: engine.log(MAP), health: engineHealth(engine), logger });
-    apps.push(app);
-    caller.route(urlOf(name), app);
-    await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
+    const { service } = buildLogging(t, engine, { name });
+    const url = await startRegistered(service);
+    urls.set(name, url);
+    caller.route(url, service.app);
   }
   for (const name of s.refusing ?? []) await registerInstance(engine, 'logging', name, urlOf(name), 60_000);
   const stores = new Map<string, ConsumedStore>();
   for (const name of s.messages ?? ['messages-1']) {
-    const store = new ConsumedStore(':memory:');
-    t.after(() => store.close());
-    stores.set(name, store);
-    const consumer = new QueueConsumer({ instance: name, queue: engine.queue(`q-${name}`), store, logger, pollTimeoutMs: 20 });
-    const app = buildMessagesApp({ name }, { store, consumer, health: engineHealth(engine), logger });
-    apps.push(app);
-    consumer.start();
-    caller.route(urlOf(name), app);
-    await registerInstance(engine, 'messages', name, urlOf(name), 60_000);
+    const { service } = buildMessages(t, engine, { name, 'queue-name': `q-${name}` });
+    stores.set(name, service.store);
+    const url = await startRegistered(service);
+    urls.set(name, url);
+    caller.route(url, service.app);
   }
   for (const name of s.hanging ?? []) {
     await registerInstance(engine, 'messages', name, urlOf(name), 60_000);
     caller.fail(urlOf(name), { kind: 'hang' });
   }
-  const directory = new InstanceDirectory(registryKv(engine), 50, logger);
+  const { service: facade } = buildFacade(
+    t,
+    engine,
+    { name: 'facade-1', 'queue-name': QUEUE, 'attempt-timeout-ms': '1000', 'request-deadline-ms': '3000', 'breaker-threshold': '3', 'breaker-half-open-ms': '60000', 'registry-ttl-ms': '60000' },
+    // Long enough for a loaded machine to answer a probe; the hanging instances still run into it.
+    { caller, dashboard: { probeTimeoutMs: 1000, ...s.options } },
+  );
+  const { app, directory, policies: calls } = facade;
   await directory.refresh();
-  const calls = new InstanceCaller({ attemptTimeoutMs: 200, deadlineMs: 1000, breakerThreshold: 3, breakerHalfOpenMs: 60_000 });
-  const queue = s.queue ?? engine.queue('dashboard-queue');
-  const app = Fastify();
-  dashboardRoutes(app, { directory, caller, queue, calls, registryTtlMs: 60_000 }, { probeTimeoutMs: 150, ...s.options });
-  apps.push(app);
-  await app.ready();
+  const queue = engine.queue(QUEUE);
+  /** Where an instance is called: the URL a started one registered, else its test URL. */
+  const urlFor = (name: string) => urls.get(name) ?? urlOf(name);
 
   let n = 0;
   const logAs = async (loggedBy: string, msg: string) => {
@@ -86,12 +92,12 @@ async function setup(t: TestContext, s: Setup = {}) {
     assert.ok(i, `${instance} is in the state (has: ${st.instances.map((x) => x.instance).join(', ')})`);
     return i;
   };
-  return { engine, caller, app, directory, calls, queue, logAs, consumeAs, state, find };
+  return { engine: memory, caller, app, facade, directory, calls, queue, urlFor, logAs, consumeAs, state, find };
 }
 
 describe('dashboard: page and assets', () => {
   test('the web folder resolves to <repo>/src/web from src/ and from dist/', () => {
-    const root = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+    const root = new URL('../../../../', import.meta.url).pathname.replace(/\/$/, '');
     assert.equal(defaultWebDir(`${root}/src/services/facade`), `${root}/src/web`);
     assert.equal(defaultWebDir(`${root}/dist/services/facade`), `${root}/src/web`);
   });
@@ -192,7 +198,7 @@ describe('dashboard: state', () => {
 
     const l1 = c.find(st, 'logging-1');
     assert.equal(l1.health.status, 'up');
-    assert.equal(l1.url, urlOf('logging-1'));
+    assert.equal(l1.url, c.urlFor('logging-1'), 'the URL it registered');
     assert.equal(l1.breaker, 'closed');
     assert.equal(typeof l1.heartbeatAt, 'string');
     assert.ok(l1.heartbeatAgeMs! >= 0 && l1.heartbeatAgeMs! < 60_000);

@@ -1,0 +1,21 @@
+import { ENGINE_KINDS } from '../shared/common-config.js';
+import { setting } from '../shared/settings.js';
+
+/** The launcher's settings, declared once: validation, --help and the README's table come from here. */
+export const startSettings = {
+  engine: setting.choice('engine', 'ENGINE', 'embedded', ENGINE_KINDS, 'storage and queue: embedded (SQLite, Node alone) or hazelcast (local members)'),
+  logging: setting.int('logging', 'LOGGING_INSTANCES', 3, 0, 20, 'logging instances to start'),
+  messages: setting.int('messages', 'MESSAGES_INSTANCES', 2, 0, 20, 'messages instances to start'),
+  dataDir: setting.text('data-dir', 'DATA_DIR', './data', 'stores, engine file, member logs'),
+  facadePort: setting.int('port', 'FACADE_PORT', 8000, 1, 65535, 'facade port'),
+  loggingPort: setting.int('logging-port', 'LOGGING_BASE_PORT', 7001, 1, 65535 - 20, "first logging instance's port; instance i on P+i-1"),
+  messagesPort: setting.int('messages-port', 'MESSAGES_BASE_PORT', 5001, 1, 65535 - 20, "first messages instance's port"),
+  members: setting.int('members', 'HZ_LOCAL_MEMBERS', 3, 0, 9, 'hazelcast: local members to start (0: use --hz-members)'),
+  basePort: setting.int('base-port', 'HZ_BASE_PORT', 5701, 1024, 65535 - 9, 'hazelcast: member i listens on P+i-1'),
+  clusterName: setting.name('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', 'hazelcast: cluster name'),
+  hzMembers: setting.addresses('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], 'hazelcast with --members 0: an external cluster'),
+  raw: setting.bool('raw-logs', 'RAW_LOGS', false, "print the services' JSON log lines as they are"),
+  fresh: setting.bool('fresh', 'FRESH_START', false, "start with empty stores: deletes this engine's messages stores (and, embedded, engine.db) in the data dir first"),
+  commands: setting.bool('commands', 'LAUNCHER_COMMANDS', false, 'read the typed commands from stdin even when it is not a terminal (e.g. from a script)'),
+} as const;
+

@@ -1,0 +1,116 @@
+/**
+ * The HTTP contracts between services: what the facade sends to logging and
+ * messages instances and what they answer, as JSON schemas (used by the
+ * routes to validate) and TypeScript types (used by the callers). One module,
+ * imported by both sides, so the two cannot drift apart.
+ */
+import type { LogEntry } from '../engine/ports.js';
+
+/** Carries the caller's correlation id; every service answers with it too. */
+export const CORRELATION_HEADER = 'x-correlation-id';
+/** Carries the internal token on calls between services. */
+export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
+/** The cursor of the next page of a paged read. */
+export const NEXT_CURSOR_HEADER = 'x-next-cursor';
+
+// --- logging: POST /log, POST /log/batch, GET /log, GET /log/count ---
+
+/** POST /log body: one message to store under its id. */
+export interface LogRequest {
+  id: string;
+  msg: string;
+  correlationId?: string;
+}
+
+export const logRequestSchema = {
+  type: 'object',
+  required: ['id', 'msg'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 200 },
+    msg: { type: 'string', minLength: 1, pattern: '\\S' },
+    correlationId: { type: 'string', maxLength: 200 },
+  },
+} as const;
+
+/** POST /log answer: 201 with the entry stored, 200 with the entry already held under that id. */
+export type LogResponse = LogEntry;
+
+/** Most entries one POST /log/batch may carry (the facade sends at most 256). */
+export const BATCH_MAX_ENTRIES = 1000;
+
+/** POST /log/batch body: messages the facade received together. */
+export interface LogBatchRequest {
+  entries: LogRequest[];
+}
+
+export const logBatchRequestSchema = {
+  type: 'object',
+  required: ['entries'],
+  additionalProperties: false,
+  properties: { entries: { type: 'array', minItems: 1, maxItems: BATCH_MAX_ENTRIES, items: logRequestSchema } },
+} as const;
+
+/** POST /log/batch answer: each entry's result, in order. */
+export interface LogBatchResponse {
+  results: Array<{ created: boolean; entry: LogEntry }>;
+}
+
+/**
+ * Body limit of POST /log and /log/batch: far above what the facade sends (a
+ * message under its 64 KiB default, JSON-escaped, or a 256 KiB batch), so a
+ * message the facade accepted is never refused here for its size.
+ */
+export const LOG_BODY_LIMIT = 8 * 1024 * 1024;
+
+/** GET /log query: none for the whole log; `limit` (and `after`, the previous page's cursor) for a page. */
+export const logPageQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' },
+    after: { type: 'string', maxLength: 200 },
+  },
+} as const;
+
+export interface PageQuery {
+  limit?: string;
+  after?: string;
+}
+
+/** GET /log answer: entries in arrival order (the next page's cursor in NEXT_CURSOR_HEADER). */
+export type LogReadResponse = LogEntry[];
+
+/** GET /log/count answer. */
+export interface LogCountResponse {
+  count: number;
+}
+
+// --- messages: GET /messages, GET /messages/count ---
+
+/** One consumed message as a messages instance keeps and answers it. */
+export interface ConsumedEntry {
+  id: string;
+  msg: string;
+  consumedBy: string;
+  consumedAt: string;
+  enqueuedAt?: string;
+  correlationId?: string;
+}
+
+/** GET /messages query on a messages instance: `after` is a position in its own store. */
+export const messagesPageQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' } },
+} as const;
+
+/** GET /messages answer of a messages instance, in consumption order. */
+export type MessagesReadResponse = ConsumedEntry[];
+
+/** GET /messages/count answer of a messages instance. */
+export interface MessagesCountResponse {
+  count: number;
+  consumedSinceStart: number;
+  duplicatesSkipped: number;
+}

@@ -1,0 +1,53 @@
+import { CORRELATION_HEADER, NEXT_CURSOR_HEADER } from '../../contracts/http.js';
+import { PermanentCallError } from '../../lib/errors.js';
+import type { InstanceRecord } from '../../shared/registry.js';
+import type { ServiceCaller } from './caller.js';
+import type { InstanceDirectory } from './directory.js';
+import type { InstanceCaller } from './resilience.js';
+
+export interface ServiceAnswer {
+  body: unknown;
+  /** The next page's cursor, when the answer is a page. */
+  next: string | undefined;
+}
+
+/**
+ * Calls a logging or messages instance through the resilience policies: one
+ * chosen at random, failing over to the others, each behind its breaker.
+ */
+export class ServiceCalls {
+  constructor(
+    private readonly directory: InstanceDirectory,
+    private readonly caller: ServiceCaller,
+    readonly policies: InstanceCaller,
+  ) {}
+
+  async call(service: 'logging' | 'messages', method: 'GET' | 'POST', path: string, body: unknown, correlationId: string, raw: boolean | 'buffer' = false) {
+    const instances = await this.directory.of(service);
+    return this.policies.call(instances, async (inst: InstanceRecord, signal): Promise<ServiceAnswer> => {
+      const res = await this.caller.call(inst.url, { method, path, body, signal, raw, headers: { [CORRELATION_HEADER]: correlationId } });
+      // A 400 or 413 is about the request itself: every instance would answer the same, so it is
+      // not retried and does not count against the instance's breaker. Any other failure may go
+      // differently elsewhere.
+      const answer = Buffer.isBuffer(res.body) && res.status >= 300 ? res.body.toString('utf8') : res.body;
+      if (res.status === 400 || res.status === 413) throw new PermanentCallError(`${inst.instance} answered ${res.status}`, res.status, answer);
+      if (res.status >= 300) throw new Error(`${inst.instance} answered ${res.status}`);
+      const next = res.headers[NEXT_CURSOR_HEADER];
+      return { body: res.body, next: typeof next === 'string' ? next : undefined };
+    });
+  }
+}
+
+/** The `message` of another service's error answer (parsed or raw JSON), else the answer itself. */
+export function innerMessage(body: unknown): string {
+  let b = body;
+  if (typeof b === 'string') {
+    try {
+      b = JSON.parse(b);
+    } catch {
+      return b as string;
+    }
+  }
+  const m = (b as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : JSON.stringify(b);
+}

@@ -1,0 +1,88 @@
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
+import {
+  LOG_BODY_LIMIT,
+  logBatchRequestSchema,
+  logPageQuerySchema,
+  logRequestSchema,
+  NEXT_CURSOR_HEADER,
+  type LogBatchRequest,
+  type LogBatchResponse,
+  type LogCountResponse,
+  type LogRequest,
+  type PageQuery,
+} from '../../../contracts/http.js';
+import type { LogEntry, MessageLog } from '../../../engine/ports.js';
+import { HttpError } from '../../../lib/errors.js';
+import type { Metrics } from '../../../shared/metrics.js';
+
+export interface LogRoutesOptions {
+  instance: string;
+  log: MessageLog;
+  metrics: Metrics;
+}
+
+const jsonOnly = { accepts: 'application/json' };
+
+/**
+ * POST /log, POST /log/batch, GET /log, GET /log/count: the shared log, as
+ * the facade uses it. An engine failure surfaces as EngineUnavailableError,
+ * which the server answers with 503.
+ */
+export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) => {
+  const stored = o.metrics.counter('log_entries_stored_total', 'POST /log calls by whether the id was new.', ['created']);
+
+  /** Stores one entry and prints its line. */
+  async function store(body: LogRequest, fallbackCorrelationId: string, log: FastifyBaseLogger) {
+    const entry: LogEntry = {
+      id: body.id,
+      msg: body.msg,
+      loggedBy: o.instance,
+      loggedAt: new Date().toISOString(),
+      ts: performance.timeOrigin + performance.now(),
+      correlationId: body.correlationId ?? fallbackCorrelationId,
+    };
+    const result = await o.log.put(entry);
+    stored.inc({ created: String(result.created) });
+    log.info({ id: body.id, text: body.msg, correlationId: entry.correlationId, created: result.created }, result.created ? 'logged message' : 'message already logged');
+    return result;
+  }
+
+  app.post<{ Body: LogRequest }>(
+    '/log',
+    { schema: { body: logRequestSchema }, bodyLimit: LOG_BODY_LIMIT, config: { ...jsonOnly, bodyHint: '{"id": "<id>", "msg": "<text>"}' } },
+    async (req, reply) => {
+      const result = await store(req.body, req.id, req.log);
+      return reply.code(result.created ? 201 : 200).send(result.entry);
+    },
+  );
+
+  // Messages the facade received together, in one request: each is stored and
+  // logged as POST /log would (its own line, its own correlation id). The
+  // writes share one engine transaction. Answers each entry's result, in order.
+  app.post<{ Body: LogBatchRequest }>(
+    '/log/batch',
+    { schema: { body: logBatchRequestSchema }, bodyLimit: LOG_BODY_LIMIT, config: { ...jsonOnly, bodyHint: '{"entries": [{"id": "<id>", "msg": "<text>"}, …]}' } },
+    async (req): Promise<LogBatchResponse> => {
+      const results = await Promise.all(req.body.entries.map((e) => store(e, req.id, req.log)));
+      return { results: results.map((r) => ({ created: r.created, entry: r.entry })) };
+    },
+  );
+
+  app.get<{ Querystring: PageQuery }>('/log', { schema: { querystring: logPageQuerySchema } }, async (req, reply) => {
+    if (req.query.limit === undefined && req.query.after === undefined) {
+      reply.type('application/json; charset=utf-8');
+      return await o.log.listJson();
+    }
+    let page;
+    try {
+      page = await o.log.page(Number(req.query.limit ?? 1000), req.query.after);
+    } catch (err) {
+      if (err instanceof RangeError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    if (page.next !== undefined) reply.header(NEXT_CURSOR_HEADER, page.next);
+    return page.entries;
+  });
+
+  app.get('/log/count', async (): Promise<LogCountResponse> => ({ count: await o.log.size() }));
+};
