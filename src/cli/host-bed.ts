@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { repoRoot } from '../engine/hazelcast/jar.js';
+import { INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
 import { spawnTiedToParent } from '../lib/exit-with-parent.js';
 import { MAIN_JS, type ServiceKind } from './topology.js';
 import {
@@ -129,6 +130,8 @@ export class HostBed {
   private stopping: Promise<void> | undefined;
   readonly processes: BedProcess[];
   readonly clusterName: string;
+  /** The internal token every service is given (in <stateDir>/token). */
+  token = '';
   /** Set when BedOptions.queueName is. */
   queueName: string | undefined;
 
@@ -157,6 +160,15 @@ export class HostBed {
 
   url(name: string): string {
     return `http://${this.byName(name).address}`;
+  }
+
+  get tokenFile(): string {
+    return join(this.o.stateDir, 'token');
+  }
+
+  /** Headers for calling logging and messages instances directly (their internal routes). */
+  get internalHeaders(): Record<string, string> {
+    return { [INTERNAL_TOKEN_HEADER]: this.token };
   }
 
   get memberAddresses(): string[] {
@@ -188,8 +200,10 @@ export class HostBed {
     mkdirSync(join(o.stateDir, 'logs'), { recursive: true });
     await createNet(plan);
     this.writeState();
-    const tokenFile = join(o.stateDir, 'token');
-    writeFileSync(tokenFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    // Services listening beyond loopback demand a token on their internal
+    // routes; the facade sends it. Readable by root alone.
+    this.token = randomBytes(32).toString('hex');
+    writeFileSync(this.tokenFile, this.token + '\n', { mode: 0o600 });
 
     const memberHosts = this.processes.filter((p) => p.kind === 'member').map((p) => p.host);
     this.cluster = await startCluster({
@@ -230,6 +244,7 @@ export class HostBed {
       '--hz-cluster-name', this.clusterName,
       '--hz-members', this.memberAddresses.join(','),
       '--data-dir', join(o.stateDir, 'data', p.name),
+      '--internal-token-file', this.tokenFile,
     ];
     // Logging i and messages i prefer the member on their own host.
     if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);

@@ -106,7 +106,7 @@ async function up(stateDir: string, values: { hosts?: string | undefined; prefix
   }
   const s = readState(stateDir);
   if (s) for (const l of await describeBed(s)) console.log(l);
-  console.log(`\nfacade: ${bed.facadeUrl}   logs: ${join(stateDir, 'logs')}`);
+  console.log(`\nfacade: ${bed.facadeUrl}   logs: ${join(stateDir, 'logs')}   internal token: ${bed.tokenFile} (send it as x-internal-token to call logging or messages directly)`);
   console.log(`faults (another terminal): npm run hosts -- partition 3 | isolate 3 | delay 3 200 | heal 3 | status`);
   console.log('Ctrl-C stops everything and removes the hosts.');
   await new Promise<void>((resolve) => {

@@ -186,7 +186,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     // Everything acknowledged consumed: items the merge dropped come back through the delivery ledger after its lease.
     const stores = async () => {
       const out = new Map<string, Array<{ id: string }>>();
-      for (const name of ['messages-1', 'messages-2']) out.set(name, (await http<Array<{ id: string }>>(`${b.url(name)}/messages`)).body);
+      for (const name of ['messages-1', 'messages-2']) out.set(name, (await http<Array<{ id: string }>>(`${b.url(name)}/messages`, { headers: b.internalHeaders })).body);
       return out;
     };
     let neverConsumed = [...acked];
@@ -201,7 +201,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
       1000,
     ).catch(() => undefined);
 
-    const log = (await http<LogEntry[]>(`${b.url('logging-1')}/log`)).body;
+    const log = (await http<LogEntry[]>(`${b.url('logging-1')}/log`, { headers: b.internalHeaders })).body;
     const logIds = new Set(log.map((e) => e.id));
     const missingFromLog = [...acked].filter((id) => !logIds.has(id)).length;
     const duplicatesInLog = log.length - logIds.size;
