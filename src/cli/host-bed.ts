@@ -99,9 +99,14 @@ export function readState(stateDir: string): BedState | undefined {
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed process nobody has reaped yet (a zombie) still answers signal 0.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -331,6 +336,7 @@ export class HostBed {
       await this.cluster?.stop().catch(() => undefined);
       await destroyNet(this.plan.prefix).catch(() => undefined);
       rmSync(stateFile(this.o.stateDir), { force: true });
+      rmSync(this.tokenFile, { force: true });
     })();
     return this.stopping;
   }

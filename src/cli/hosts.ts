@@ -133,6 +133,7 @@ async function down(stateDir: string, prefix: string, state: BedState | undefine
   }
   const removed = await destroyNet(prefix);
   rmSync(stateFile(stateDir), { force: true });
+  rmSync(join(stateDir, 'token'), { force: true });
   console.log(removed.length ? `hosts: removed ${removed.join(', ')}` : `hosts: nothing of prefix '${prefix}' was left`);
 }
 
