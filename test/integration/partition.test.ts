@@ -224,7 +224,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
         `partition report: host ${CUT} (member-${CUT}, ${cutLogging}) cut off from hosts 1-2 for ${s(healedAt - cutAt)}, ${CLIENTS} clients through the facade on host 4; the queue (${b.queueName}) lives on member-${CUT}`,
         `  POSTs: ${posts.length} sent, ${acked.size} acknowledged; during the partition ${during.length} sent, ${failedDuring} failed (${((failedDuring / Math.max(1, during.length)) * 100).toFixed(2)}%); slowest acknowledged then ${s(slowest)}`,
         ...[...reasons].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([why, k]) => `    ${k} × ${why}`),
-        `  ${cutLogging}: not ready ${notReadyAt ? `${s(notReadyAt - cutAt)} after the cut` : 'never seen'}; out of the facade's directory ${leftDirectoryAt ? `${s(leftDirectoryAt - cutAt)} after the cut` : 'never seen'}`,
+        `  ${cutLogging}: not ready ${notReadyAt ? `${s(notReadyAt - cutAt)} after the cut` : 'never seen'}; marked down or gone in the facade's /instances ${leftDirectoryAt ? `${s(leftDirectoryAt - cutAt)} after the cut` : 'never seen'}`,
         `  entries ${cutLogging} wrote: ${byCutBeforeNoticed} in the partition's first seconds (before it noticed), ${byCutWhileProtected} once protected, ${byCutAfterHeal} after the heal`,
         `  whole again (3 members, safe, every instance registered and ready) ${s(wholeAt - healedAt)} after the heal`,
         `  acknowledged missing from the log: ${missingFromLog}; duplicates in the log: ${duplicatesInLog}`,
