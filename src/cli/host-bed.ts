@@ -14,8 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
-import { repoRoot } from '../engine/hazelcast/jar.js';
+import { hostsConfigFile, startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
 import { spawnTiedToParent } from '../lib/exit-with-parent.js';
 import { MAIN_JS, type ServiceKind } from './topology.js';
@@ -34,7 +33,6 @@ import {
   type NetPlan,
 } from './netns.js';
 
-export const HOSTS_CONFIG_FILE = join(repoRoot, 'config', 'hazelcast-hosts.yaml');
 export const MEMBER_PORT = 5701;
 export const PORTS: Record<ServiceKind, number> = { facade: 8000, logging: 8100, messages: 8200 };
 
@@ -227,7 +225,7 @@ export class HostBed {
       memberHosts: memberHosts.map((h) => hostAddress(plan, h)),
       basePort: MEMBER_PORT,
       clusterName: this.clusterName,
-      configFile: HOSTS_CONFIG_FILE,
+      configFile: hostsConfigFile,
       runUnder: (i) => onHost(plan, memberHosts[i]!),
       dataLogDir: join(o.stateDir, 'logs'),
       startTimeoutMs: o.readyTimeoutMs ?? 120_000,

@@ -9,6 +9,8 @@ import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRo
 
 /** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
 export const defaultConfigFile = join(repoRoot, 'config', 'hazelcast.yaml');
+/** Member config for hosts of their own: split-brain protection and merge policies for network partitions. */
+export const hostsConfigFile = join(repoRoot, 'config', 'hazelcast-hosts.yaml');
 
 export interface StartClusterOptions {
   /** How many members to run (≥ 1). */
