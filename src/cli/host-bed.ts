@@ -226,6 +226,8 @@ export class HostBed {
       basePort: MEMBER_PORT,
       clusterName: this.clusterName,
       configFile: hostsConfigFile,
+      // Split-brain protection: a side of a partition needs a majority of the members.
+      jvmArgs: [`-Dhazel-lab.min-cluster-size=${Math.floor(memberHosts.length / 2) + 1}`],
       runUnder: (i) => onHost(plan, memberHosts[i]!),
       dataLogDir: join(o.stateDir, 'logs'),
       startTimeoutMs: o.readyTimeoutMs ?? 120_000,

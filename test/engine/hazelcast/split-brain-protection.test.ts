@@ -6,8 +6,8 @@ import { isEngineUnavailable, isProtectionError } from '../../../src/engine/port
 import { hazelcastSkip } from '../../helpers/hazelcast-gate.js';
 
 /**
- * The member config for hosts (config/hazelcast-hosts.yaml) asks for at
- * least two members on every map and queue. One member alone is what the
+ * The member config for hosts (config/hazelcast-hosts.yaml) asks for a
+ * majority of the members (2 of 3) on every map and queue. One member alone is what the
  * cut-off side of a partition looks like once it knows: every call must
  * fail at once with ProtectionError (an engine-unavailable error, so
  * services answer 503 and report not ready), and nothing is written.
@@ -22,6 +22,8 @@ describe('split-brain protection (hazelcast-hosts.yaml)', { skip: hazelcastSkip(
       basePort: await findFreeBasePort(1, 5950),
       clusterName: `protection-${process.pid}`,
       configFile: hostsConfigFile,
+      // What a cut-off member of three is told: two are needed.
+      jvmArgs: ['-Dhazel-lab.min-cluster-size=2'],
     });
     engine = new HazelcastEngine({ members: cluster.addresses, clusterName: cluster.clusterName, connectTimeoutMs: 20_000 });
   });
