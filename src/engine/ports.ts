@@ -62,6 +62,31 @@ export interface MessageQueue {
   depth(): Promise<number>;
 }
 
+/** One item handed to a consumer under a lease. */
+export interface Delivery {
+  readonly item: QueueItem;
+  /** Identifies this delivery to ack(); opaque to services. */
+  readonly tag: string;
+}
+
+/**
+ * The queue port with acknowledged delivery (what MessageQueue becomes): a
+ * bounded queue whose items are leased to a consumer until acknowledged.
+ */
+export interface LeasedMessageQueue {
+  /** Adds the item, waiting at most timeoutMs for room. False when still full (bounded). */
+  offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
+  /**
+   * Up to `max` items, waiting at most timeoutMs for the first; [] when none came or the signal aborted.
+   * Each is leased to this consumer: not acknowledged within the engine's lease time, it is delivered again (to any consumer).
+   */
+  receive(max: number, timeoutMs: number, signal?: AbortSignal): Promise<Delivery[]>;
+  /** The items are stored: never delivered again. Idempotent; a tag already acknowledged or unknown is ignored. */
+  ack(deliveries: readonly Delivery[]): Promise<void>;
+  /** Items offered and not yet acknowledged. */
+  depth(): Promise<number>;
+}
+
 /** A small shared key/value map with optional per-entry time-to-live. */
 export interface KvMap<V> {
   set(key: string, value: V, ttlMs?: number): Promise<void>;

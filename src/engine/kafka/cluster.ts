@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
+import { partitionLag } from './offsets.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
 
 export interface StartKafkaOptions {
@@ -539,44 +540,24 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   return cluster;
 }
 
-/** Lag of a consumer group on one topic, per member: end offsets minus committed offsets (earliest when none committed). */
+/** Lag of a consumer group on one topic, per member: end offsets minus committed offsets. */
 export async function groupLagOf(admin: Admin, group: string, topic: string): Promise<GroupLag> {
-  const md = await admin.metadata({ topics: [topic], forceUpdate: true });
-  const count = md.topics.get(topic)?.partitionsCount ?? 0;
-  const ids = Array.from({ length: count }, (_, i) => i);
-  const [ends, starts, committed, groups] = await Promise.all([
-    listOffsets(admin, topic, ids, -1n),
-    listOffsets(admin, topic, ids, -2n),
-    admin.listConsumerGroupOffsets({ groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: ids }] }] }),
-    admin.describeGroups({ groups: [group] }),
-  ]);
-  const done = new Map<number, bigint>();
-  for (const g of committed) for (const t of g.topics) if (t.name === topic) for (const p of t.partitions) done.set(p.partitionIndex, p.committedOffset);
-  const lagOf = (p: number) => {
-    const end = ends.get(p) ?? 0n;
-    const c = done.get(p);
-    const from = c !== undefined && c >= 0n ? c : (starts.get(p) ?? 0n);
-    return Number(end > from ? end - from : 0n);
-  };
+  const [lag, groups] = await Promise.all([partitionLag(admin, group, topic), admin.describeGroups({ groups: [group] })]);
   const g = groups.get(group);
   const held = new Set<number>();
   const members: MemberLag[] = [];
   for (const m of g?.members.values() ?? []) {
     const ps = [...(m.assignments?.get(topic)?.partitions ?? [])].sort((a, b) => a - b);
     ps.forEach((p) => held.add(p));
-    members.push({ memberId: m.id, clientId: m.clientId, partitions: ps, lag: ps.reduce((sum, p) => sum + lagOf(p), 0) });
+    members.push({ memberId: m.id, clientId: m.clientId, partitions: ps, lag: ps.reduce((sum, p) => sum + (lag.get(p) ?? 0), 0) });
   }
-  const unassignedLag = ids.filter((p) => !held.has(p)).reduce((sum, p) => sum + lagOf(p), 0);
-  return { group, state: String(g?.state ?? 'UNKNOWN'), members, unassignedLag, total: ids.reduce((sum, p) => sum + lagOf(p), 0) };
-}
-
-/** Offsets of the partitions at a special timestamp: -1 the end (next offset to write), -2 the earliest kept. */
-export async function listOffsets(admin: Admin, topic: string, partitions: number[], timestamp: bigint): Promise<Map<number, bigint>> {
-  const out = new Map<number, bigint>();
-  if (partitions.length === 0) return out;
-  const res = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp })) }] });
-  for (const t of res) for (const p of t.partitions) out.set(p.partitionIndex, p.offset);
-  return out;
+  let unassignedLag = 0;
+  let total = 0;
+  for (const [p, l] of lag) {
+    total += l;
+    if (!held.has(p)) unassignedLag += l;
+  }
+  return { group, state: String(g?.state ?? 'UNKNOWN'), members, unassignedLag, total };
 }
 
 function slotAt(slots: Slot[], i: number): Slot {
