@@ -30,10 +30,13 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(queues.map((q) => q.close().catch(() => {})));
-  // A throw-away cluster: SIGKILL all at once (a graceful stop of all three stalls on the leaving quorum).
-  await cluster?.kill();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  try {
+    await Promise.all(queues.map((q) => q.close().catch(() => {})));
+  } finally {
+    // A throw-away cluster: SIGKILL all at once (a graceful stop of all three stalls on the leaving quorum).
+    await cluster?.kill();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 const errors: string[] = [];
@@ -135,6 +138,55 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     assert.ok(isr.every((p) => p.isr.includes(victimNode)), 'the restarted broker is back in every ISR');
     console.log(`# broker ${victimNode} back in every ISR ${Date.now() - t1} ms after restart`);
     await until('depth 0', async () => (await b.depth()) === 0);
+  });
+
+  it('under load, kill -9 of the active controller: the same producer and consumer carry on and lose nothing', async () => {
+    const name = `controller-${randomUUID()}`;
+    const producer = queue(name);
+    const consumer = queue(name, { leaseMs: 20_000 });
+    const offered = new Set<string>();
+    const received = new Set<string>();
+    let refused = 0;
+    let stop = false;
+    let done = false;
+    const produce = (async () => {
+      for (let i = 0; !stop; i++) {
+        const batch = Array.from({ length: 10 }, (_, j) => `c${i}-${j}`);
+        const ok = await Promise.all(batch.map((id) => producer.offer(item(id), 30_000)));
+        batch.forEach((id, j) => (ok[j] ? offered.add(id) : refused++));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const consume = (async () => {
+      while ((!stop || received.size < offered.size) && !done) {
+        const got = await consumer.receive(50, 500);
+        got.forEach((d) => received.add(d.item.id));
+        if (got.length) await consumer.ack(got);
+      }
+    })();
+    await until('traffic before the kill', () => received.size >= 100);
+    const node = cluster!.activeController();
+    assert.ok(node !== undefined, 'the brokers say which node is the active controller');
+    const victim = cluster!.indexOfNode(node);
+    const before = offered.size;
+    await cluster!.killBroker(victim);
+    console.log(`# killed the active controller, broker ${node}, after ${before} offers`);
+    await until('offers to go on after the kill', () => offered.size >= before + 300, 120_000);
+    stop = true;
+    await produce;
+    try {
+      await Promise.race([consume, until('the consumer to catch up', () => received.size >= offered.size, 120_000)]);
+    } finally {
+      done = true;
+      await consume;
+    }
+    const lost = [...offered].filter((id) => !received.has(id));
+    assert.deepEqual(lost, [], 'every accepted offer is delivered');
+    assert.equal(refused, 0, 'no offer refused (the queue was never full)');
+    console.log(`# ${offered.size} offers, all delivered; new active controller: node ${cluster!.activeController()}`);
+    await cluster!.startBroker(victim);
+    await cluster!.waitForFullIsr(`t-${name}`);
+    assert.ok((await cluster!.partitions(`t-${name}`)).every((p) => p.isr.includes(node)), 'the restarted broker is back in every ISR');
   });
 
   it('reports lag per group member', async () => {

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
+import { guardUnknownBroker } from './client-fixes.js';
 import { partitionLag } from './offsets.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
 
@@ -388,6 +389,8 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
     const live = slots.filter((s) => s.child && s.started).map((s) => s.address);
     const admin = new Admin({ clientId: 'hazel-lab-cluster', bootstrapBrokers: live.length ? live : bootstrap, retries: 2, retryDelay: 250, timeout: 5000 });
+    guardUnknownBroker(admin);
+    admin.on('error', () => {}); // failures reach the caller through the call itself
     try {
       return await fn(admin);
     } finally {

@@ -25,6 +25,7 @@
  */
 import { Admin, Consumer, Producer, ProduceAcks, type Message, type MessagesStream } from '@platformatic/kafka';
 import type { Delivery, LeasedMessageQueue, QueueItem } from '../ports.js';
+import { forceClose, guardUnknownBroker } from './client-fixes.js';
 import { partitionLag } from './offsets.js';
 
 export interface KafkaQueueOptions {
@@ -126,6 +127,8 @@ export class KafkaQueue implements LeasedMessageQueue {
   private readonly wakers = new Set<() => void>();
   private commitChain: Promise<void> = Promise.resolve();
   private commitRetry?: NodeJS.Timeout;
+  private heartbeatFailures = 0;
+  private commitFailures = 0;
 
   private depthCache?: { value: number; at: number };
   private depthInflight?: Promise<number>;
@@ -255,7 +258,8 @@ export class KafkaQueue implements LeasedMessageQueue {
   }
 
   private getProducer(): Producer {
-    this.producer ??= new Producer({
+    if (this.producer) return this.producer;
+    this.producer = new Producer({
       clientId: `${this.o.clientId}-producer`,
       bootstrapBrokers: [...this.o.brokers],
       idempotent: true,
@@ -263,6 +267,8 @@ export class KafkaQueue implements LeasedMessageQueue {
       retries: 3,
       retryDelay: 250,
     });
+    guardUnknownBroker(this.producer);
+    this.producer.on('error', (e: Error) => this.o.onError?.('producer', e));
     return this.producer;
   }
 
@@ -348,10 +354,46 @@ export class KafkaQueue implements LeasedMessageQueue {
         retries: 3,
         retryDelay: 250,
       });
-      consumer.on('consumer:group:join', (payload) => this.onAssigned(payload.assignments));
+      guardUnknownBroker(consumer);
+      // A failed rejoin is emitted as 'error': unheard, it would throw.
+      consumer.on('error', (e: Error) => this.o.onError?.('consumer', e));
+      consumer.on('consumer:group:join', (payload) => {
+        if (consumer === this.consumer) this.onAssigned(payload.assignments);
+      });
+      consumer.on('consumer:heartbeat:error', (payload) => {
+        if (consumer !== this.consumer) return;
+        // The client never looks the coordinator up again once it has one: when that broker died, only a new consumer finds the new one.
+        if (++this.heartbeatFailures >= 3) this.resetConsumer('heartbeats failing', payload.error);
+      });
+      consumer.on('consumer:heartbeat:end', () => {
+        if (consumer === this.consumer) this.heartbeatFailures = 0;
+      });
+      this.heartbeatFailures = 0;
+      this.commitFailures = 0;
       this.consumer = consumer;
     }
     return this.consumer;
+  }
+
+  /**
+   * Drops the consumer and joins the group with a new one (a new member; the
+   * old one is removed by its leave, or by the session timeout when the leave
+   * cannot reach the coordinator). What this member read and leased stays:
+   * the new member's assignment prunes what it no longer holds.
+   */
+  private resetConsumer(why: string, err: unknown): void {
+    if (this.closed || !this.consumer) return;
+    this.o.onError?.(`${why}; joining again with a new consumer`, err);
+    const old = this.consumer;
+    const oldStream = this.stream;
+    this.consumer = undefined;
+    this.stream = undefined;
+    this.consuming = undefined;
+    void (async () => {
+      await bounded(oldStream?.close(), 5000);
+      await bounded(forceClose(old), 5000);
+    })();
+    this.startConsuming();
   }
 
   /** Starts (once) reading the topic as a member of the group; retries until it works or the queue closes. */
@@ -376,14 +418,21 @@ export class KafkaQueue implements LeasedMessageQueue {
             return;
           }
           this.stream = stream;
-          stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.onRecord(m));
+          stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
+            if (stream === this.stream) this.onRecord(m);
+          });
           stream.once('error', (e: Error) => this.onStreamError(stream, e));
           return;
         } catch (e) {
           if (this.closed) return;
-          this.o.onError?.(`joining group ${this.o.groupId}, attempt ${attempt}`, e);
-          // After a broker dies, the client retries it from cached metadata (`joinGroup failed`): forget that and try again.
+          // After a broker dies, the client retries it from cached metadata and a cached coordinator (`joinGroup failed`):
+          // forget the metadata, and from the second failure on start over with a new consumer.
           consumer.clearMetadata();
+          if (attempt >= 2 && consumer === this.consumer) {
+            this.consumer = undefined;
+            void bounded(forceClose(consumer), 5000);
+          }
+          this.o.onError?.(`joining group ${this.o.groupId}, attempt ${attempt}`, e);
           await sleep(pause);
         }
       }
@@ -473,15 +522,18 @@ export class KafkaQueue implements LeasedMessageQueue {
       const offsets = [...this.parts.entries()]
         .filter(([, st]) => st.watermark > st.committed)
         .map(([partition, st]) => ({ topic: this.o.topic, partition, offset: st.watermark, leaderEpoch: -1, st }));
-      if (offsets.length === 0 || !this.consumer) return;
+      const consumer = this.consumer;
+      if (offsets.length === 0 || !consumer) return;
       try {
-        await this.consumer.commit({ offsets: offsets.map(({ st: _st, ...o }) => o) });
+        await consumer.commit({ offsets: offsets.map(({ st: _st, ...o }) => o) });
         for (const { st, offset } of offsets) if (offset > st.committed) st.committed = offset;
+        this.commitFailures = 0;
         this.depthCache = undefined;
       } catch (e) {
         if (this.closed) return;
         this.o.onError?.('committing offsets', e);
-        this.consumer.clearMetadata();
+        consumer.clearMetadata();
+        if (consumer === this.consumer && ++this.commitFailures >= 2) this.resetConsumer('commits failing', e);
         this.commitRetry ??= setTimeout(() => {
           this.commitRetry = undefined;
           if (!this.closed) void this.commit();
@@ -514,12 +566,19 @@ export class KafkaQueue implements LeasedMessageQueue {
 
   private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      this.admin ??= new Admin({ clientId: `${this.o.clientId}-admin`, bootstrapBrokers: [...this.o.brokers], retries: 2, retryDelay: 250 });
+      if (!this.admin) {
+        this.admin = new Admin({ clientId: `${this.o.clientId}-admin`, bootstrapBrokers: [...this.o.brokers], retries: 2, retryDelay: 250 });
+        guardUnknownBroker(this.admin);
+        this.admin.on('error', (e: Error) => this.o.onError?.('admin client', e));
+      }
       try {
         return await fn(this.admin);
       } catch (e) {
         if (attempt >= 3 || this.closed) throw e;
-        this.admin.clearMetadata();
+        // Like the consumer, it may keep asking a dead broker: a new client starts from the bootstrap list.
+        const admin = this.admin;
+        this.admin = undefined;
+        void bounded(admin.close(), 5000);
         await sleep(200 * attempt);
       }
     }
@@ -556,20 +615,27 @@ export class KafkaQueue implements LeasedMessageQueue {
   /** Commits what is acknowledged, leaves the group (its partitions move at once), closes the clients. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.commit().catch(() => {});
+      await bounded(this.commit(), 5000);
       this.closed = true;
       clearTimeout(this.commitRetry);
       this.wake();
       for (const p of this.pending.splice(0)) p.reject(new QueueClosedError());
       // The stream before its consumer; the consumer's close leaves the group.
-      await this.stream?.close().catch(() => {});
-      const steps = [this.consumer?.close(), this.producer?.close(), this.admin?.close()];
-      await Promise.all(steps.map((s) => s?.catch(() => {})));
+      // Each step bounded: a client may wait on a broker that is gone.
+      await bounded(this.stream?.close(), 5000);
+      await Promise.all([this.consumer?.close(), this.producer?.close(), this.admin?.close()].map((p) => bounded(p, 5000)));
       this.leases.clear();
       this.parts.clear();
     })();
     return this.closing;
   }
+}
+
+/** Waits for the promise, at most ms; never rejects. */
+function bounded(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => {}, () => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 function parseItem(value: Buffer | undefined): QueueItem | undefined {
