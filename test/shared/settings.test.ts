@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadFacadeConfig } from '../../src/services/facade/config.js';
 import { loadLoggingConfig } from '../../src/services/logging/config.js';
 import { loadMessagesConfig } from '../../src/services/messages/config.js';
 import { ConfigError, isConfigError } from '../../src/lib/errors.js';
-import { parseArgv, SettingsReader, type Source } from '../../src/shared/settings.js';
+import { SERVICE_NAMES, SETTINGS_TABLES } from '../../src/services/config.js';
+import { checkSetting, formatHelp, parseArgv, readSettings, setting, SettingsReader, type Source } from '../../src/shared/settings.js';
 
 const src = (argv: string[] = [], env: Record<string, string | undefined> = {}): Source => ({ flags: parseArgv(argv).flags, env });
 
@@ -148,7 +151,8 @@ describe('service config loaders', () => {
   });
 
   test('a flag beats its env var; env beats the default', () => {
-    const env = { PORT: '7200', HOST: '10.0.0.1', ENGINE: 'hazelcast', BODY_LIMIT: '2048', LOG_LEVEL: 'debug' };
+    // A non-loopback host needs the internal token (see below).
+    const env = { PORT: '7200', HOST: '10.0.0.1', ENGINE: 'hazelcast', BODY_LIMIT: '2048', LOG_LEVEL: 'debug', INTERNAL_TOKEN: '0123456789abcdef' };
     const c = loadFacadeConfig(src(['--port', '7100', '--body-limit=1024'], env));
     assert.equal(c.port, 7100);
     assert.equal(c.name, 'facade-7100', 'the default name follows the chosen port');
@@ -158,6 +162,33 @@ describe('service config loaders', () => {
     assert.equal(c.engine.kind, 'hazelcast');
     assert.equal(c.logLevel, 'debug');
     assert.equal(loadLoggingConfig(src([], env)).port, 7200);
+  });
+
+  test('a non-loopback host needs an internal token; loopback does not; never both a token and a token file', () => {
+    const token = '0123456789abcdef0123';
+    for (const load of [loadFacadeConfig, loadLoggingConfig, loadMessagesConfig]) {
+      assert.match(configError(() => load(src(['--host', '0.0.0.0']))), /^listening on 0\.0\.0\.0 \(not loopback\) needs an internal token: set --internal-token \/ INTERNAL_TOKEN/);
+      assert.equal(load(src(['--host', '0.0.0.0', '--internal-token', token])).internalToken, token);
+      assert.equal(load(src(['--host', '0.0.0.0'], { INTERNAL_TOKEN: token })).internalToken, token);
+      for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) assert.equal(load(src(['--host', host])).internalToken, undefined, host);
+    }
+    assert.match(configError(() => loadLoggingConfig(src(['--internal-token', 'short']))), /--internal-token \/ INTERNAL_TOKEN: expected at least 16 characters without spaces/);
+    assert.equal(
+      configError(() => loadLoggingConfig(src(['--internal-token', token, '--internal-token-file', '/nonexistent/token']))),
+      'set either --internal-token or --internal-token-file, not both',
+    );
+    assert.match(configError(() => loadLoggingConfig(src(['--internal-token-file', '/nonexistent/token']))), /cannot read \/nonexistent\/token \(ENOENT\)/);
+  });
+
+  test('the internal token read from a file: trimmed; too short a token in the file is refused', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const good = join(dir, 'good');
+    writeFileSync(good, '  0123456789abcdef0123\n');
+    assert.equal(loadMessagesConfig(src(['--host', '0.0.0.0', '--internal-token-file', good])).internalToken, '0123456789abcdef0123');
+    const bad = join(dir, 'bad');
+    writeFileSync(bad, 'short\n');
+    assert.match(configError(() => loadMessagesConfig(src(['--internal-token-file', bad]))), /must hold a token of at least 16 characters without spaces$/);
   });
 
   test('hazelcast settings: members, preferred member, cluster name', () => {
@@ -229,5 +260,81 @@ describe('service config loaders', () => {
   test('a bad value with a newline still gives a one-line message', () => {
     const msg = configError(() => loadLoggingConfig(src([], { INSTANCE_NAME: 'evil\nname' })));
     assert.match(msg, /--name \/ INSTANCE_NAME/);
+  });
+});
+
+describe('settings tables', () => {
+  // A small table of the shapes services use: a computed default reads the settings above it.
+  const table = {
+    port: setting.int('port', 'PORT', 7001, 0, 65535, 'port to listen on'),
+    name: setting.name('name', 'INSTANCE_NAME', (got) => `svc-${String(got.port)}`, 'instance name'),
+    host: setting.host('host', 'HOST', '127.0.0.1', 'address to listen on'),
+    advertise: setting.host('advertise-host', 'ADVERTISE_HOST', (got) => String(got.host), 'host others call'),
+    mode: setting.choice('mode', 'MODE', 'fast', ['fast', 'safe'] as const, 'how to run'),
+    pretty: setting.bool('pretty', 'PRETTY', false, 'pretty logs'),
+  } as const;
+
+  test('readSettings: flag, else env, else default; a computed default uses the values read before it', () => {
+    assert.deepEqual(readSettings(table, src()), { port: 7001, name: 'svc-7001', host: '127.0.0.1', advertise: '127.0.0.1', mode: 'fast', pretty: false });
+    const v = readSettings(table, src(['--port', '9000', '--pretty', '--host=10.0.0.5'], { PORT: '1', MODE: 'safe', HOST: '', ADVERTISE_HOST: '' }));
+    assert.equal(v.port, 9000, 'the flag wins over PORT');
+    assert.equal(v.name, 'svc-9000', 'the default name follows the port actually read');
+    assert.equal(v.host, '10.0.0.5');
+    assert.equal(v.advertise, '10.0.0.5', 'an empty env var counts as unset, so the computed default applies');
+    assert.equal(v.mode, 'safe', 'env when no flag');
+    assert.equal(v.pretty, true, 'a bare flag is true');
+    assert.equal(readSettings(table, src(['--name', 'given', '--port', '5'])).name, 'given', 'a given value beats the computed default');
+    assert.equal(readSettings(table, src([], { PRETTY: '1' })).pretty, true);
+    assert.equal(readSettings(table, src([], { PRETTY: '0' })).pretty, false);
+  });
+
+  test('readSettings refuses a flag the table does not name, naming it', () => {
+    assert.equal(configError(() => readSettings(table, src(['--port', '1', '--prot', '2']))), 'unknown option --prot');
+    // An unknown env var is not a flag: ignored.
+    assert.equal(readSettings(table, src([], { PROT: '2' })).port, 7001);
+  });
+
+  test('readSettings: a bad value names the flag, the variable, the expected form and the value', () => {
+    assert.equal(configError(() => readSettings(table, src(['--port', '70000']))), 'invalid setting --port / PORT: expected an integer from 0 to 65535, got "70000"');
+    assert.equal(configError(() => readSettings(table, src([], { MODE: 'slow' }))), 'invalid setting --mode / MODE: expected one of fast, safe, got "slow"');
+    assert.match(configError(() => readSettings(table, src(['--name', 'a b']))), /^invalid setting --name \/ INSTANCE_NAME: expected letters, digits, dot, dash or underscore, got "a b"$/);
+  });
+
+  test('checkSetting: an unknown name lists the known ones, sorted, once each', () => {
+    const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
+    const msg = configError(() => checkSetting(tables, 'ATTEMPT_TIMEOUT', '5'));
+    const m = /^unknown setting ATTEMPT_TIMEOUT; known: (.+)$/.exec(msg);
+    assert.ok(m, msg);
+    const known = m[1]!.split(', ');
+    assert.deepEqual(known, [...new Set(known)].sort(), 'sorted, no repeats');
+    for (const name of ['ATTEMPT_TIMEOUT_MS', 'PORT', 'QUEUE_NAME', 'STORE_FILE', 'INTERNAL_TOKEN']) assert.ok(known.includes(name), `${name} is listed`);
+  });
+
+  test('checkSetting: a bad value gets the message a service would give; a good one returns the setting', () => {
+    const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
+    assert.equal(configError(() => checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', 'soon')), 'invalid setting --attempt-timeout-ms / ATTEMPT_TIMEOUT_MS: expected an integer from 10 to 600000, got "soon"');
+    assert.equal(configError(() => checkSetting(tables, 'INTERNAL_TOKEN', 'short')), 'invalid setting --internal-token / INTERNAL_TOKEN: expected at least 16 characters without spaces, got "short"');
+    assert.equal(checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', '250').flag, 'attempt-timeout-ms');
+    assert.equal(checkSetting(tables, 'QUEUE_NAME', 'orders').env, 'QUEUE_NAME');
+  });
+
+  test('formatHelp lists every flag of each service with its variable, default and range', () => {
+    for (const service of SERVICE_NAMES) {
+      const t = SETTINGS_TABLES[service];
+      const help = formatHelp(`usage: main.js ${service} [options]`, t);
+      const lines = help.split('\n');
+      assert.equal(lines[0], `usage: main.js ${service} [options]`);
+      for (const s of Object.values(t)) {
+        const line = lines.find((l) => l.trimStart().startsWith(`--${s.flag} `));
+        assert.ok(line, `${service}: --${s.flag} is listed`);
+        assert.ok(line.includes(` ${s.env} `), `${service}: --${s.flag} names ${s.env}`);
+        assert.ok(line.includes(`(${s.range})`), `${service}: --${s.flag} gives its range`);
+        assert.ok(line.includes(s.help), `${service}: --${s.flag} says what it does`);
+      }
+      assert.equal(lines.filter((l) => /^\s+--/.test(l)).length, Object.keys(t).length, `${service}: one line per setting`);
+    }
+    const help = formatHelp('usage', SETTINGS_TABLES.messages);
+    assert.match(help, /--store-file\s+STORE_FILE\s+<data-dir>\/store-<engine>-<name>\.db/, 'a computed default shows as its text');
+    assert.match(help, /--internal-token\s+INTERNAL_TOKEN\s+\(none\)/);
   });
 });
