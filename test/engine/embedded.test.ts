@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { receiveAndDie } from '../helpers/consumer-process.js';
+import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-'));
@@ -17,7 +17,7 @@ engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: di
   queueCapacity: 50,
   leaseMs,
   depthCountsLeased: true,
-  consumerProcess: receiveAndDie({ kind: 'embedded', dataDir: dir, queueCapacity: 50, members: [], clusterName: 'unused', connectTimeoutMs: 1000, queueLeaseMs: leaseMs, ledgerScanMs: 1000 }),
+  consumerProcess: receiveAndDie(engineConfigWith({ kind: 'embedded', dataDir: dir, queueCapacity: 50, queueLeaseMs: leaseMs })),
 });
 
 const shared = new MemoryEngine(50, leaseMs);

@@ -12,7 +12,7 @@ import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
 import { guardUnknownBroker } from './client-fixes.js';
-import { partitionLag } from './offsets.js';
+import { groupLagOf, partitionStates, type GroupLag, type PartitionState } from './offsets.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
 
 export interface StartKafkaOptions {
@@ -55,31 +55,8 @@ export interface BrokerInfo {
   started: boolean;
 }
 
-export interface PartitionState {
-  partition: number;
-  /** Node id of the leader; -1 when none. */
-  leader: number;
-  replicas: number[];
-  /** In-sync replicas (node ids). */
-  isr: number[];
-}
-
-export interface MemberLag {
-  memberId: string;
-  clientId: string;
-  partitions: number[];
-  /** Sum over its partitions of end offset − committed offset. */
-  lag: number;
-}
-
-export interface GroupLag {
-  group: string;
-  state: string;
-  members: MemberLag[];
-  /** Lag of partitions no member holds now (between rebalances, or no consumer). */
-  unassignedLag: number;
-  total: number;
-}
+export { groupLagOf } from './offsets.js';
+export type { GroupLag, MemberLag, PartitionState } from './offsets.js';
 
 export interface KafkaCluster {
   /** 'host:port' of every broker slot, running or not; index i is node i+1. */
@@ -424,12 +401,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
 
   const partitions = async (t = topic): Promise<PartitionState[]> => {
     if (!t) throw new Error('no topic named');
-    return withAdmin(async (admin) => {
-      const md = await admin.metadata({ topics: [t], forceUpdate: true });
-      const tm = md.topics.get(t);
-      if (!tm) throw new Error(`topic ${t} not found`);
-      return tm.partitions.map((p, partition) => ({ partition, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }));
-    });
+    return withAdmin((admin) => partitionStates(admin, t));
   };
 
   const fullIsr = async (t: string) => {
@@ -548,26 +520,6 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     throw e;
   }
   return cluster;
-}
-
-/** Lag of a consumer group on one topic, per member: end offsets minus committed offsets. */
-export async function groupLagOf(admin: Admin, group: string, topic: string): Promise<GroupLag> {
-  const [lag, groups] = await Promise.all([partitionLag(admin, group, topic), admin.describeGroups({ groups: [group] })]);
-  const g = groups.get(group);
-  const held = new Set<number>();
-  const members: MemberLag[] = [];
-  for (const m of g?.members.values() ?? []) {
-    const ps = [...(m.assignments?.get(topic)?.partitions ?? [])].sort((a, b) => a - b);
-    ps.forEach((p) => held.add(p));
-    members.push({ memberId: m.id, clientId: m.clientId, partitions: ps, lag: ps.reduce((sum, p) => sum + (lag.get(p) ?? 0), 0) });
-  }
-  let unassignedLag = 0;
-  let total = 0;
-  for (const [p, l] of lag) {
-    total += l;
-    if (!held.has(p)) unassignedLag += l;
-  }
-  return { group, state: String(g?.state ?? 'UNKNOWN'), members, unassignedLag, total };
 }
 
 function slotAt(slots: Slot[], i: number): Slot {

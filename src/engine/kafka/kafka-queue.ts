@@ -24,9 +24,9 @@
  * (by one producer). A topic with one partition is FIFO.
  */
 import { Admin, Consumer, Producer, ProduceAcks, type Message, type MessagesStream } from '@platformatic/kafka';
-import type { Delivery, MessageQueue, QueueItem } from '../ports.js';
+import type { Delivery, MessageQueue, QueueInfo, QueueItem } from '../ports.js';
 import { forceClose, guardUnknownBroker } from './client-fixes.js';
-import { partitionLag } from './offsets.js';
+import { groupLagOf, partitionLag, partitionStates } from './offsets.js';
 
 export interface KafkaQueueOptions {
   /** Bootstrap brokers, 'host:port'. */
@@ -604,6 +604,38 @@ export class KafkaQueue implements MessageQueue {
       throw e;
     });
     return this.topicReady;
+  }
+
+  // ---- describe ---------------------------------------------------------
+
+  private described?: { at: number; info: Promise<QueueInfo> };
+
+  /**
+   * Which broker leads each partition, which replicas are out of sync, and
+   * how far each consumer of the group is behind: for `ps` and the dashboard.
+   * Reused for a second (the dashboard asks every second per viewer).
+   */
+  describe(): Promise<QueueInfo> {
+    if (this.described && Date.now() - this.described.at < 1000) return this.described.info;
+    const info = this.withAdmin(async (admin) => {
+      await this.ensureTopic();
+      const [parts, lag] = await Promise.all([partitionStates(admin, this.o.topic), groupLagOf(admin, this.o.groupId, this.o.topic)]);
+      const leads = new Map<number, number[]>();
+      for (const p of parts) leads.set(p.leader, [...(leads.get(p.leader) ?? []), p.partition]);
+      const leaders = [...leads].sort((a, b) => a[0] - b[0]).map(([node, ps]) => `${node < 0 ? 'no leader' : `broker-${node}`}: ${ps.join(',')}`);
+      const short = parts.filter((p) => p.isr.length < p.replicas.length).map((p) => `p${p.partition} isr ${p.isr.join(',') || 'none'} of ${p.replicas.join(',')}`);
+      const members = lag.members.map((m) => `${m.clientId} ${m.lag} (p${m.partitions.join(',')})`);
+      return {
+        lines: [
+          `topic ${this.o.topic}: ${parts.length} partitions, leaders ${leaders.join('; ')}`,
+          `in-sync replicas: ${short.length ? short.join('; ') : 'all'}`,
+          `group ${this.o.groupId} lag: ${members.length ? members.join(', ') : 'no consumer'}${lag.unassignedLag ? `, unassigned ${lag.unassignedLag}` : ''}`,
+        ],
+      };
+    });
+    this.described = { at: Date.now(), info };
+    info.catch(() => (this.described = undefined));
+    return info;
   }
 
   // ---- close ------------------------------------------------------------

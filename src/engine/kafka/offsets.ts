@@ -39,3 +39,58 @@ export async function partitionLag(admin: Admin, group: string, topic: string): 
   }
   return lag;
 }
+
+/** Leader, replicas and in-sync replicas of each partition of the topic. */
+export async function partitionStates(admin: Admin, topic: string): Promise<PartitionState[]> {
+  const md = await admin.metadata({ topics: [topic], forceUpdate: true });
+  const tm = md.topics.get(topic);
+  if (!tm) throw new Error(`topic ${topic} not found`);
+  return tm.partitions.map((p, partition) => ({ partition, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr] }));
+}
+
+export interface PartitionState {
+  partition: number;
+  /** Node id of the leader; -1 when none. */
+  leader: number;
+  replicas: number[];
+  /** In-sync replicas (node ids). */
+  isr: number[];
+}
+
+export interface MemberLag {
+  memberId: string;
+  clientId: string;
+  partitions: number[];
+  /** Sum over its partitions of end offset − committed offset. */
+  lag: number;
+}
+
+export interface GroupLag {
+  group: string;
+  state: string;
+  members: MemberLag[];
+  /** Lag of partitions no member holds now (between rebalances, or no consumer). */
+  unassignedLag: number;
+  total: number;
+}
+
+/** Lag of a consumer group on one topic, per member: end offsets minus committed offsets. */
+export async function groupLagOf(admin: Admin, group: string, topic: string): Promise<GroupLag> {
+  const [lag, groups] = await Promise.all([partitionLag(admin, group, topic), admin.describeGroups({ groups: [group] })]);
+  const g = groups.get(group);
+  const held = new Set<number>();
+  const members: MemberLag[] = [];
+  for (const m of g?.members.values() ?? []) {
+    const ps = [...(m.assignments?.get(topic)?.partitions ?? [])].sort((a, b) => a - b);
+    ps.forEach((p) => held.add(p));
+    members.push({ memberId: m.id, clientId: m.clientId, partitions: ps, lag: ps.reduce((sum, p) => sum + (lag.get(p) ?? 0), 0) });
+  }
+  let unassignedLag = 0;
+  let total = 0;
+  for (const [p, l] of lag) {
+    total += l;
+    if (!held.has(p)) unassignedLag += l;
+  }
+  return { group, state: String(g?.state ?? 'UNKNOWN'), members, unassignedLag, total };
+}
+
