@@ -30,6 +30,8 @@ describe('service config loaders', () => {
       connectTimeoutMs: 5000,
       queueLeaseMs: 20_000,
       ledgerScanMs: 2000,
+      queue: 'engine',
+      kafka: { brokers: ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'], group: 'messages', partitions: 6 },
     });
     assert.ok(Object.isFrozen(c));
   });
