@@ -8,6 +8,7 @@ import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
+import { leasedQueueContract } from './leased-queue-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,6 +19,15 @@ engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: di
   leaseMs,
   depthCountsLeased: true,
   consumerProcess: receiveAndDie(engineConfigWith({ kind: 'embedded', dataDir: dir, queueCapacity: 50, queueLeaseMs: leaseMs })),
+});
+
+// The queue contract the Kafka adapter passes too: each open is another process's client of the same file.
+leasedQueueContract('embedded (SQLite)', {
+  open: async (name, o) => {
+    const e = new EmbeddedEngine({ dataDir: dir, queueCapacity: o.capacity, leaseMs: o.leaseMs });
+    return Object.assign(e.queue(name), { close: () => e.close() });
+  },
+  waitMs: 20_000,
 });
 
 const shared = new MemoryEngine(50, leaseMs);
