@@ -138,6 +138,8 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       assert.ok(owner, 'the client should know the partition owner');
       const victim = c.indexOf(owner);
       assert.ok(victim >= 0, `owner ${owner} is one of ${c.addresses.join(', ')}`);
+      // What ps and the dashboard show: the owner by its member number, so kill-member N can target it.
+      assert.deepEqual((await q.describe!()).lines, [`queue ${name}: partition owner member-${victim + 1} (${owner})`]);
 
       await c.waitForSafe();
       await c.killMember(victim, 'SIGKILL');
