@@ -128,6 +128,7 @@ export class KafkaQueue implements LeasedMessageQueue {
   private commitChain: Promise<void> = Promise.resolve();
   private commitRetry?: NodeJS.Timeout;
   private heartbeatFailures = 0;
+  private streamFailures = 0;
   private commitFailures = 0;
 
   private depthCache?: { value: number; at: number };
@@ -442,8 +443,15 @@ export class KafkaQueue implements LeasedMessageQueue {
   /** A stream that failed (e.g. `Listing offsets failed` after a broker died) ends; a new one continues from the committed offsets. */
   private onStreamError(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, e: Error): void {
     if (this.stream !== stream || this.closed) return;
-    this.o.onError?.('the consumer stream failed; consuming again', e);
     this.stream = undefined;
+    // A second failure with no record read in between is the cached coordinator (or partition leader) being gone for good.
+    if (++this.streamFailures >= 2) {
+      this.streamFailures = 0;
+      void bounded(stream.close(), 5000);
+      this.resetConsumer('the consumer stream failed again', e);
+      return;
+    }
+    this.o.onError?.('the consumer stream failed; consuming again', e);
     void stream.close().catch(() => {});
     this.consumer?.clearMetadata();
     this.consuming = undefined;
@@ -468,6 +476,7 @@ export class KafkaQueue implements LeasedMessageQueue {
       st = { epoch: ++this.epochs, highest: -1n, order: [], head: 0, acked: new Set(), watermark: -1n, committed: -1n };
       this.parts.set(m.partition, st);
     }
+    this.streamFailures = 0;
     if (m.offset <= st.highest) return;
     st.highest = m.offset;
     st.order.push(m.offset);
