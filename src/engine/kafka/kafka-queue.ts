@@ -100,6 +100,9 @@ interface PartState {
   committed: bigint;
 }
 
+/** How long an offer waits for a fresh depth before it goes by the last known one. */
+const DEPTH_WAIT_MS = 1000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class KafkaQueue implements LeasedMessageQueue {
@@ -186,13 +189,22 @@ export class KafkaQueue implements LeasedMessageQueue {
     }
   }
 
-  /** depth() for the bound: during a failover the last known value stands in rather than failing the offer. */
+  /**
+   * depth() for the bound. During a failover the lag can take seconds to
+   * read (or fail): the last known value stands in rather than holding up or
+   * failing the offer.
+   */
   private async depthForBound(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await this.depth();
+      const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), DEPTH_WAIT_MS)));
+      const d = await Promise.race([this.depth(), late]);
+      return d ?? this.depthCache?.value ?? 0;
     } catch (e) {
       this.o.onError?.('reading the queue depth', e);
       return this.depthCache?.value ?? 0;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -229,7 +241,6 @@ export class KafkaQueue implements LeasedMessageQueue {
   }
 
   private async sendWithRetry(items: QueueItem[]): Promise<void> {
-    await this.ensureTopic();
     const messages = items.map((item) => ({
       topic: this.o.topic,
       key: Buffer.from(item.id),
@@ -240,6 +251,7 @@ export class KafkaQueue implements LeasedMessageQueue {
       this.checkOpen();
       const producer = this.getProducer();
       try {
+        await this.ensureTopic();
         await producer.send({ messages });
         return;
       } catch (e) {
