@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startKafkaCluster, type KafkaCluster } from '../../src/engine/kafka/cluster.js';
+import { errorText } from '../../src/engine/kafka/client-fixes.js';
 import { KafkaQueue, partitionOfTag, type KafkaQueueOptions } from '../../src/engine/kafka/kafka-queue.js';
 import { findFreePorts } from '../../src/lib/net.js';
 import type { QueueItem } from '../../src/engine/ports.js';
@@ -48,7 +52,10 @@ function queue(name: string, o: Partial<KafkaQueueOptions> = {}): KafkaQueue {
     clientId: `test-${queues.length}`,
     capacity: 1000,
     leaseMs: 30_000,
-    onError: (what, e) => errors.push(`${what}: ${(e as Error).message}`),
+    onError: (what, e) => {
+      errors.push(`${what}: ${(e as Error).message}`);
+      if (process.env.KAFKA_TEST_VERBOSE === '1') console.log(`# ${new Date().toISOString().slice(11, 23)} ${name}: ${what}: ${errorText(e)}`);
+    },
     ...o,
   });
   queues.push(q);
@@ -94,6 +101,25 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     for (const d of deliveries) byPartition.set(partitionOfTag(d.tag), [...(byPartition.get(partitionOfTag(d.tag)) ?? []), d.item.id]);
     assert.ok(byPartition.size > 1, 'keyed by id, the items use several partitions');
     for (const [p, seq] of byPartition) assert.deepEqual(seq, [...seq].sort(), `partition ${p} in offer order`);
+  });
+
+  it('acknowledgements out of order never commit past an unacknowledged item', async () => {
+    const name = `gaps-${randomUUID()}`;
+    const a = queue(name, { partitions: 1, leaseMs: 60_000 });
+    const ids = ['g0', 'g1', 'g2', 'g3', 'g4'];
+    for (const id of ids) assert.equal(await a.offer(item(id), 5000), true);
+    const got = await receiveIds(a, ids.length, 60_000);
+    await a.ack(got.deliveries.filter((d) => d.item.id !== 'g0'));
+    assert.equal(await a.depth(), 5, 'nothing committed while the first item is unacknowledged');
+    await a.close();
+    // The next member starts at the committed offset: the acknowledged items behind g0 come again (stores dedup on id).
+    const b = queue(name, { partitions: 1, leaseMs: 60_000 });
+    const again = await receiveIds(b, ids.length, 60_000);
+    assert.deepEqual(again.deliveries.map((d) => d.item.id), ids);
+    await b.ack(again.deliveries.slice(0, 2));
+    await until('depth 3 after the first two are acknowledged', async () => (await b.depth()) === 3);
+    await b.ack(again.deliveries);
+    await until('depth 0', async () => (await b.depth()) === 0);
   });
 
   it('kill -9 of the broker leading the most partitions loses no acknowledged offer; the broker rejoins the ISR', async () => {
@@ -148,6 +174,7 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     const received = new Set<string>();
     let refused = 0;
     let stop = false;
+    let produced = false;
     let done = false;
     const produce = (async () => {
       for (let i = 0; !stop; i++) {
@@ -158,7 +185,8 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
       }
     })();
     const consume = (async () => {
-      while ((!stop || received.size < offered.size) && !done) {
+      // Until the producer has finished and everything it got accepted came (or the test gives up).
+      while (!(produced && received.size >= offered.size) && !done) {
         const got = await consumer.receive(50, 500);
         got.forEach((d) => received.add(d.item.id));
         if (got.length) await consumer.ack(got);
@@ -174,6 +202,7 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     await until('offers to go on after the kill', () => offered.size >= before + 300, 120_000);
     stop = true;
     await produce;
+    produced = true;
     try {
       await Promise.race([consume, until('the consumer to catch up', () => received.size >= offered.size, 120_000)]);
     } finally {
@@ -187,6 +216,54 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     await cluster!.startBroker(victim);
     await cluster!.waitForFullIsr(`t-${name}`);
     assert.ok((await cluster!.partitions(`t-${name}`)).every((p) => p.isr.includes(node)), 'the restarted broker is back in every ISR');
+  });
+
+  it('kill -9 of the group coordinator: the same consumer finds the new one and its commits go on', async () => {
+    const name = `coordinator-${randomUUID()}`;
+    const q = queue(name, { leaseMs: 20_000 });
+    const ids = Array.from({ length: 50 }, (_, i) => `co${i}`);
+    assert.deepEqual(await Promise.all(ids.map((id) => q.offer(item(id), 5000))), ids.map(() => true));
+    const first = await receiveIds(q, 50, 60_000, true);
+    assert.equal(first.ids.size, 50);
+    await until('depth 0 before the kill', async () => (await q.depth()) === 0);
+    const node = await cluster!.groupCoordinator(`g-${name}`);
+    const victim = cluster!.indexOfNode(node);
+    await cluster!.killBroker(victim);
+    console.log(`# killed broker ${node}, the group's coordinator`);
+    try {
+      const more = Array.from({ length: 50 }, (_, i) => `co-after${i}`);
+      assert.deepEqual(await Promise.all(more.map((id) => q.offer(item(id), 30_000))), more.map(() => true));
+      const t0 = Date.now();
+      const second = await receiveIds(q, 50, 120_000, true);
+      assert.deepEqual([...more].filter((id) => !second.ids.has(id)), [], 'the items offered after the kill arrive');
+      await until('the acknowledgements to be committed (depth 0)', async () => (await q.depth()) === 0, 120_000);
+      console.log(`# received and committed again ${Date.now() - t0} ms after the kill; new coordinator: node ${await cluster!.groupCoordinator(`g-${name}`)}`);
+    } finally {
+      await cluster!.startBroker(victim);
+    }
+  });
+
+  it('items leased by a consumer process killed with -9 go to another consumer after the session timeout', async () => {
+    const name = `killed-${randomUUID()}`;
+    const q = queue(name, { leaseMs: 600_000 });
+    const ids = Array.from({ length: 30 }, (_, i) => `d${i}`);
+    assert.deepEqual(await Promise.all(ids.map((id) => q.offer(item(id), 5000))), ids.map(() => true));
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/kafka-consumer.ts', import.meta.url)), cluster!.bootstrap.join(','), `t-${name}`, `g-${name}`, String(ids.length)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`consumer process exited with ${code} before leasing`)));
+      });
+      assert.equal((JSON.parse(line) as string[]).length, ids.length, 'the doomed consumer holds every item');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const t0 = Date.now();
+    const got = await receiveIds(q, ids.length, 120_000, true);
+    assert.deepEqual(ids.filter((id) => !got.ids.has(id)), []);
+    console.log(`# another consumer got the killed one's ${ids.length} items ${Date.now() - t0} ms after the kill`);
   });
 
   it('reports lag per group member', async () => {

@@ -27,3 +27,21 @@ export function forceClose(consumer: Consumer): Promise<void> {
   return new Promise<void>((resolve) => consumer.close(true, () => resolve()));
 }
 
+
+/**
+ * The client reports most failures as nested AggregateErrors ("Producing
+ * messages failed." around "produce failed 4 times." around the broker's
+ * answer): one line with the innermost distinct messages says what happened.
+ */
+export function errorText(e: unknown): string {
+  const seen: string[] = [];
+  const walk = (x: unknown, depth: number) => {
+    if (!(x instanceof Error) || depth > 4) return;
+    const msg = x.message;
+    if (msg && !seen.includes(msg)) seen.push(msg);
+    const inner = (x as { errors?: unknown[] }).errors;
+    if (Array.isArray(inner)) for (const i of inner.slice(0, 4)) walk(i, depth + 1);
+  };
+  walk(e, 0);
+  return seen.length ? seen.join(' ← ') : String(e);
+}

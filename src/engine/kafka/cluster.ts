@@ -78,6 +78,8 @@ export interface KafkaCluster {
   waitForFullIsr(topic?: string, timeoutMs?: number): Promise<void>;
   /** The consumer group's lag per member. */
   groupLag(group: string, topic?: string): Promise<GroupLag>;
+  /** Node id of the broker coordinating the consumer group (it holds the group's committed offsets). */
+  groupCoordinator(group: string): Promise<number>;
   /** Node id of the active controller as the brokers' logs last said; undefined when not known. */
   activeController(): number | undefined;
   /** Stops every broker, one at a time (SIGTERM, then SIGKILL after stopTimeoutMs). Idempotent. */
@@ -473,6 +475,12 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       if (!t) throw new Error('no topic named');
       return withAdmin((admin) => groupLagOf(admin, group, t));
     },
+    groupCoordinator: (group) =>
+      withAdmin(async (admin) => {
+        const [c] = await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.GROUP, keys: [group] });
+        if (!c || c.nodeId < 0) throw new Error(`no coordinator for group ${group}`);
+        return c.nodeId;
+      }),
     activeController() {
       return slots.find((s) => s.child && s.raftState === 'Leader')?.nodeId;
     },

@@ -100,6 +100,9 @@ interface PartState {
   committed: bigint;
 }
 
+/** How long an offer waits for a fresh depth before it goes by the last known one. */
+const DEPTH_WAIT_MS = 1000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class KafkaQueue implements MessageQueue {
@@ -128,6 +131,7 @@ export class KafkaQueue implements MessageQueue {
   private commitChain: Promise<void> = Promise.resolve();
   private commitRetry?: NodeJS.Timeout;
   private heartbeatFailures = 0;
+  private streamFailures = 0;
   private commitFailures = 0;
 
   private depthCache?: { value: number; at: number };
@@ -185,13 +189,22 @@ export class KafkaQueue implements MessageQueue {
     }
   }
 
-  /** depth() for the bound: during a failover the last known value stands in rather than failing the offer. */
+  /**
+   * depth() for the bound. During a failover the lag can take seconds to
+   * read (or fail): the last known value stands in rather than holding up or
+   * failing the offer.
+   */
   private async depthForBound(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await this.depth();
+      const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), DEPTH_WAIT_MS)));
+      const d = await Promise.race([this.depth(), late]);
+      return d ?? this.depthCache?.value ?? 0;
     } catch (e) {
       this.o.onError?.('reading the queue depth', e);
       return this.depthCache?.value ?? 0;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -228,7 +241,6 @@ export class KafkaQueue implements MessageQueue {
   }
 
   private async sendWithRetry(items: QueueItem[]): Promise<void> {
-    await this.ensureTopic();
     const messages = items.map((item) => ({
       topic: this.o.topic,
       key: Buffer.from(item.id),
@@ -239,6 +251,7 @@ export class KafkaQueue implements MessageQueue {
       this.checkOpen();
       const producer = this.getProducer();
       try {
+        await this.ensureTopic();
         await producer.send({ messages });
         return;
       } catch (e) {
@@ -442,8 +455,15 @@ export class KafkaQueue implements MessageQueue {
   /** A stream that failed (e.g. `Listing offsets failed` after a broker died) ends; a new one continues from the committed offsets. */
   private onStreamError(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, e: Error): void {
     if (this.stream !== stream || this.closed) return;
-    this.o.onError?.('the consumer stream failed; consuming again', e);
     this.stream = undefined;
+    // A second failure with no record read in between is the cached coordinator (or partition leader) being gone for good.
+    if (++this.streamFailures >= 2) {
+      this.streamFailures = 0;
+      void bounded(stream.close(), 5000);
+      this.resetConsumer('the consumer stream failed again', e);
+      return;
+    }
+    this.o.onError?.('the consumer stream failed; consuming again', e);
     void stream.close().catch(() => {});
     this.consumer?.clearMetadata();
     this.consuming = undefined;
@@ -468,6 +488,7 @@ export class KafkaQueue implements MessageQueue {
       st = { epoch: ++this.epochs, highest: -1n, order: [], head: 0, acked: new Set(), watermark: -1n, committed: -1n };
       this.parts.set(m.partition, st);
     }
+    this.streamFailures = 0;
     if (m.offset <= st.highest) return;
     st.highest = m.offset;
     st.order.push(m.offset);
