@@ -67,3 +67,19 @@ export function snapshot(procs: Tracked[]): Map<string, MemReading> {
   }
   return out;
 }
+
+/**
+ * The program a tied wrapper runs (src/lib/exit-with-parent.ts): members and
+ * brokers are started through a small Node wrapper whose only child is the
+ * JVM, and it is the JVM whose memory and CPU the bench reports.
+ */
+export function programPid(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'java') return pid;
+    const child = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return child ? Number(child) : pid;
+  } catch {
+    return pid;
+  }
+}

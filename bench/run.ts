@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --duration 15 --connections 64 --warmup 15 --only embedded,hazelcast,reference
+ * `npm run bench [-- --duration 15 --connections 64 --warmup 15 --only embedded,hazelcast,kafka,reference
  *                    --skip-read --read-sizes 1000,10000,100000 --read-budget 20 --log-level info
  *                    --drain-timeout 60 --reference-runs 2 --out bench/results]`
  *
  * A benchmark, not a test. Loads a minimal two-hop reference pipeline and then
- * the system (embedded engine, then Hazelcast when java and the jar are there)
+ * the system (embedded engine, then Hazelcast when java and the jar are there,
+ * then the Hazelcast log with the queue on 3 Kafka brokers when their jars are)
  * the same way, measures the write path, the drain, the read path and memory,
  * prints a Markdown report with system/reference ratios and PASS/MISS per
  * target, and writes it to bench/results/ (latest.md/json and a dated copy).
@@ -17,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAIN_JS } from '../src/cli/topology.js';
 import { findHazelcastJar, javaAvailable } from '../src/engine/hazelcast/jar.js';
+import { findKafkaClasspath } from '../src/engine/kafka/jars.js';
 import { parseArgv } from '../src/shared/settings.js';
 import { runLoad, type LoadResult } from './load.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
@@ -24,7 +26,7 @@ import { machineInfo } from './machine.js';
 import { MemorySampler, snapshot, type Tracked } from './memory.js';
 import { readPath } from './reads.js';
 import { startReference } from './reference.js';
-import { evaluateTargets, isRun, renderMarkdown, type BenchReport, type MemoryRow, type ReferenceResult, type SystemResult } from './report.js';
+import { evaluateTargets, isRun, renderMarkdown, SYSTEM_KINDS, type BenchReport, type MemoryRow, type ReferenceResult, type SystemKind, type SystemResult } from './report.js';
 import { BenchSystem } from './system.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -33,7 +35,7 @@ interface Options {
   durationS: number;
   connections: number;
   warmupS: number;
-  only: Array<'reference' | 'embedded' | 'hazelcast'>;
+  only: Array<'reference' | SystemKind>;
   skipRead: boolean;
   readSizes: number[];
   readBudgetS: number;
@@ -49,7 +51,7 @@ function options(): Options {
   const known = new Set(['duration', 'connections', 'warmup', 'only', 'skip-read', 'read-sizes', 'read-budget', 'fill-via-facade', 'log-level', 'drain-timeout', 'reference-runs', 'out', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) fail(`unknown flag --${k}; known: ${[...known].map((x) => `--${x}`).join(' ')}`);
   if (flags.has('help')) {
-    console.log('npm run bench -- [--duration S] [--connections N] [--warmup S] [--only reference|embedded|hazelcast[,…]] [--skip-read]');
+    console.log('npm run bench -- [--duration S] [--connections N] [--warmup S] [--only reference|embedded|hazelcast|kafka[,…]] [--skip-read]');
     console.log('                 [--read-sizes 1000,10000,100000] [--read-budget S] [--fill-via-facade N] [--log-level L] [--drain-timeout S] [--reference-runs 1|2] [--out DIR]');
     process.exit(0);
   }
@@ -61,7 +63,7 @@ function options(): Options {
     return n;
   };
   const onlyRaw = flags.get('only');
-  const kinds = ['reference', 'embedded', 'hazelcast'] as const;
+  const kinds = ['reference', 'embedded', 'hazelcast', 'kafka'] as const;
   let only: Options['only'] = [...kinds];
   if (onlyRaw) {
     const asked = onlyRaw.split(',').map((s) => s.trim());
@@ -167,11 +169,13 @@ async function benchReference(o: Options, again = false): Promise<ReferenceResul
   }
 }
 
-async function benchSystem(engine: 'embedded' | 'hazelcast', o: Options, dataRoot: string): Promise<SystemResult> {
-  log(`\n== system on the ${engine} engine: 1 facade, 3 logging, 2 messages${engine === 'hazelcast' ? ', 3 members' : ''} ==`);
-  const dataDir = join(dataRoot, engine);
+async function benchSystem(kind: SystemKind, o: Options, dataRoot: string): Promise<SystemResult> {
+  const kafka = kind === 'kafka';
+  const engine = kafka ? 'hazelcast' : kind;
+  log(`\n== system ${kafka ? 'on the Hazelcast log with the queue on Kafka' : `on the ${engine} engine`}: 1 facade, 3 logging, 2 messages${engine === 'hazelcast' ? ', 3 members' : ''}${kafka ? ', 3 brokers' : ''} ==`);
+  const dataDir = join(dataRoot, kind);
   const t0 = performance.now();
-  const sys = await BenchSystem.create({ engine, dataDir, ...(o.logLevel ? { logLevel: o.logLevel } : {}) });
+  const sys = await BenchSystem.create({ engine, dataDir, kafka, ...(o.logLevel ? { logLevel: o.logLevel } : {}) });
   const stop = () => sys.stop();
   cleanups.push(stop);
   try {
@@ -210,7 +214,8 @@ async function benchSystem(engine: 'embedded' | 'hazelcast', o: Options, dataRoo
 
     let reads = null;
     let readPeaks: Map<string, number> | null = null;
-    if (!o.skipRead) {
+    // The read path is the Hazelcast one whatever the queue: not run again for the Kafka column.
+    if (!o.skipRead && !kafka) {
       log('  read path: restarting logging and messages on an empty map and empty stores');
       await sys.restartEmpty(`${Date.now()}`);
       // Restarted processes have new pids.
@@ -220,7 +225,7 @@ async function benchSystem(engine: 'embedded' | 'hazelcast', o: Options, dataRoo
       readPeaks = rs.stop();
     }
     return {
-      engine,
+      engine: kind,
       startSeconds,
       load,
       warmup,
@@ -302,7 +307,7 @@ async function main(): Promise<void> {
   try {
     if (o.only.includes('reference')) report.reference = await benchReference(o);
     // A system that fails is reported as such; the others still run and the report is still written.
-    const attempt = async (engine: 'embedded' | 'hazelcast') => {
+    const attempt = async (engine: SystemKind) => {
       try {
         report.systems[engine] = await benchSystem(engine, o, dataRoot);
       } catch (err) {
@@ -318,8 +323,14 @@ async function main(): Promise<void> {
       else if (!findHazelcastJar()) report.systems.hazelcast = { skipped: 'member jar not found; run `npm run hazelcast:fetch`' };
       else await attempt('hazelcast');
     }
+    if (o.only.includes('kafka')) {
+      if (!javaAvailable()) report.systems.kafka = { skipped: 'java not found on PATH' };
+      else if (!findHazelcastJar()) report.systems.kafka = { skipped: 'member jar not found; run `npm run hazelcast:fetch`' };
+      else if (!findKafkaClasspath()) report.systems.kafka = { skipped: 'broker jars not found; run `npm run kafka:fetch`' };
+      else await attempt('kafka');
+    }
     // The machine's speed drifts (other guests, thermal, frequency): a second reference run after the systems shows by how much.
-    if (report.reference && o.referenceRuns > 1 && (isRun(report.systems.embedded) || isRun(report.systems.hazelcast))) {
+    if (report.reference && o.referenceRuns > 1 && SYSTEM_KINDS.some((k) => isRun(report.systems[k]))) {
       const again = await benchReference(o, true);
       report.reference.runs.push(again.load.throughput);
       report.reference.throughput = report.reference.runs.reduce((a, b) => a + b, 0) / report.reference.runs.length;
@@ -329,7 +340,7 @@ async function main(): Promise<void> {
   }
 
   const phases: Array<[string, CpuUse | null | undefined]> = [['reference', report.reference?.cpu]];
-  for (const e of ['embedded', 'hazelcast'] as const) {
+  for (const e of SYSTEM_KINDS) {
     const s = report.systems[e];
     if (isRun(s)) phases.push([e, s.cpu]);
   }

@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { freePort, Topology } from '../src/cli/topology.js';
+import { startKafkaCluster, type KafkaCluster } from '../src/engine/kafka/cluster.js';
+import { findFreePorts } from '../src/lib/net.js';
 import type { EngineKind } from '../src/shared/common-config.js';
-import type { Tracked } from './memory.js';
+import { programPid, type Tracked } from './memory.js';
 
 export interface SystemOptions {
   engine: EngineKind;
@@ -17,6 +19,8 @@ export interface SystemOptions {
   logLevel?: string;
   /** Extra environment for every service (e.g. NODE_OPTIONS for profiling). */
   env?: NodeJS.ProcessEnv;
+  /** The queue on a local 3-broker Kafka cluster started for the run (the log stays on the engine). */
+  kafka?: boolean;
 }
 
 /** Warnings/errors each process printed (pino level ≥ 40), and its last lines. */
@@ -63,11 +67,14 @@ async function getJson<T>(url: string, timeoutMs = 5000): Promise<T> {
 
 export class BenchSystem {
   readonly logs = new Map<string, ProcLog>();
+  /** The brokers, when the queue is on Kafka. */
+  kafka: KafkaCluster | undefined;
 
   private constructor(
     readonly engine: EngineKind,
     readonly topo: Topology,
     readonly dataDir: string,
+    private readonly kafkaBasePort?: number,
   ) {}
 
   /** Builds the topology without starting it, so a caller can register stop() first. */
@@ -85,6 +92,9 @@ export class BenchSystem {
   private static async build(o: SystemOptions): Promise<BenchSystem> {
     const [l1, l2, l3, m1, m2, f] = await distinctPorts(6);
     const hz = o.engine === 'hazelcast';
+    // Brokers on basePort+i, controllers 10000 above: both ranges free.
+    const kafkaBasePort = o.kafka ? await findFreePorts(3, 30_000 + 3 * Math.floor(Math.random() * 3000), [0, 10_000]) : undefined;
+    const kafkaArgs = kafkaBasePort ? ['--queue', 'kafka', '--kafka-brokers', [0, 1, 2].map((i) => `127.0.0.1:${kafkaBasePort + i}`).join(',')] : [];
     // The topology is built before the system that reads its lines.
     const holder: { sys?: BenchSystem } = {};
     const topo = new Topology({
@@ -96,21 +106,24 @@ export class BenchSystem {
       messagesPorts: [m1!, m2!],
       facadePort: f!,
       ...(hz ? { members: 3, memberBasePort: await freeRange(3), clusterName: `bench-${randomBytes(4).toString('hex')}` } : {}),
-      ...(o.logLevel ? { extraArgs: ['--log-level', o.logLevel] } : {}),
+      extraArgs: [...(o.logLevel ? ['--log-level', o.logLevel] : []), ...kafkaArgs],
       ...(o.env ? { env: o.env } : {}),
       readyTimeoutMs: 60_000,
       onLine: (name, line) => holder.sys?.onLine(name, line),
     });
-    return (holder.sys = new BenchSystem(o.engine, topo, o.dataDir));
+    return (holder.sys = new BenchSystem(o.engine, topo, o.dataDir, kafkaBasePort));
   }
 
   /** Starts members (Hazelcast) and services and waits until the facade sees every instance; stops what started on failure. */
   async start(): Promise<void> {
     try {
+      if (this.kafkaBasePort !== undefined) {
+        this.kafka = await startKafkaCluster({ brokers: 3, basePort: this.kafkaBasePort, dataDir: join(this.dataDir, 'kafka'), topic: 'messages-queue', partitions: 6, startTimeoutMs: 180_000 });
+      }
       await this.topo.start();
       await this.waitInstances(3, 2);
     } catch (err) {
-      await this.topo.stop();
+      await this.stop();
       throw err;
     }
   }
@@ -141,7 +154,9 @@ export class BenchSystem {
   tracked(): Tracked[] {
     const out: Tracked[] = [...this.topo.procs.values()].map((p) => ({ name: p.name, kind: 'node' as const, pid: p.child?.pid }));
     const c = this.topo.cluster;
-    if (c) c.addresses.forEach((_a, i) => out.push({ name: `member-${i + 1}`, kind: 'java', pid: c.member(i).pid }));
+    if (c) c.addresses.forEach((_a, i) => out.push({ name: `member-${i + 1}`, kind: 'java', pid: programPid(c.member(i).pid) }));
+    const k = this.kafka;
+    if (k) k.bootstrap.forEach((_a, i) => out.push({ name: `broker-${i + 1}`, kind: 'java', pid: programPid(k.broker(i).pid) }));
     return out;
   }
 
@@ -222,5 +237,7 @@ export class BenchSystem {
 
   async stop(): Promise<void> {
     await this.topo.stop();
+    // Throw-away brokers: SIGKILL all at once (a graceful stop of all three stalls on the leaving quorum).
+    await this.kafka?.kill();
   }
 }

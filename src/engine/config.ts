@@ -2,6 +2,19 @@
 export type EngineKind = 'embedded' | 'hazelcast';
 export const ENGINE_KINDS: readonly EngineKind[] = ['embedded', 'hazelcast'];
 
+/** Where the facade → messages queue lives: the engine's own queue, or Kafka (the log, registry and maps stay on the engine). */
+export type QueueKind = 'engine' | 'kafka';
+export const QUEUE_KINDS: readonly QueueKind[] = ['engine', 'kafka'];
+
+export interface KafkaConfig {
+  /** Bootstrap brokers, host:port. */
+  brokers: string[];
+  /** The messages instances' consumer group. */
+  group: string;
+  /** Partitions of a topic the queue has to create itself (the launcher creates it first). */
+  partitions: number;
+}
+
 /** How a service reaches the shared engine. */
 export interface EngineConfig {
   kind: EngineKind;
@@ -19,5 +32,7 @@ export interface EngineConfig {
   queueLeaseMs: number;
   /** hazelcast: how often a consumer's delivery-ledger reconciler scans. */
   ledgerScanMs: number;
+  queue: QueueKind;
+  kafka: KafkaConfig;
 }
 

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { ENGINE_KINDS, type EngineConfig } from '../engine/config.js';
+import { ENGINE_KINDS, QUEUE_KINDS, type EngineConfig } from '../engine/config.js';
 import { setting, type ValuesOf } from './settings.js';
 
 /** Engine map holding shared settings, keyed by their env names (QUEUE_NAME, ATTEMPT_TIMEOUT_MS, …). */
 export const SETTINGS_MAP = 'settings';
 
-export { ENGINE_KINDS, type EngineConfig, type EngineKind } from '../engine/config.js';
+export { ENGINE_KINDS, QUEUE_KINDS, type EngineConfig, type EngineKind, type QueueKind } from '../engine/config.js';
 
 /**
  * The settings every service has, in the order they are read (a computed
@@ -27,6 +27,10 @@ export function commonSettings(service: string, defaultPort: number) {
     queueCapacity: setting.int('queue-capacity', 'QUEUE_CAPACITY', 100_000, 1, 100_000_000, 'embedded: most items the queue holds (Hazelcast: the members\' max-size)'),
     queueLeaseMs: setting.int('queue-lease-ms', 'QUEUE_LEASE_MS', 20_000, 100, 3_600_000, 'how long a received item may stay unacknowledged before it is delivered again'),
     ledgerScanMs: setting.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000, 'hazelcast: how often a consumer scans the delivery ledger for lost items'),
+    queue: setting.choice('queue', 'QUEUE', 'engine', QUEUE_KINDS, "where the facade → messages queue lives: the engine's own queue, or Kafka (the log stays on the engine)"),
+    kafkaBrokers: setting.addresses('kafka-brokers', 'KAFKA_BROKERS', ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'], 'kafka: bootstrap brokers'),
+    kafkaGroup: setting.name('kafka-group', 'KAFKA_GROUP', 'messages', "kafka: the messages instances' consumer group"),
+    kafkaPartitions: setting.int('kafka-partitions', 'KAFKA_PARTITIONS', 6, 1, 1000, 'kafka: partitions of a topic the queue creates itself (the launcher creates it first)'),
     hzMembers: setting.addresses('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], 'hazelcast: member addresses'),
     hzMember: setting.address('hz-member', 'HZ_MEMBER', 'hazelcast: the member this instance prefers (tried first)'),
     hzClusterName: setting.name('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', 'hazelcast: cluster name'),
@@ -79,6 +83,8 @@ export function commonFrom(v: CommonSettings, isTty: boolean): CommonConfig {
     connectTimeoutMs: v.hzConnectTimeoutMs,
     queueLeaseMs: v.queueLeaseMs,
     ledgerScanMs: v.ledgerScanMs,
+    queue: v.queue,
+    kafka: { brokers: v.kafkaBrokers, group: v.kafkaGroup, partitions: v.kafkaPartitions },
   };
   if (v.hzMember) engine.preferredMember = v.hzMember;
   const internalToken = tokenOf(v);

@@ -6,8 +6,9 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
-import { receiveAndDie } from '../helpers/consumer-process.js';
+import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
+import { leasedQueueContract } from './leased-queue-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +18,16 @@ engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: di
   queueCapacity: 50,
   leaseMs,
   depthCountsLeased: true,
-  consumerProcess: receiveAndDie({ kind: 'embedded', dataDir: dir, queueCapacity: 50, members: [], clusterName: 'unused', connectTimeoutMs: 1000, queueLeaseMs: leaseMs, ledgerScanMs: 1000 }),
+  consumerProcess: receiveAndDie(engineConfigWith({ kind: 'embedded', dataDir: dir, queueCapacity: 50, queueLeaseMs: leaseMs })),
+});
+
+// The queue contract the Kafka adapter passes too: each open is another process's client of the same file.
+leasedQueueContract('embedded (SQLite)', {
+  open: async (name, o) => {
+    const e = new EmbeddedEngine({ dataDir: dir, queueCapacity: o.capacity, leaseMs: o.leaseMs });
+    return Object.assign(e.queue(name), { close: () => e.close() });
+  },
+  waitMs: 20_000,
 });
 
 const shared = new MemoryEngine(50, leaseMs);

@@ -5,7 +5,7 @@ import { findFreeBasePort, startCluster, type LocalCluster } from '../../src/eng
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
 import { isEngineUnavailable } from '../../src/engine/ports.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
-import { receiveAndDie } from '../helpers/consumer-process.js';
+import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
 
 // Real members: needs java and the jar from `npm run hazelcast:fetch`. Without
@@ -51,7 +51,7 @@ engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), {
   redeliverySlackMs: 8 * ledgerScanMs + 3000,
   // A consumer in another process: the cluster is only known once it runs.
   consumerProcess: (queue, n) =>
-    receiveAndDie({ kind: 'hazelcast', dataDir: '', queueCapacity: 50, members: cluster!.addresses, clusterName, connectTimeoutMs: 10_000, queueLeaseMs: leaseMs, ledgerScanMs })(queue, n),
+    receiveAndDie(engineConfigWith({ kind: 'hazelcast', members: cluster!.addresses, clusterName, connectTimeoutMs: 10_000, queueLeaseMs: leaseMs, ledgerScanMs }))(queue, n),
 });
 
 describe('hazelcast engine: connection handling', { skip }, () => {
@@ -138,6 +138,8 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       assert.ok(owner, 'the client should know the partition owner');
       const victim = c.indexOf(owner);
       assert.ok(victim >= 0, `owner ${owner} is one of ${c.addresses.join(', ')}`);
+      // What ps and the dashboard show: the owner by its member number, so kill-member N can target it.
+      assert.deepEqual((await q.describe!()).lines, [`queue ${name}: partition owner member-${victim + 1} (${owner})`]);
 
       await c.waitForSafe();
       await c.killMember(victim, 'SIGKILL');

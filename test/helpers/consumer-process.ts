@@ -1,9 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { EngineConfig } from '../../src/shared/common-config.js';
+import type { EngineConfig } from '../../src/engine/config.js';
+import { loadLoggingConfig } from '../../src/services/logging/config.js';
 
 const script = fileURLToPath(new URL('./receive-and-hold.ts', import.meta.url));
+
+/** An engine config as a service would read it with no settings given, with these changed. */
+export function engineConfigWith(changes: Partial<EngineConfig>): EngineConfig {
+  return { ...loadLoggingConfig({ flags: new Map(), env: {} }).engine, ...changes };
+}
 
 /**
  * Runs a consumer in another process that receives `n` items of the queue,

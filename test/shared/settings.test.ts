@@ -1,29 +1,9 @@
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadFacadeConfig } from '../../src/services/facade/config.js';
-import { loadLoggingConfig } from '../../src/services/logging/config.js';
-import { loadMessagesConfig } from '../../src/services/messages/config.js';
 import { ConfigError, isConfigError } from '../../src/lib/errors.js';
-import { parseArgv, SettingsReader, type Source } from '../../src/shared/settings.js';
-
-const src = (argv: string[] = [], env: Record<string, string | undefined> = {}): Source => ({ flags: parseArgv(argv).flags, env });
-
-/** Runs fn, expects a ConfigError, returns its message after checking it is one line. */
-function configError(fn: () => unknown): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, 'expected a ConfigError, nothing was thrown');
-  assert.ok(isConfigError(caught), `expected a ConfigError, got ${String(caught)}`);
-  assert.ok(caught instanceof ConfigError);
-  assert.equal(caught.name, 'ConfigError');
-  assert.doesNotMatch(caught.message, /[\r\n]/, 'the message is one line');
-  return caught.message;
-}
+import { SERVICE_NAMES, SETTINGS_TABLES } from '../../src/services/config.js';
+import { checkSetting, formatHelp, parseArgv, readSettings, setting, SettingsReader } from '../../src/shared/settings.js';
+import { configError, src } from '../helpers/settings.js';
 
 describe('parseArgv', () => {
   test('--name value, --name=value, bare --flag, positionals, and --', () => {
@@ -96,138 +76,78 @@ describe('SettingsReader', () => {
   });
 });
 
-describe('service config loaders', () => {
-  test('logging defaults', () => {
-    const c = loadLoggingConfig(src());
-    assert.equal(c.port, 7001);
-    assert.equal(c.host, '127.0.0.1');
-    assert.equal(c.advertiseHost, '127.0.0.1');
-    assert.equal(c.name, 'logging-7001');
-    assert.equal(c.logLevel, 'info');
-    assert.equal(c.mapName, 'messages-log');
-    assert.equal(c.queueName, 'messages-queue');
-    assert.equal(c.registryTtlMs, 3000);
-    assert.equal(c.shutdownTimeoutMs, 10_000);
-    assert.deepEqual(c.engine, {
-      kind: 'embedded',
-      dataDir: resolve('./data'),
-      queueCapacity: 100_000,
-      members: ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'],
-      clusterName: 'hazel-lab',
-      connectTimeoutMs: 5000,
-      queueLeaseMs: 20_000,
-      ledgerScanMs: 2000,
-    });
-    assert.ok(Object.isFrozen(c));
+describe('settings tables', () => {
+  // A small table of the shapes services use: a computed default reads the settings above it.
+  const table = {
+    port: setting.int('port', 'PORT', 7001, 0, 65535, 'port to listen on'),
+    name: setting.name('name', 'INSTANCE_NAME', (got) => `svc-${String(got.port)}`, 'instance name'),
+    host: setting.host('host', 'HOST', '127.0.0.1', 'address to listen on'),
+    advertise: setting.host('advertise-host', 'ADVERTISE_HOST', (got) => String(got.host), 'host others call'),
+    mode: setting.choice('mode', 'MODE', 'fast', ['fast', 'safe'] as const, 'how to run'),
+    pretty: setting.bool('pretty', 'PRETTY', false, 'pretty logs'),
+  } as const;
+
+  test('readSettings: flag, else env, else default; a computed default uses the values read before it', () => {
+    assert.deepEqual(readSettings(table, src()), { port: 7001, name: 'svc-7001', host: '127.0.0.1', advertise: '127.0.0.1', mode: 'fast', pretty: false });
+    const v = readSettings(table, src(['--port', '9000', '--pretty', '--host=10.0.0.5'], { PORT: '1', MODE: 'safe', HOST: '', ADVERTISE_HOST: '' }));
+    assert.equal(v.port, 9000, 'the flag wins over PORT');
+    assert.equal(v.name, 'svc-9000', 'the default name follows the port actually read');
+    assert.equal(v.host, '10.0.0.5');
+    assert.equal(v.advertise, '10.0.0.5', 'an empty env var counts as unset, so the computed default applies');
+    assert.equal(v.mode, 'safe', 'env when no flag');
+    assert.equal(v.pretty, true, 'a bare flag is true');
+    assert.equal(readSettings(table, src(['--name', 'given', '--port', '5'])).name, 'given', 'a given value beats the computed default');
+    assert.equal(readSettings(table, src([], { PRETTY: '1' })).pretty, true);
+    assert.equal(readSettings(table, src([], { PRETTY: '0' })).pretty, false);
   });
 
-  test('messages defaults: its own store file in the data dir, per engine', () => {
-    const c = loadMessagesConfig(src());
-    assert.equal(c.port, 5001);
-    assert.equal(c.name, 'messages-5001');
-    assert.equal(c.storeFile, join(resolve('./data'), 'store-embedded-messages-5001.db'));
-    assert.equal(c.pollTimeoutMs, 1000);
-    const named = loadMessagesConfig(src(['--name', 'messages-2', '--data-dir', '/tmp/lab']));
-    assert.equal(named.storeFile, join('/tmp/lab', 'store-embedded-messages-2.db'));
-    assert.equal(loadMessagesConfig(src(['--engine', 'hazelcast'])).storeFile, join(resolve('./data'), 'store-hazelcast-messages-5001.db'));
+  test('readSettings refuses a flag the table does not name, naming it', () => {
+    assert.equal(configError(() => readSettings(table, src(['--port', '1', '--prot', '2']))), 'unknown option --prot');
+    // An unknown env var is not a flag: ignored.
+    assert.equal(readSettings(table, src([], { PROT: '2' })).port, 7001);
   });
 
-  test('facade defaults', () => {
-    const c = loadFacadeConfig(src());
-    assert.equal(c.port, 8000);
-    assert.equal(c.name, 'facade-8000');
-    assert.equal(c.bodyLimit, 65_536);
-    assert.equal(c.attemptTimeoutMs, 1000);
-    assert.equal(c.requestDeadlineMs, 5000);
-    assert.equal(c.offerTimeoutMs, 500);
-    assert.equal(c.retryAfterSeconds, 1);
-    assert.equal(c.breakerThreshold, 3);
-    assert.equal(c.breakerHalfOpenMs, 5000);
-    assert.equal(c.registryRefreshMs, 500);
-    assert.equal(c.idempotencyTtlMs, 24 * 3600_000);
+  test('readSettings: a bad value names the flag, the variable, the expected form and the value', () => {
+    assert.equal(configError(() => readSettings(table, src(['--port', '70000']))), 'invalid setting --port / PORT: expected an integer from 0 to 65535, got "70000"');
+    assert.equal(configError(() => readSettings(table, src([], { MODE: 'slow' }))), 'invalid setting --mode / MODE: expected one of fast, safe, got "slow"');
+    assert.match(configError(() => readSettings(table, src(['--name', 'a b']))), /^invalid setting --name \/ INSTANCE_NAME: expected letters, digits, dot, dash or underscore, got "a b"$/);
   });
 
-  test('a flag beats its env var; env beats the default', () => {
-    const env = { PORT: '7200', HOST: '10.0.0.1', ENGINE: 'hazelcast', BODY_LIMIT: '2048', LOG_LEVEL: 'debug' };
-    const c = loadFacadeConfig(src(['--port', '7100', '--body-limit=1024'], env));
-    assert.equal(c.port, 7100);
-    assert.equal(c.name, 'facade-7100', 'the default name follows the chosen port');
-    assert.equal(c.bodyLimit, 1024);
-    assert.equal(c.host, '10.0.0.1');
-    assert.equal(c.advertiseHost, '10.0.0.1', 'advertise host defaults to the host');
-    assert.equal(c.engine.kind, 'hazelcast');
-    assert.equal(c.logLevel, 'debug');
-    assert.equal(loadLoggingConfig(src([], env)).port, 7200);
+  test('checkSetting: an unknown name lists the known ones, sorted, once each', () => {
+    const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
+    const msg = configError(() => checkSetting(tables, 'ATTEMPT_TIMEOUT', '5'));
+    const m = /^unknown setting ATTEMPT_TIMEOUT; known: (.+)$/.exec(msg);
+    assert.ok(m, msg);
+    const known = m[1]!.split(', ');
+    assert.deepEqual(known, [...new Set(known)].sort(), 'sorted, no repeats');
+    for (const name of ['ATTEMPT_TIMEOUT_MS', 'PORT', 'QUEUE_NAME', 'STORE_FILE', 'INTERNAL_TOKEN']) assert.ok(known.includes(name), `${name} is listed`);
   });
 
-  test('hazelcast settings: members, preferred member, cluster name', () => {
-    const c = loadLoggingConfig(
-      src(['--engine', 'hazelcast', '--hz-members', 'hz1:5701, hz2:5702', '--hz-member', 'hz2:5702', '--hz-cluster-name', 'lab-2'], {}),
-    );
-    assert.deepEqual(c.engine.members, ['hz1:5701', 'hz2:5702']);
-    assert.equal(c.engine.preferredMember, 'hz2:5702');
-    assert.equal(c.engine.clusterName, 'lab-2');
-    assert.deepEqual(loadLoggingConfig(src([], { HZ_MEMBERS: '[::1]:5701' })).engine.members, ['[::1]:5701']);
+  test('checkSetting: a bad value gets the message a service would give; a good one returns the setting', () => {
+    const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
+    assert.equal(configError(() => checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', 'soon')), 'invalid setting --attempt-timeout-ms / ATTEMPT_TIMEOUT_MS: expected an integer from 10 to 600000, got "soon"');
+    assert.equal(configError(() => checkSetting(tables, 'INTERNAL_TOKEN', 'short')), 'invalid setting --internal-token / INTERNAL_TOKEN: expected at least 16 characters without spaces, got "short"');
+    assert.equal(checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', '250').flag, 'attempt-timeout-ms');
+    assert.equal(checkSetting(tables, 'QUEUE_NAME', 'orders').env, 'QUEUE_NAME');
   });
 
-  const bad: Array<{ name: string; argv?: string[]; env?: Record<string, string>; flag: string; envName: string; load?: (s: Source) => unknown }> = [
-    { name: "port 'abc'", argv: ['--port', 'abc'], flag: '--port', envName: 'PORT' },
-    { name: 'port 70000', argv: ['--port', '70000'], flag: '--port', envName: 'PORT' },
-    { name: 'port -1', argv: ['--port=-1'], flag: '--port', envName: 'PORT' },
-    { name: 'port 80.5 from env', env: { PORT: '80.5' }, flag: '--port', envName: 'PORT' },
-    { name: "port 'abc' from env", env: { PORT: 'abc' }, flag: '--port', envName: 'PORT' },
-    { name: 'bare --port', argv: ['--port'], flag: '--port', envName: 'PORT' },
-    { name: "engine 'redis'", argv: ['--engine', 'redis'], flag: '--engine', envName: 'ENGINE' },
-    { name: "engine 'redis' from env", env: { ENGINE: 'redis' }, flag: '--engine', envName: 'ENGINE' },
-    { name: 'hz member without a port', argv: ['--hz-members', '127.0.0.1:5701,localhost'], flag: '--hz-members', envName: 'HZ_MEMBERS' },
-    { name: 'hz member list of commas', argv: ['--hz-members', ',,'], flag: '--hz-members', envName: 'HZ_MEMBERS' },
-    { name: 'hz member with a space in the host', env: { HZ_MEMBERS: 'my host:5701' }, flag: '--hz-members', envName: 'HZ_MEMBERS' },
-    { name: 'hz member port out of range', argv: ['--hz-members', '127.0.0.1:99999'], flag: '--hz-members', envName: 'HZ_MEMBERS' },
-    { name: 'preferred hz member without port', argv: ['--hz-member', 'hz1'], flag: '--hz-member', envName: 'HZ_MEMBER' },
-    { name: 'log level', argv: ['--log-level', 'loud'], flag: '--log-level', envName: 'LOG_LEVEL' },
-    { name: 'name with a space', argv: ['--name', 'my logger'], flag: '--name', envName: 'INSTANCE_NAME' },
-    { name: 'host with a slash', argv: ['--host', 'http://x'], flag: '--host', envName: 'HOST' },
-    { name: 'empty data dir', argv: ['--data-dir='], flag: '--data-dir', envName: 'DATA_DIR' },
-    { name: 'registry ttl too small', argv: ['--registry-ttl-ms', '10'], flag: '--registry-ttl-ms', envName: 'REGISTRY_TTL_MS' },
-    { name: 'queue capacity 0', env: { QUEUE_CAPACITY: '0' }, flag: '--queue-capacity', envName: 'QUEUE_CAPACITY' },
-    { name: 'facade body limit 0', argv: ['--body-limit', '0'], flag: '--body-limit', envName: 'BODY_LIMIT', load: loadFacadeConfig },
-    { name: 'facade breaker threshold word', env: { BREAKER_THRESHOLD: 'three' }, flag: '--breaker-threshold', envName: 'BREAKER_THRESHOLD', load: loadFacadeConfig },
-    { name: 'messages poll timeout 5', argv: ['--poll-timeout-ms', '5'], flag: '--poll-timeout-ms', envName: 'POLL_TIMEOUT_MS', load: loadMessagesConfig },
-  ];
-  for (const b of bad) {
-    test(`bad value: ${b.name} → ConfigError naming ${b.flag} and ${b.envName}`, () => {
-      const msg = configError(() => (b.load ?? loadLoggingConfig)(src(b.argv ?? [], b.env ?? {})));
-      assert.ok(msg.includes(b.flag), `names the flag: ${msg}`);
-      assert.ok(msg.includes(b.envName), `names the env var: ${msg}`);
-      assert.match(msg, /expected/);
-    });
-  }
-
-  test('unknown flag → ConfigError naming it', () => {
-    assert.match(
-      configError(() => loadLoggingConfig(src(['--prot', '7001']))),
-      /--prot\b/,
-    );
-  });
-
-  test("another service's flag is unknown here", () => {
-    assert.match(
-      configError(() => loadLoggingConfig(src(['--body-limit', '100']))),
-      /--body-limit/,
-    );
-    assert.match(
-      configError(() => loadFacadeConfig(src(['--poll-timeout-ms', '100']))),
-      /--poll-timeout-ms/,
-    );
-    assert.equal(loadMessagesConfig(src(['--poll-timeout-ms', '100'])).pollTimeoutMs, 100);
-  });
-
-  test('unrelated env vars are ignored', () => {
-    assert.equal(loadLoggingConfig(src([], { PATH: '/bin', BODY_LIMIT: 'nonsense', HOME: '/root' })).port, 7001);
-  });
-
-  test('a bad value with a newline still gives a one-line message', () => {
-    const msg = configError(() => loadLoggingConfig(src([], { INSTANCE_NAME: 'evil\nname' })));
-    assert.match(msg, /--name \/ INSTANCE_NAME/);
+  test('formatHelp lists every flag of each service with its variable, default and range', () => {
+    for (const service of SERVICE_NAMES) {
+      const t = SETTINGS_TABLES[service];
+      const help = formatHelp(`usage: main.js ${service} [options]`, t);
+      const lines = help.split('\n');
+      assert.equal(lines[0], `usage: main.js ${service} [options]`);
+      for (const s of Object.values(t)) {
+        const line = lines.find((l) => l.trimStart().startsWith(`--${s.flag} `));
+        assert.ok(line, `${service}: --${s.flag} is listed`);
+        assert.ok(line.includes(` ${s.env} `), `${service}: --${s.flag} names ${s.env}`);
+        assert.ok(line.includes(`(${s.range})`), `${service}: --${s.flag} gives its range`);
+        assert.ok(line.includes(s.help), `${service}: --${s.flag} says what it does`);
+      }
+      assert.equal(lines.filter((l) => /^\s+--/.test(l)).length, Object.keys(t).length, `${service}: one line per setting`);
+    }
+    const help = formatHelp('usage', SETTINGS_TABLES.messages);
+    assert.match(help, /--store-file\s+STORE_FILE\s+<data-dir>\/store-<engine>-<name>\.db/, 'a computed default shows as its text');
+    assert.match(help, /--internal-token\s+INTERNAL_TOKEN\s+\(none\)/);
   });
 });

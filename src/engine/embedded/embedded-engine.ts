@@ -45,6 +45,8 @@ export class EmbeddedEngine implements Engine {
   private readonly inSavepoint: Database.Transaction<(op: () => unknown) => unknown>;
   private readonly logs = new Map<string, MessageLog>();
   private readonly queues = new Map<string, MessageQueue>();
+  /** Per queue: hands back the leases this process still holds (run at close). */
+  private readonly releases: Array<() => void> = [];
   private readonly kvs = new Map<string, KvMap<unknown>>();
   private readonly busyTimeoutMs: number;
   /** When the current batch first met a busy lock (0: it has not). */
@@ -209,6 +211,13 @@ export class EmbeddedEngine implements Engine {
        RETURNING seq, body`,
     );
     const remove = db.prepare<[number, string]>('DELETE FROM queue WHERE seq = ? AND name = ?');
+    const release = db.prepare<[number, string]>('UPDATE queue SET lease_until = NULL WHERE seq = ? AND name = ?');
+    // Leases this process holds: handed back on close, so a consumer that stops hands its items on at once.
+    const held = new Set<number>();
+    this.releases.push(() => {
+      for (const seq of held) release.run(seq, name);
+      held.clear();
+    });
     const depth = () => size.get(name)?.n ?? 0;
     const capacity = this.capacity;
     // The bound is checked inside the write transaction, so it holds across processes.
@@ -236,7 +245,10 @@ export class EmbeddedEngine implements Engine {
       for (const r of rows) {
         const item = parseItem(r.body);
         // A body that does not parse (only a hand-made row could) would come back after every lease: drop it.
-        if (item) out.push({ item, tag: String(r.seq) });
+        if (item) {
+          out.push({ item, tag: String(r.seq) });
+          held.add(r.seq);
+        }
         else void this.write(() => remove.run(r.seq, name)).catch(() => undefined);
       }
       return out.length > 0 ? out : undefined;
@@ -259,6 +271,7 @@ export class EmbeddedEngine implements Engine {
       ack: async (deliveries) => {
         const seqs = deliveries.map((d) => Number(d.tag)).filter((n) => Number.isSafeInteger(n));
         if (seqs.length === 0) return;
+        for (const seq of seqs) held.delete(seq);
         await this.write(() => {
           for (const seq of seqs) remove.run(seq, name);
         });
@@ -335,6 +348,18 @@ export class EmbeddedEngine implements Engine {
       if (this.batch.length > 0) await new Promise((r) => setTimeout(r, 2));
     }
     this.closed = true;
+    // Not acknowledged and no longer worked on: visible again now rather than after the lease.
+    // Another process may hold the write lock for a moment; past the bound the leases end by themselves.
+    const releaseAll = this.db.transaction(() => this.releases.forEach((r) => r()));
+    for (const end = Date.now() + 1000; ; ) {
+      try {
+        releaseAll.immediate();
+        break;
+      } catch (err) {
+        if (!isBusy(err) || Date.now() > end) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
     for (const b of this.batch) b.reject(new EngineUnavailableError('embedded engine closed'));
     this.batch = [];
     this.db.close();

@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { javaHint, looksLikeJar, mvnAvailable, mvnHint, runCommand } from '../../lib/maven.js';
+export { javaAvailable, mvnAvailable } from '../../lib/maven.js';
 
 /** Member version the lab runs. The Node client (5.6.x) speaks the same 5.x client protocol. */
 export const HAZELCAST_VERSION = '5.7.0';
@@ -30,50 +31,12 @@ export function isHazelcastSetupError(e: unknown): e is HazelcastSetupError {
   return typeof e === 'object' && e !== null && (e as { isHazelcastSetupError?: unknown }).isHazelcastSetupError === true;
 }
 
-export const JAVA_HINT =
-  'java was not found on PATH. Hazelcast members need a Java 17+ runtime: ' +
-  '`sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu), `brew install openjdk@17` (macOS), ' +
-  'or a build from https://adoptium.net; then check `java -version`.';
+export const JAVA_HINT = javaHint('Hazelcast members');
 
 export const MVN_HINT =
-  'mvn (Apache Maven) was not found on PATH; it is used to fetch the member jar from Maven Central: ' +
-  '`sudo apt-get install maven` (Debian/Ubuntu), `brew install maven` (macOS), or https://maven.apache.org/download.cgi. ' +
-  `Alternatively download https://repo1.maven.org/maven2/com/hazelcast/hazelcast/${HAZELCAST_VERSION}/hazelcast-${HAZELCAST_VERSION}.jar ` +
+  mvnHint('the member jar') +
+  ` Alternatively download https://repo1.maven.org/maven2/com/hazelcast/hazelcast/${HAZELCAST_VERSION}/hazelcast-${HAZELCAST_VERSION}.jar ` +
   `by hand to ${defaultJarPath}.`;
-
-function runs(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
-  return r.error === undefined && r.status === 0;
-}
-
-let javaChecked: boolean | undefined;
-/** True when `java -version` runs. Cached after the first call. */
-export function javaAvailable(): boolean {
-  javaChecked ??= runs('java', ['-version']);
-  return javaChecked;
-}
-
-/** True when `mvn -v` runs. */
-export function mvnAvailable(): boolean {
-  return runs('mvn', ['-v']);
-}
-
-/** A jar is a zip: check the magic bytes so a truncated/HTML download is not taken for the jar. */
-function looksLikeJar(file: string): boolean {
-  try {
-    if (statSync(file).size < 1024) return false;
-    const fd = openSync(file, 'r');
-    try {
-      const buf = Buffer.alloc(2);
-      readSync(fd, buf, 0, 2, 0);
-      return buf.toString('latin1') === 'PK';
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
-}
 
 /** The jar path if the jar is already in place, else undefined. Never downloads. */
 export function findHazelcastJar(jarPath = defaultJarPath): string | undefined {
@@ -114,7 +77,7 @@ export async function ensureHazelcastJar(opts: EnsureJarOptions = {}): Promise<s
       `-DoutputDirectory=${tmp}`,
     ];
     // Run inside the temp folder so no pom.xml around us is picked up.
-    const { code, output } = await run('mvn', args, tmp);
+    const { code, output } = await runCommand('mvn', args, tmp);
     const got = readdirSync(tmp).find((f) => f.endsWith('.jar'));
     if (code !== 0 || !got || !looksLikeJar(join(tmp, got))) {
       throw new HazelcastSetupError(
@@ -127,18 +90,4 @@ export async function ensureHazelcastJar(opts: EnsureJarOptions = {}): Promise<s
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const keep = (b: Buffer) => {
-      output = (output + b.toString()).slice(-20_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code: code ?? 1, output }));
-  });
 }

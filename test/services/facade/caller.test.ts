@@ -103,6 +103,20 @@ describe('UndiciCaller', () => {
     assert.equal(seen.length, n);
   });
 
+  it('with an internal token, every call carries it in x-internal-token; without one, none is sent', async () => {
+    const withToken = new UndiciCaller(1, '0123456789abcdef0123');
+    try {
+      await withToken.call(base, { method: 'POST', path: '/json', body: { id: 't' } });
+      assert.equal(seen.at(-1)!.headers['x-internal-token'], '0123456789abcdef0123');
+      await withToken.call(base, { method: 'GET', path: '/text' });
+      assert.equal(seen.at(-1)!.headers['x-internal-token'], '0123456789abcdef0123');
+    } finally {
+      await withToken.close();
+    }
+    await caller.call(base, { method: 'GET', path: '/text' });
+    assert.equal(seen.at(-1)!.headers['x-internal-token'], undefined);
+  });
+
   it('a refused connection rejects with ECONNREFUSED', async () => {
     const port = await freePort();
     const other = new UndiciCaller(1);

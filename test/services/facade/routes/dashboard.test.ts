@@ -272,6 +272,16 @@ describe('dashboard: state', () => {
     assert.equal(st.log.total, 2);
   });
 
+  test('the queue line says where the queue lives, as the engine describes it (which member owns it, which broker leads what)', async (t) => {
+    const memory = new MemoryEngine();
+    const described: MessageQueue = { ...memory.queue(QUEUE), describe: async () => ({ lines: ['queue messages-queue: partition owner member-2 (127.0.0.1:5702)'] }) };
+    const c = await setup(t, { queue: described });
+    const st = await c.state();
+    assert.deepEqual(st.queue.about, ['queue messages-queue: partition owner member-2 (127.0.0.1:5702)']);
+    const plain = await setup(t, {});
+    assert.equal((await plain.state()).queue.about, undefined, 'an engine with nothing to say adds no line');
+  });
+
   test('nothing reachable: still 200, every part says why', async (t) => {
     const failingQueue: MessageQueue = {
       offer: async () => false,

@@ -1,0 +1,47 @@
+/** Workarounds for @platformatic/kafka 1.35 behaviour seen when a broker dies (see each). */
+import { kGetConnection, type Consumer } from '@platformatic/kafka';
+
+type GetConnection = (broker: unknown, callback: (error: Error | null, connection?: unknown) => void) => void;
+
+/**
+ * The client looks a broker up by node id in its metadata and reads `.host`
+ * of the result: after a broker is fenced (it died) and drops out of the
+ * metadata, a cached coordinator id gives undefined and a TypeError thrown
+ * from a socket callback, which kills the process. Turn that into an error
+ * the client's own retry and our recovery handle.
+ */
+export function guardUnknownBroker(client: object): void {
+  const c = client as Record<symbol, GetConnection>;
+  const original = c[kGetConnection]!.bind(client);
+  c[kGetConnection] = (broker, callback) => {
+    if (broker === undefined || broker === null) {
+      callback(new Error('the broker asked for is not in the cluster metadata (it left or died)'));
+      return;
+    }
+    original(broker, callback);
+  };
+}
+
+/** Closes without waiting for its streams to finish (the promise overload of close() takes no force flag). */
+export function forceClose(consumer: Consumer): Promise<void> {
+  return new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+}
+
+
+/**
+ * The client reports most failures as nested AggregateErrors ("Producing
+ * messages failed." around "produce failed 4 times." around the broker's
+ * answer): one line with the innermost distinct messages says what happened.
+ */
+export function errorText(e: unknown): string {
+  const seen: string[] = [];
+  const walk = (x: unknown, depth: number) => {
+    if (!(x instanceof Error) || depth > 4) return;
+    const msg = x.message;
+    if (msg && !seen.includes(msg)) seen.push(msg);
+    const inner = (x as { errors?: unknown[] }).errors;
+    if (Array.isArray(inner)) for (const i of inner.slice(0, 4)) walk(i, depth + 1);
+  };
+  walk(e, 0);
+  return seen.length ? seen.join(' ← ') : String(e);
+}
