@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (stopping) return;
-  console.log(`\nrunning (started in ${((Date.now() - t0) / 1000).toFixed(1)} s):`);
+  console.log(`\nrunning: (everything ready after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
   if (topo.kafka) topo.kafka.bootstrap.forEach((a, i) => console.log(`  broker-${i + 1}`.padEnd(20) + `kafka     ${a} (controller ${topo.kafka!.broker(i).controllerAddress}), data in ${join(o.dataDir, 'kafka', `broker-${i + 1}`)}`));
   else if (o.queue === 'kafka') console.log(`  kafka`.padEnd(20) + `external  ${topo.kafkaBootstrap!.join(', ')}`);
