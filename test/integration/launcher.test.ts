@@ -341,6 +341,8 @@ describe('launcher (queue on Kafka): brokers listed, ps shows partitions and lag
       '--data-dir', dataDir, '--port', String(base), '--logging', '1', '--logging-port', String(base + 1), '--messages', '1', '--messages-port', String(base + 2),
     ]);
     await first.waitFor(/^running:/, 240_000);
+    // The line after the running table: the whole table is in by then.
+    await first.waitFor(/^open http/, 10_000);
     for (let i = 0; i < 3; i++) assert.ok(first.out.some((l) => new RegExp(`^ {2}broker-${i + 1} +kafka +127\\.0\\.0\\.1:${kafkaBase + i} `).test(l)), `broker-${i + 1} in the running table:\n${first.out.join('\n')}`);
     const posted = await http(`http://127.0.0.1:${base}/messages`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'on kafka' });
     assert.equal(posted.status, 201, JSON.stringify(posted.body));
