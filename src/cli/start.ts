@@ -214,7 +214,8 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
       ({ HazelcastEngine }) => new HazelcastEngine({ members: hzMembers!, clusterName, instanceName: 'launcher', connectTimeoutMs: 5000 }),
     ));
   const shell = new CommandShell(topo, (line) => console.log(line), {
-    ...(hzMembers
+    // With the queue on Kafka the engine's queue is unused: no Hazelcast owner to name.
+    ...(hzMembers && topo.opts.queue !== 'kafka'
       ? {
           queueOwner: async () => {
             const e = await client();
