@@ -254,11 +254,20 @@ describe('launcher (embedded): nothing outlives it, clashes are named, commands 
   it('--help names every option, and the option the port message names exists', () => {
     const r = spawnSync(process.execPath, [START_JS, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const opt of ['--base-port ', '--logging-port ', '--messages-port ', '--port ', '--fresh ', '--commands ']) assert.ok(r.stdout.includes(opt), `${opt} in --help`);
+    for (const opt of ['--base-port ', '--logging-port ', '--messages-port ', '--port ', '--fresh ', '--commands ', '--queue ', '--kafka-brokers ', '--brokers ', '--kafka-base-port ']) {
+      assert.ok(r.stdout.includes(opt), `${opt} in --help`);
+    }
     assert.match(r.stdout, /--fresh .*empty stores/);
     const bad = spawnSync(process.execPath, [START_JS, '--base-port', 'x'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /invalid setting --base-port \/ HZ_BASE_PORT/);
+    // Kafka without brokers to use, or with two sources of them: refused before anything starts.
+    const none = spawnSync(process.execPath, [START_JS, '--queue', 'kafka', '--brokers', '0'], { encoding: 'utf8' });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--queue kafka with --brokers 0 needs --kafka-brokers/);
+    const both = spawnSync(process.execPath, [START_JS, '--queue', 'kafka', '--brokers', '3', '--kafka-brokers', '127.0.0.1:9092'], { encoding: 'utf8' });
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /either --brokers N .* or --kafka-brokers/);
   });
 });
 
