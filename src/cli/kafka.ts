@@ -16,7 +16,7 @@ import { formatLine } from './format.js';
 function options() {
   const { flags } = parseArgv(process.argv.slice(2));
   const r = new SettingsReader({ flags, env: process.env });
-  const brokers = r.int('brokers', 'KAFKA_BROKERS', 3, 1, 9);
+  const brokers = r.int('brokers', 'KAFKA_LOCAL_BROKERS', 3, 1, 9);
   const basePort = r.int('base-port', 'KAFKA_BASE_PORT', 9092, 1024, 65535 - 9);
   const o = {
     brokers,
