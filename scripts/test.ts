@@ -3,7 +3,8 @@
  *   tsx scripts/test.ts [--no-setup] [test files…]
  *
  * 1. Readies what gated suites need, as `npm start` does on first use: the
- *    Hazelcast member jar is fetched with Maven when java and mvn are there.
+ *    Hazelcast member jar and the Kafka broker jars are fetched with Maven
+ *    when java and mvn are there.
  *    What cannot be readied is said up front and again in the summary.
  *    `--no-setup` leaves this out (for runs that need none of it).
  * 2. Runs node's test runner over test/<dir>/<name>.test.ts (or the files given), one
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable } from '../src/engine/hazelcast/jar.js';
+import { ensureKafkaJars, isKafkaSetupError } from '../src/engine/kafka/jars.js';
 import { collect, parseEvents, passed, summaryLines } from './test-summary.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,6 +49,22 @@ const PREREQUISITES: Prerequisite[] = [
         }
         const msg = e instanceof Error ? e.message : String(e);
         return `fetching the member jar failed, so the Hazelcast suites skip: ${msg.split('\n')[0]}`;
+      }
+    },
+  },
+  {
+    name: 'Kafka',
+    ready: async () => {
+      if (!javaAvailable()) return 'java is not on PATH, so the Kafka suites skip (install a Java 17+ runtime)';
+      try {
+        await ensureKafkaJars({ log: (line) => console.log(`test setup: kafka: ${line}`) });
+        return undefined;
+      } catch (e) {
+        if (isKafkaSetupError(e) && e.missing === 'mvn') {
+          return 'mvn is not on PATH, so the broker jars could not be fetched and the Kafka suites skip (install Maven, or see `npm run kafka:fetch`)';
+        }
+        const msg = e instanceof Error ? e.message : String(e);
+        return `fetching the broker jars failed, so the Kafka suites skip: ${msg.split('\n')[0]}`;
       }
     },
   },

@@ -7,10 +7,14 @@
  * only read, and answer at once.
  */
 import { isSafe, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
+import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import type { Topology } from './topology.js';
 
 /** What the commands use of a running topology. */
-export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc'> & { cluster: LocalCluster | undefined };
+export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc'> & {
+  cluster: LocalCluster | undefined;
+  kafka?: KafkaCluster | undefined;
+};
 
 export interface CommandShellOptions {
   /**
@@ -18,9 +22,11 @@ export interface CommandShellOptions {
    * queue's name (Hazelcast only). Undefined owner: not known yet.
    */
   queueOwner?: () => Promise<{ queue: string; owner: string | undefined }>;
+  /** Lines on the Kafka queue (each partition's leader and in-sync replicas, the group's lag per consumer), when it is on Kafka. */
+  kafkaQueue?: () => Promise<string[]>;
 }
 
-const MUTATING = new Set(['stop', 'kill', 'start', 'stop-member', 'kill-member', 'start-member', 'stop-pair', 'start-pair']);
+const MUTATING = new Set(['stop', 'kill', 'start', 'stop-member', 'kill-member', 'start-member', 'stop-pair', 'start-pair', 'stop-broker', 'kill-broker', 'start-broker']);
 
 export class CommandShell {
   /** Commands that change something, typed and not yet finished; the first is in progress. */
@@ -36,6 +42,7 @@ export class CommandShell {
   help(): string {
     return (
       'commands: ps | stop NAME | kill NAME | start NAME' +
+      (this.topo.kafka ? ' | stop-broker N | kill-broker N | start-broker N' : '') +
       (this.topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : '')
     );
   }
@@ -87,6 +94,11 @@ export class CommandShell {
           await this.startMember(i);
           return await this.startProc(this.loggingName(arg));
         }
+        case 'stop-broker':
+        case 'kill-broker':
+          return await this.stopBroker(this.broker(arg), cmd === 'stop-broker' ? 'SIGTERM' : 'SIGKILL');
+        case 'start-broker':
+          return await this.startBroker(this.broker(arg));
         default:
           return this.print(`unknown command "${cmd ?? ''}"; ${this.help()}`);
       }
@@ -136,6 +148,30 @@ export class CommandShell {
     return p.name;
   }
 
+  /** Brokers are numbered from 1, as their KRaft node ids and names (broker-1 …); returns the index. */
+  private broker(i: string | undefined): number {
+    const n = this.topo.kafka?.bootstrap.length ?? 0;
+    if (!n) throw new Error('no local Kafka brokers in this topology');
+    if (!/^\d+$/.test(i ?? '') || Number(i) < 1 || Number(i) > n) throw new Error(`no broker-${i ?? ''}; brokers are 1..${n}`);
+    return Number(i) - 1;
+  }
+
+  private async stopBroker(i: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const k = this.topo.kafka!;
+    if (!k.broker(i).running) return this.print(`broker-${i + 1} is not running`);
+    if (signal === 'SIGKILL') await k.killBroker(i);
+    else await k.stopBroker(i);
+    this.print(`broker-${i + 1} ${signal === 'SIGTERM' ? 'stopped (SIGTERM: leadership moved first)' : 'killed (SIGKILL: a crash; its partitions get new leaders once it is fenced, ~3 s)'}`);
+  }
+
+  private async startBroker(i: number): Promise<void> {
+    const k = this.topo.kafka!;
+    if (k.broker(i).running) return this.print(`broker-${i + 1} is already running`);
+    const t0 = Date.now();
+    await k.startBroker(i);
+    this.print(`broker-${i + 1} started and back in every in-sync replica set after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
   private async stopMember(i: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const c = this.topo.cluster!;
     if (!c.member(i).running) return this.print(`member-${i + 1} is not running`);
@@ -178,6 +214,21 @@ export class CommandShell {
         lines.push(`  queue ${queue}: partition owner ${who}`);
       } catch (err) {
         lines.push(`  queue: owner unknown (${(err as Error).message})`);
+      }
+    }
+    const k = this.topo.kafka;
+    if (k) {
+      const controller = k.activeController();
+      k.bootstrap.forEach((a, i) => {
+        const b = k.broker(i);
+        lines.push(`  broker-${i + 1} ${a} ${b.running ? (b.started ? 'running' : 'starting') : 'stopped'}${b.nodeId === controller ? ' (active controller)' : ''}`);
+      });
+    }
+    if (this.opts.kafkaQueue) {
+      try {
+        lines.push(...(await this.opts.kafkaQueue()).map((l) => `  ${l}`));
+      } catch (err) {
+        lines.push(`  kafka: no answer (${(err as Error).message})`);
       }
     }
     for (const p of this.topo.procs.values()) lines.push(`  ${p.name} ${p.url} ${this.topo.isRunning(p.name) ? 'running' : 'stopped'}`);

@@ -57,6 +57,9 @@ export function describeTakenPort(taken: PlannedPort, running: PidFileContent | 
   } else if (pid !== undefined && cmd?.includes('HazelcastMemberStarter')) {
     const cluster = /-Dhazel-lab\.cluster-name=(\S+)/.exec(cmd)?.[1];
     owner = `a Hazelcast member (pid ${pid}${cluster ? `, cluster ${cluster}` : ''}; \`kill ${pid}\` stops it): stop it, or`;
+  } else if (pid !== undefined && cmd?.includes('kafka.Kafka')) {
+    const dir = /(\S+)\/server\.properties/.exec(cmd)?.[1];
+    owner = `a Kafka broker (pid ${pid}${dir ? `, data in ${dir}` : ''}; \`kill ${pid}\` stops it): stop it, or`;
   } else if (pid !== undefined) {
     owner = `pid ${pid}${cmd ? ` (${short(cmd)})` : ''}: stop it, or`;
   } else if (running) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm start [-- --engine embedded|hazelcast --logging N --messages N --data-dir DIR ...]`
+ * `npm start [-- --engine embedded|hazelcast --queue engine|kafka --logging N --messages N --data-dir DIR ...]`
  * (`npm start -- --help` lists the options). Runs the whole topology as
  * separate processes, prefixes each log line with its instance name, and on
- * Ctrl-C/SIGTERM stops services then members. Nothing it starts outlives it:
+ * Ctrl-C/SIGTERM stops services, then members and brokers. Nothing it starts outlives it:
  * services and members stop by themselves when it dies, by any signal, and a
  * start first stops what a killed earlier run with the same data dir left.
  * While running in a terminal, type `help` for commands that stop/start
@@ -13,26 +13,39 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SETTINGS_MAP, type EngineKind } from '../shared/common-config.js';
+import { ConfigError } from '../lib/errors.js';
 import { formatHelp, processSource, readOrExit, readSettings } from '../shared/settings.js';
 import { startSettings } from './start-config.js';
 import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
 import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from './pid-file.js';
 import { describeTakenPort, firstTakenPort, type PlannedPort } from './port-check.js';
-import { Topology, type TopologyPort } from './topology.js';
+import { DEFAULT_KAFKA_TOPIC, Topology, type TopologyPort } from './topology.js';
 
 const USAGE = `usage: npm start -- [options]
-Runs the whole topology (Hazelcast members first when --engine hazelcast, then logging, messages, facade).
-The typed commands (ps, stop NAME, kill-member N, ...) need a terminal, or --commands.`;
+Runs the whole topology (Hazelcast members when --engine hazelcast and Kafka brokers when --queue kafka first,
+then logging, messages, facade).
+The typed commands (ps, stop NAME, kill-member N, kill-broker N, ...) need a terminal, or --commands.`;
 
 function options() {
   const o = readSettings(startSettings, processSource());
+  if (o.queue === 'kafka' && o.brokers === 0 && o.kafkaBrokers.length === 0) {
+    throw new ConfigError('--queue kafka with --brokers 0 needs --kafka-brokers host:port,… (an external cluster)');
+  }
+  if (o.brokers > 0 && o.kafkaBrokers.length > 0) {
+    throw new ConfigError('give either --brokers N (local brokers) or --kafka-brokers host:port,… (an external cluster), not both');
+  }
   return { ...o, dataDir: resolve(o.dataDir) };
 }
+
+/** The services' consumer group (their --kafka-group default), whose lag `ps` shows. */
+const KAFKA_GROUP = 'messages';
 
 /** The option that moves each kind of port. */
 const MOVE_WITH: Record<TopologyPort['kind'], string> = {
   member: '--base-port P',
+  broker: '--kafka-base-port P',
+  controller: '--kafka-base-port P',
   logging: '--logging-port P',
   messages: '--messages-port P',
   facade: '--port P',
@@ -92,6 +105,10 @@ async function main(): Promise<void> {
     memberBasePort: o.basePort,
     clusterName: o.clusterName,
     hzMembers: o.hzMembers,
+    queue: o.queue,
+    brokers: o.queue === 'kafka' ? o.brokers : 0,
+    kafkaBasePort: o.kafkaBasePort,
+    ...(o.kafkaBrokers.length > 0 ? { kafkaBrokers: o.kafkaBrokers } : {}),
     pidFile,
     onLine: (name, line) => console.log(formatLine(name, line, color, o.raw)),
   });
@@ -114,7 +131,8 @@ async function main(): Promise<void> {
   const stop = async (why: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${why}: stopping services${topo.cluster ? ', then Hazelcast members' : ''}…`);
+    const clusters = [topo.cluster ? 'Hazelcast members' : '', topo.kafka ? 'Kafka brokers' : ''].filter(Boolean).join(' and ');
+    console.log(`\n${why}: stopping services${clusters ? `, then ${clusters}` : ''}…`);
     await shell?.close().catch(() => undefined);
     await topo.stop();
     console.log('all stopped.');
@@ -127,7 +145,11 @@ async function main(): Promise<void> {
     const removed = freshStart(o.dataDir, o.engine);
     console.log(`fresh start: ${removed.length ? `removed ${removed.join(', ')} from ${o.dataDir}` : `no stores to remove in ${o.dataDir}`}`);
   }
-  console.log(`starting: engine=${o.engine} logging=${o.logging} messages=${o.messages} data-dir=${o.dataDir}`);
+  console.log(
+      `starting: engine=${o.engine} queue=${o.queue}${o.queue === 'kafka' ? (topo.localBrokers > 0 ? ` brokers=${topo.localBrokers}` : ` kafka-brokers=${o.kafkaBrokers.join(',')}`) : ''} ` +
+      `logging=${o.logging} messages=${o.messages} data-dir=${o.dataDir}`,
+  );
+  const t0 = Date.now();
   try {
     await topo.start();
   } catch (err) {
@@ -136,19 +158,54 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (stopping) return;
-  console.log('\nrunning:');
+  console.log(`\nrunning: (everything ready after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
+  if (topo.kafka) topo.kafka.bootstrap.forEach((a, i) => console.log(`  broker-${i + 1}`.padEnd(20) + `kafka     ${a} (controller ${topo.kafka!.broker(i).controllerAddress}), data in ${join(o.dataDir, 'kafka', `broker-${i + 1}`)}`));
+  else if (o.queue === 'kafka') console.log(`  kafka`.padEnd(20) + `external  ${topo.kafkaBootstrap!.join(', ')}`);
+  if (o.queue === 'kafka') console.log(`  topic`.padEnd(20) + `kafka     ${DEFAULT_KAFKA_TOPIC}, group ${KAFKA_GROUP}`);
   for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
   console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
   if (process.stdin.isTTY || o.commands) {
     console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
     shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName);
+    if (o.queue === 'kafka') console.log(`(on Kafka: ps shows each partition's leader and in-sync replicas, and the group's lag per consumer${topo.kafka ? '; kill-broker N / stop-broker N / start-broker N' : ''})\n`);
   } else {
     console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or add --commands to read them from stdin.\n');
   }
 }
 
-/** Reads typed commands from stdin; on Hazelcast `ps` also names the member owning the messages queue. */
+/**
+ * Each partition's leader and in-sync replicas, and the group's lag per
+ * consumer. A fresh admin client per question, to the brokers running now:
+ * one that saw a broker die keeps asking it from its cached metadata.
+ */
+async function kafkaQueueLines(topo: Topology): Promise<string[]> {
+  const { Admin } = await import('@platformatic/kafka');
+  const { guardUnknownBroker } = await import('../engine/kafka/client-fixes.js');
+  const { groupLagOf, partitionStates } = await import('../engine/kafka/offsets.js');
+  const k = topo.kafka;
+  const live = k ? k.bootstrap.filter((_, i) => k.broker(i).running) : topo.kafkaBootstrap!;
+  if (live.length === 0) return ['kafka: no broker running'];
+  const admin = new Admin({ clientId: 'launcher-ps', bootstrapBrokers: live, retries: 1, retryDelay: 250, timeout: 5000 });
+  guardUnknownBroker(admin);
+  admin.on('error', () => {}); // failures reach the caller through the calls
+  try {
+    const [parts, lag] = await Promise.all([partitionStates(admin, DEFAULT_KAFKA_TOPIC), groupLagOf(admin, KAFKA_GROUP, DEFAULT_KAFKA_TOPIC)]);
+    const node = (id: number) => (id < 0 ? 'none' : `broker-${id}`);
+    const lines = [`topic ${DEFAULT_KAFKA_TOPIC}: ${parts.length} partitions`];
+    for (const p of parts) {
+      const out = p.replicas.filter((r) => !p.isr.includes(r));
+      lines.push(`  partition ${p.partition}: leader ${node(p.leader)}, in-sync ${p.isr.join(',') || 'none'}${out.length ? ` (out of sync: ${out.join(',')})` : ''}`);
+    }
+    const members = lag.members.map((m) => `${m.clientId} ${m.lag} (partitions ${m.partitions.join(',') || 'none'})`);
+    lines.push(`group ${KAFKA_GROUP} (${lag.state.toLowerCase()}) lag: ${members.length ? members.join(', ') : 'no consumer'}${lag.unassignedLag ? `; unassigned ${lag.unassignedLag}` : ''}`);
+    return lines;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+/** Reads typed commands from stdin; on Hazelcast `ps` also names the member owning the messages queue, on Kafka the partitions. */
 function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: string): { close(): Promise<void> } {
   // One client of the launcher's own, made on the first `ps`, asks the cluster where the queue lives.
   let engine: Promise<import('../engine/hazelcast/hazelcast-engine.js').HazelcastEngine> | undefined;
@@ -157,7 +214,8 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
       ({ HazelcastEngine }) => new HazelcastEngine({ members: hzMembers!, clusterName, instanceName: 'launcher', connectTimeoutMs: 5000 }),
     ));
   const shell = new CommandShell(topo, (line) => console.log(line), {
-    ...(hzMembers
+    // With the queue on Kafka the engine's queue is unused: no Hazelcast owner to name.
+    ...(hzMembers && topo.opts.queue !== 'kafka'
       ? {
           queueOwner: async () => {
             const e = await client();
@@ -167,6 +225,7 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
           },
         }
       : {}),
+    ...(topo.opts.queue === 'kafka' ? { kafkaQueue: () => kafkaQueueLines(topo) } : {}),
   });
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => void shell.submit(line));

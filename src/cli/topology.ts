@@ -1,15 +1,16 @@
 /**
- * Starts and stops a topology of real OS processes: (Hazelcast members,)
- * logging instances, messages instances, then the facade. Used by
- * `npm start`, the integration tests and the benchmark.
+ * Starts and stops a topology of real OS processes: (Hazelcast members and
+ * Kafka brokers,) logging instances, messages instances, then the facade.
+ * Used by `npm start`, the integration tests and the benchmark.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { EngineKind } from '../shared/common-config.js';
+import type { EngineKind, QueueKind } from '../shared/common-config.js';
 import type { LocalCluster } from '../engine/hazelcast/cluster.js';
+import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import { commandLine, writePidFile, removePidFile, type PidRecord } from './pid-file.js';
 import { portFree } from './port-check.js';
 
@@ -47,6 +48,20 @@ export interface TopologyOptions {
   clusterName?: string;
   /** hazelcast: external member addresses (when members is 0). */
   hzMembers?: string[];
+  /** Where the facade → messages queue lives. Default 'engine'. */
+  queue?: QueueKind;
+  /** kafka: local brokers to start (0: use the external cluster given by kafkaBrokers). Default 3. */
+  brokers?: number;
+  /** kafka: broker i listens on kafkaBasePort + i. Default 9092. */
+  kafkaBasePort?: number;
+  /** kafka: controller i listens on kafkaControllerBasePort + i. Default kafkaBasePort + 10000. */
+  kafkaControllerBasePort?: number;
+  /** kafka: external bootstrap brokers (when brokers is 0). */
+  kafkaBrokers?: string[];
+  /** kafka: the queue's topic, created by the launcher with its full ISR before services start. Default 'messages-queue' (the services' --queue-name). */
+  kafkaTopic?: string;
+  /** kafka: SIGKILL the local brokers at stop (throw-away test clusters) instead of stopping them one at a time. */
+  killBrokersOnStop?: boolean;
   /** Extra flags for every service / for one kind. */
   extraArgs?: string[];
   serviceArgs?: Partial<Record<ServiceKind, string[]>>;
@@ -66,8 +81,11 @@ export interface TopologyOptions {
 export interface TopologyPort {
   port: number;
   name: string;
-  kind: ServiceKind | 'member';
+  kind: ServiceKind | 'member' | 'broker' | 'controller';
 }
+
+/** The launcher's default Kafka topic: the services' default --queue-name. */
+export const DEFAULT_KAFKA_TOPIC = 'messages-queue';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,6 +103,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export class Topology {
   readonly procs = new Map<string, Proc>();
   cluster: LocalCluster | undefined;
+  /** The local Kafka brokers (queue kafka with brokers > 0). */
+  kafka: KafkaCluster | undefined;
   private stopped = false;
   /** Names whose next exit was asked for (signal()), so it is not reported as unexpected. */
   private readonly expectedExit = new Set<string>();
@@ -113,8 +133,35 @@ export class Topology {
       const base = o.memberBasePort ?? 5701;
       for (let i = 0; i < (o.members ?? 3); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
     }
+    if (this.localBrokers > 0) {
+      const base = this.kafkaBasePort;
+      const controllers = this.kafkaControllerBasePort;
+      for (let i = 0; i < this.localBrokers; i++) out.push({ port: base + i, name: `broker-${i + 1}`, kind: 'broker' });
+      for (let i = 0; i < this.localBrokers; i++) out.push({ port: controllers + i, name: `broker-${i + 1} (controller)`, kind: 'controller' });
+    }
     for (const s of this.serviceSpecs([])) out.push({ port: s.port, name: s.name, kind: s.service });
     return out;
+  }
+
+  /** Local Kafka brokers this topology starts (0 without Kafka, or with an external cluster). */
+  get localBrokers(): number {
+    return this.opts.queue === 'kafka' ? (this.opts.brokers ?? 3) : 0;
+  }
+
+  private get kafkaBasePort(): number {
+    return this.opts.kafkaBasePort ?? 9092;
+  }
+
+  private get kafkaControllerBasePort(): number {
+    return this.opts.kafkaControllerBasePort ?? this.kafkaBasePort + 10_000;
+  }
+
+  /** The bootstrap brokers services are given (undefined without Kafka). */
+  get kafkaBootstrap(): string[] | undefined {
+    if (this.opts.queue !== 'kafka') return undefined;
+    if (this.kafka) return [...this.kafka.bootstrap];
+    if (this.localBrokers > 0) return Array.from({ length: this.localBrokers }, (_, i) => `${this.host}:${this.kafkaBasePort + i}`);
+    return this.opts.kafkaBrokers ?? ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
   }
 
   private serviceSpecs(common: string[], memberAddrs: string[] = []): ProcSpec[] {
@@ -159,34 +206,67 @@ export class Topology {
     const common = ['--engine', engine, '--data-dir', o.dataDir, '--host', this.host, ...(o.extraArgs ?? [])];
     let memberAddrs: string[] = [];
     if (o.pidFile) this.record('launcher', undefined, '');
+    // Members and brokers do not need each other: started side by side, the wait is the slower of the two.
+    const clusters = await Promise.allSettled([
+      engine === 'hazelcast' ? this.startMembers() : Promise.resolve(),
+      this.localBrokers > 0 ? this.startBrokers() : Promise.resolve(),
+    ]);
+    const failed = clusters.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (engine === 'hazelcast') {
       const clusterName = o.clusterName ?? 'hazel-lab';
-      const members = o.members ?? 3;
-      if (members > 0) {
-        const { startCluster } = await import('../engine/hazelcast/cluster.js');
-        const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
-        // Fetches the member jar with Maven on first use; says what is missing otherwise.
-        const jarPath = await ensureHazelcastJar({ log: (line) => o.onLine?.('hazelcast', line) });
-        this.cluster = await startCluster({
-          jarPath,
-          members,
-          basePort: o.memberBasePort ?? 5701,
-          clusterName,
-          host: this.host,
-          onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
-          onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
-        });
-        memberAddrs = [...this.cluster.addresses];
-      } else {
-        memberAddrs = o.hzMembers ?? ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'];
-      }
+      memberAddrs = this.cluster ? [...this.cluster.addresses] : (o.hzMembers ?? ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703']);
       common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
     }
+    if (o.queue === 'kafka') common.push('--queue', 'kafka', '--kafka-brokers', this.kafkaBootstrap!.join(','));
     const specs = this.serviceSpecs(common, memberAddrs);
     for (const s of specs) this.procs.set(s.name, { ...s, child: undefined, exited: undefined, url: `http://${this.host}:${s.port}` });
     // Instances first, in parallel; the facade last so it finds them registered.
     await Promise.all(specs.filter((s) => s.service !== 'facade').map((s) => this.startProc(s.name)));
     await Promise.all(specs.filter((s) => s.service === 'facade').map((s) => this.startProc(s.name)));
+  }
+
+  private async startMembers(): Promise<void> {
+    const o = this.opts;
+    const members = o.members ?? 3;
+    if (members <= 0) return;
+    const { startCluster } = await import('../engine/hazelcast/cluster.js');
+    const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
+    // Fetches the member jar with Maven on first use; says what is missing otherwise.
+    const jarPath = await ensureHazelcastJar({ log: (line) => o.onLine?.('hazelcast', line) });
+    this.cluster = await startCluster({
+      jarPath,
+      members,
+      basePort: o.memberBasePort ?? 5701,
+      clusterName: o.clusterName ?? 'hazel-lab',
+      host: this.host,
+      onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
+      onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
+    });
+  }
+
+  /** Local brokers in KRaft mode, tied to this process; resolves when the topic exists with its full ISR. */
+  private async startBrokers(): Promise<void> {
+    const o = this.opts;
+    const { startKafkaCluster } = await import('../engine/kafka/cluster.js');
+    const { ensureKafkaJars } = await import('../engine/kafka/jars.js');
+    // Fetches the broker jars with Maven on first use; says what is missing otherwise.
+    const classpath = await ensureKafkaJars({ log: (line) => o.onLine?.('kafka', line) });
+    const cluster = await startKafkaCluster({
+      brokers: this.localBrokers,
+      basePort: this.kafkaBasePort,
+      controllerBasePort: this.kafkaControllerBasePort,
+      host: this.host,
+      dataDir: join(o.dataDir, 'kafka'),
+      classpath,
+      topic: o.kafkaTopic ?? DEFAULT_KAFKA_TOPIC,
+      tieToParent: true,
+      onLog: (i, line) => o.onLine?.(`broker-${i + 1}`, line),
+      onSpawn: (i, pid, marker) => this.record(`broker-${i + 1}`, pid, marker),
+    });
+    // Stopped while starting: nothing else will stop these.
+    if (this.stopped) await cluster.kill();
+    else this.kafka = cluster;
   }
 
   /** (Re)starts one process by name and waits until /health/ready answers 200. */
@@ -242,13 +322,13 @@ export class Topology {
     return !!c && c.exitCode === null && c.signalCode === null;
   }
 
-  /** Stops services in reverse start order (facade, messages, logging), then members. Idempotent. */
+  /** Stops services in reverse start order (facade, messages, logging), then members and brokers. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     const order: ServiceKind[] = ['facade', 'messages', 'logging'];
     for (const kind of order) await Promise.all(this.byService(kind).map((p) => this.signal(p.name, 'SIGTERM')));
-    await this.cluster?.stop();
+    await Promise.all([this.cluster?.stop(), this.opts.killBrokersOnStop ? this.kafka?.kill() : this.kafka?.stop()]);
     if (this.opts.pidFile) removePidFile(this.opts.pidFile);
   }
 }

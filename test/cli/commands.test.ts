@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LocalCluster } from '../../src/engine/hazelcast/cluster.js';
+import type { KafkaCluster } from '../../src/engine/kafka/cluster.js';
 import { CommandShell, type ShellTopology } from '../../src/cli/commands.js';
 
 /**
@@ -88,5 +89,73 @@ describe('launcher commands: one at a time, each answered once', () => {
       'error: no member-9; members are 1..3',
       'error: no process named member-1 (members: stop-member 1 / start-member 1); processes: (none)',
     ]);
+  });
+});
+
+/** A fake of the local Kafka brokers: broker 2 (index 1) is down; calls are recorded. */
+function fakeKafkaTopology() {
+  const running = [true, false, true];
+  const calls: string[] = [];
+  const kafka = {
+    bootstrap: ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'],
+    broker: (i: number) => ({ index: i, nodeId: i + 1, address: `127.0.0.1:${9092 + i}`, controllerAddress: `127.0.0.1:${19092 + i}`, pid: undefined, running: running[i]!, started: running[i]! }),
+    activeController: () => 3,
+    async killBroker(i: number) {
+      calls.push(`kill ${i}`);
+      running[i] = false;
+    },
+    async stopBroker(i: number) {
+      calls.push(`stop ${i}`);
+      running[i] = false;
+    },
+    async startBroker(i: number) {
+      calls.push(`start ${i}`);
+      running[i] = true;
+    },
+  } as unknown as KafkaCluster;
+  const topo = { procs: new Map(), byService: () => [], isRunning: () => false, signal: async () => {}, startProc: async () => {}, cluster: undefined, kafka } as unknown as ShellTopology;
+  return { topo, calls };
+}
+
+describe('launcher commands on local Kafka brokers', () => {
+  it('kill-broker, stop-broker and start-broker answer with what they did; ps lists the brokers and the queue lines', async () => {
+    const { topo, calls } = fakeKafkaTopology();
+    const out: string[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l), { kafkaQueue: async () => ['topic messages-queue: 6 partitions', '  partition 0: leader broker-1, in-sync 1,3 (out of sync: 2)'] });
+    await shell.submit('help');
+    assert.match(out.at(-1)!, /stop-broker N \| kill-broker N \| start-broker N/);
+    assert.doesNotMatch(out.at(-1)!, /kill-member/, 'no member commands without members');
+
+    await shell.submit('ps');
+    const ps = out.at(-1)!;
+    assert.match(ps, /^ {2}broker-1 127\.0\.0\.1:9092 running$/m);
+    assert.match(ps, /^ {2}broker-2 127\.0\.0\.1:9093 stopped$/m);
+    assert.match(ps, /^ {2}broker-3 127\.0\.0\.1:9094 running \(active controller\)$/m);
+    assert.match(ps, /^ {4}partition 0: leader broker-1, in-sync 1,3 \(out of sync: 2\)$/m);
+
+    out.length = 0;
+    await shell.submit('start-broker 2');
+    await shell.submit('kill-broker 1');
+    await shell.submit('stop-broker 3');
+    await shell.submit('kill-broker 1');
+    await shell.submit('start-broker 4');
+    await shell.submit('kill-member 1');
+    assert.deepEqual(calls, ['start 1', 'kill 0', 'stop 2']);
+    assert.match(out[0]!, /^broker-2 started and back in every in-sync replica set after \d+\.\d s$/);
+    assert.deepEqual(out.slice(1), [
+      'broker-1 killed (SIGKILL: a crash; its partitions get new leaders once it is fenced, ~3 s)',
+      'broker-3 stopped (SIGTERM: leadership moved first)',
+      'broker-1 is not running',
+      'error: no broker-4; brokers are 1..3',
+      'error: no Hazelcast members in this topology',
+    ]);
+  });
+
+  it('ps says when the Kafka cluster does not answer', async () => {
+    const { topo } = fakeKafkaTopology();
+    const out: string[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l), { kafkaQueue: async () => Promise.reject(new Error('connect ECONNREFUSED')) });
+    await shell.submit('ps');
+    assert.match(out.at(-1)!, /^ {2}kafka: no answer \(connect ECONNREFUSED\)$/m);
   });
 });

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Topology, type TopologyOptions } from '../../src/cli/topology.js';
+import { findFreePorts } from '../../src/lib/net.js';
 
 export interface TestTopology {
   topo: Topology;
@@ -33,9 +34,24 @@ export async function quietPort(): Promise<number> {
   return freePort();
 }
 
-/** A topology of real processes on free ports with its own temp data dir. */
+/**
+ * Base ports for a test's Kafka brokers and their controllers: random, away
+ * from 9092 (a cluster run by hand) and from the services' 12000–24999, and
+ * below the ephemeral range, so a restarted broker finds its port free.
+ */
+export async function kafkaTestPorts(brokers = 3): Promise<{ kafkaBasePort: number; kafkaControllerBasePort: number }> {
+  const base = await findFreePorts(brokers, 30_000 + brokers * Math.floor(Math.random() * 400), [0, 1500]);
+  return { kafkaBasePort: base, kafkaControllerBasePort: base + 1500 };
+}
+
+/**
+ * A topology of real processes on free ports with its own temp data dir.
+ * With `queue: 'kafka'` it runs its own brokers (3 unless `brokers` says
+ * otherwise) on random ports, their data in the temp dir, SIGKILLed at the end.
+ */
 export async function startTestTopology(opts: Partial<TopologyOptions> & { logging?: number; messages?: number } = {}): Promise<TestTopology> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'topo-'));
+  const kafka = opts.queue === 'kafka' && (opts.brokers ?? 3) > 0 && opts.kafkaBasePort === undefined ? { ...(await kafkaTestPorts(opts.brokers ?? 3)), killBrokersOnStop: true } : {};
   const nLog = opts.logging ?? 3;
   const nMsg = opts.messages ?? 2;
   const ports = async (n: number) => {
@@ -48,6 +64,7 @@ export async function startTestTopology(opts: Partial<TopologyOptions> & { loggi
   };
   const lines = new Map<string, string[]>();
   const topo = new Topology({
+    ...kafka,
     ...opts,
     dataDir,
     logging: nLog,

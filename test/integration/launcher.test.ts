@@ -12,6 +12,8 @@ import { MAIN_JS } from '../../src/cli/topology.js';
 import { findFreeBasePort } from '../../src/engine/hazelcast/cluster.js';
 import { http, until } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
+import { kafkaSkip } from '../helpers/kafka-gate.js';
+import { findFreePorts } from '../../src/lib/net.js';
 
 /**
  * `npm start` as a user runs it: the real `node dist/cli/start.js` (built by
@@ -252,11 +254,20 @@ describe('launcher (embedded): nothing outlives it, clashes are named, commands 
   it('--help names every option, and the option the port message names exists', () => {
     const r = spawnSync(process.execPath, [START_JS, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
-    for (const opt of ['--base-port ', '--logging-port ', '--messages-port ', '--port ', '--fresh ', '--commands ']) assert.ok(r.stdout.includes(opt), `${opt} in --help`);
+    for (const opt of ['--base-port ', '--logging-port ', '--messages-port ', '--port ', '--fresh ', '--commands ', '--queue ', '--kafka-brokers ', '--brokers ', '--kafka-base-port ']) {
+      assert.ok(r.stdout.includes(opt), `${opt} in --help`);
+    }
     assert.match(r.stdout, /--fresh .*empty stores/);
     const bad = spawnSync(process.execPath, [START_JS, '--base-port', 'x'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /invalid setting --base-port \/ HZ_BASE_PORT/);
+    // Kafka without brokers to use, or with two sources of them: refused before anything starts.
+    const none = spawnSync(process.execPath, [START_JS, '--queue', 'kafka', '--brokers', '0'], { encoding: 'utf8' });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--queue kafka with --brokers 0 needs --kafka-brokers/);
+    const both = spawnSync(process.execPath, [START_JS, '--queue', 'kafka', '--brokers', '3', '--kafka-brokers', '127.0.0.1:9092'], { encoding: 'utf8' });
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /either --brokers N .* or --kafka-brokers/);
   });
 });
 
@@ -319,5 +330,67 @@ describe('launcher (hazelcast): members die with it, ps names the queue owner', 
     await stopLauncher(next);
     assert.equal((await next.exited).code, 0, next.err.join('\n'));
     await untilGone('an orderly stop to leave nothing', [], `-Dhazel-lab.cluster-name=${clusterName}`, allPorts);
+  });
+});
+
+describe('launcher (queue on Kafka): brokers listed, ps shows partitions and lag, broker commands answer, brokers die with it', { skip: await kafkaSkip() }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), `launcher-kafka-${runId}-`));
+  let kafkaBase = 0;
+  let base = 0;
+  let first: Launcher;
+
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs 3 brokers, ps shows each partition\'s leader and in-sync replicas, kill-broker / start-broker answer, a clash on a broker port is named', { timeout: 300_000 }, async () => {
+    // Brokers on P..P+2, their controllers on P+10000..: clear of 9092 and of the other tests' ranges.
+    kafkaBase = await findFreePorts(3, 31_000 + 3 * Math.floor(Math.random() * 300), [0, 10_000]);
+    base = await findFreeBasePort(3, 29800 + 3 * Math.floor(Math.random() * 60));
+    first = launch([
+      '--queue', 'kafka', '--kafka-base-port', String(kafkaBase), '--commands',
+      '--data-dir', dataDir, '--port', String(base), '--logging', '1', '--logging-port', String(base + 1), '--messages', '1', '--messages-port', String(base + 2),
+    ]);
+    await first.waitFor(/^running:/, 240_000);
+    // The line after the running table: the whole table is in by then.
+    await first.waitFor(/^open http/, 10_000);
+    for (let i = 0; i < 3; i++) assert.ok(first.out.some((l) => new RegExp(`^ {2}broker-${i + 1} +kafka +127\\.0\\.0\\.1:${kafkaBase + i} `).test(l)), `broker-${i + 1} in the running table:\n${first.out.join('\n')}`);
+    const posted = await http(`http://127.0.0.1:${base}/messages`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'on kafka' });
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+
+    let from = first.out.length;
+    first.type('ps');
+    await first.waitFor(/^ {2}group messages .*lag: messages-\d+/, 30_000, from);
+    const ps = first.out.slice(from);
+    for (let p = 0; p < 6; p++) assert.ok(ps.some((l) => new RegExp(`^ {4}partition ${p}: leader broker-[123], in-sync [123],[123],[123]$`).test(l)), `partition ${p} in ps:\n${ps.join('\n')}`);
+
+    from = first.out.length;
+    first.type('kill-broker 2');
+    await first.waitFor(/^broker-2 killed \(SIGKILL/, 60_000, from);
+    first.type('ps');
+    await first.waitFor(/^ {2}broker-2 127\.0\.0\.1:\d+ stopped$/, 30_000, from);
+    first.type('start-broker 2');
+    await first.waitFor(/^broker-2 started and back in every in-sync replica set after/, 180_000, from);
+
+    // Another data dir, the same broker ports: refused before anything starts, naming the broker and the option.
+    const otherDir = mkdtempSync(join(tmpdir(), `launcher-kafka-${runId}-other-`));
+    try {
+      const other = await findFreeBasePort(3, 29900 + 3 * Math.floor(Math.random() * 30));
+      const second = launch(['--queue', 'kafka', '--kafka-base-port', String(kafkaBase), '--data-dir', otherDir, '--port', String(other), '--logging', '0', '--messages', '0']);
+      assert.notEqual((await second.exited).code, 0);
+      assert.equal(second.err.length, 1, second.err.join('\n'));
+      assert.match(second.err[0]!, new RegExp(`port ${kafkaBase} \\(for broker-1\\) is already in use by a Kafka broker \\(pid \\d+.*--kafka-base-port P`));
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it('SIGKILL of the launcher leaves no broker, service or port behind within 30 s', { timeout: 120_000 }, async () => {
+    const rec = readPidFile(pidFileIn(dataDir));
+    assert.ok(rec);
+    assert.deepEqual(rec.children.filter((r) => r.name.startsWith('broker-')).map((r) => r.name).sort(), ['broker-1', 'broker-2', 'broker-3'], JSON.stringify(rec.children));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const ports = [0, 1, 2].flatMap((i) => [kafkaBase + i, kafkaBase + 10_000 + i]).concat([base, base + 1, base + 2]);
+    await untilGone('brokers and services of the killed launcher to exit and free their ports', rec.children, join(dataDir, 'kafka'), ports);
+    assert.deepEqual(processesWith(`--data-dir ${dataDir}`), [], 'no service left');
   });
 });

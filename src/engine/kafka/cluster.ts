@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, 
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
+import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
 import { guardUnknownBroker } from './client-fixes.js';
@@ -40,6 +41,17 @@ export interface StartKafkaOptions {
   startTimeoutMs?: number;
   /** How long a graceful stop may take before SIGKILL. Default 15000. */
   stopTimeoutMs?: number;
+  /**
+   * Spawn each broker through the exit-with-parent wrapper, so it stops when
+   * this process dies, even by SIGKILL (the launcher and the tests). Default false.
+   */
+  tieToParent?: boolean;
+  /**
+   * Called each time broker i's process is spawned, with its pid (the process
+   * group holding the JVM) and a string its command line contains, so a
+   * launcher can record it and recognise it later.
+   */
+  onSpawn?: (broker: number, pid: number, marker: string) => void;
 }
 
 export interface BrokerInfo {
@@ -283,13 +295,14 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       if (await portInUse(host, p)) throw new KafkaStartError(`port ${p} on ${host} is already in use (another cluster running?); choose other ports`);
     }
     await format(s);
-    // Where the brokers are spawned (the launcher's "children die with it" hook belongs here).
-    const child = spawn('java', [...javaArgs(s), 'kafka.Kafka', join(s.dir, 'server.properties')], {
-      cwd: s.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const props = join(s.dir, 'server.properties');
+    const args = [...javaArgs(s), 'kafka.Kafka', props];
+    // Own process group either way (a Ctrl-C in the terminal reaches only us); tied, the broker also stops when we die.
+    const child = opts.tieToParent
+      ? spawnTiedToParent('java', args, { cwd: s.dir, graceMs: NO_QUORUM_GRACE_MS })
+      : spawn('java', args, { cwd: s.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     s.child = child;
+    if (child.pid !== undefined) opts.onSpawn?.(s.index, child.pid, props);
     s.started = false;
     s.raftState = undefined;
     s.tail = [];
