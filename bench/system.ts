@@ -118,7 +118,7 @@ export class BenchSystem {
   async start(): Promise<void> {
     try {
       if (this.kafkaBasePort !== undefined) {
-        this.kafka = await startKafkaCluster({ brokers: 3, basePort: this.kafkaBasePort, dataDir: join(this.dataDir, 'kafka'), topic: 'messages-queue', partitions: 6, startTimeoutMs: 180_000 });
+        this.kafka = await startKafkaCluster({ brokers: 3, basePort: this.kafkaBasePort, dataDir: join(this.dataDir, 'kafka'), topic: 'messages-queue', partitions: 6, startTimeoutMs: 180_000, tieToParent: true });
       }
       await this.topo.start();
       await this.waitInstances(3, 2);
