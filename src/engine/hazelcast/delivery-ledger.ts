@@ -205,9 +205,13 @@ export class LedgerReconciler {
     const goneGroups: string[] = [];
     const goneAcks: string[] = [];
     let n = 0;
+    // An item offered again has a newer record (written before its offer): the older one is superseded,
+    // never judged lost — another reconciler's scan must not offer the item a second time.
+    const newest = new Map<string, number>();
+    for (const g of groups) for (const r of g.records) newest.set(r.item.id, Math.max(newest.get(r.item.id) ?? 0, r.offeredAt));
     for (const g of groups) {
       if (stopping()) break;
-      const open = g.records.filter((r) => !acked.has(r.item.id));
+      const open = g.records.filter((r) => !acked.has(r.item.id) && r.offeredAt >= (newest.get(r.item.id) ?? 0));
       const lost = open.filter((r) => now - r.offeredAt > redeliverAfter && (head === null || r.offeredAt < headAt - slack));
       const again: LedgerRecord[] = [];
       for (const r of lost) {
@@ -235,7 +239,10 @@ export class LedgerReconciler {
         }
       }
       const left = open.filter((r) => !reoffered.has(r.item.id));
-      if (left.length === 0) goneGroups.push(g.key);
+      // A group whose items were just offered again loses them now, not with the tidying at the end:
+      // a scan cut short before that would leave the old records to be offered a second time.
+      if (left.length === 0 && reoffered.size > 0) await this.kv.delete(g.key);
+      else if (left.length === 0) goneGroups.push(g.key);
       else {
         if (left.length < g.records.length) await this.kv.set(g.key, { records: left });
         for (const r of left) recorded.add(r.item.id);

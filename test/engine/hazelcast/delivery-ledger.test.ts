@@ -152,6 +152,24 @@ for (const [label, make] of [
       assert.equal(await q.depth(), 2);
     });
 
+    it('two reconcilers that both judged an item lost offer it once: the new record of the first supersedes the old', async () => {
+      const { q, kv, locks, ledger } = setup();
+      const lost = item('lost-twice', 5000);
+      await ledger.record(lost);
+      // Two instances that each held the lease for two scans in turn (a slow scan let the lease pass).
+      const a = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'a', queueName: 'q', redeliverAfterMs: 1000, orderSlackMs: 500 });
+      const b = new LedgerReconciler(kv, locks, q, silentLogger(), { instance: 'b', queueName: 'q', redeliverAfterMs: 1000, orderSlackMs: 500 });
+      await a.scan();
+      await b.scan();
+      assert.equal(await a.scan(), 1, 'the first offers it again');
+      assert.equal((await q.poll(100))?.id, 'lost-twice');
+      // The second read the ledger before the first tidied it: the old record is still in its view.
+      await (kv as unknown as { set(k: string, v: unknown): Promise<void> }).set('r:stale-view', { records: [{ item: lost, offeredAt: Date.parse(lost.enqueuedAt), redeliveries: 0 }] });
+      assert.equal(await b.scan(), 0, 'the second sees the newer record and leaves it');
+      assert.equal(await q.depth(), 0);
+      assert.equal((await ledger.pending()).length, 1, 'one record left: the newer one');
+    });
+
     it('a young unacknowledged item is left alone', async () => {
       const { ledger, rec } = setup();
       await ledger.record(item('young', 0));
