@@ -284,7 +284,8 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     if (existsSync(join(s.dir, 'data', 'meta.properties'))) return;
     const { code, output } = await runCommand(
       'java',
-      [...javaArgs(s), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+      // `--cluster-id=<id>` in one word: a base64url id may start with '-', which the tool would take for an option.
+      [...javaArgs(s), 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted'],
       s.dir,
     );
     if (code !== 0) throw new KafkaStartError(`formatting the log dir of broker ${s.nodeId} failed (exit ${code}):\n${output.trim().slice(-3000)}`);
