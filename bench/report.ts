@@ -91,7 +91,7 @@ export function evaluateTargets(r: BenchReport): Target[] {
       skip(`${engine}: 0 errors`, '0', why);
       skip(`${engine}: drain ≤ 2 s`, '≤ 2 s', why);
       if (engine !== 'kafka') skip(`${engine}: GET /messages with 10k logged p50 ≤ 50 ms`, '≤ 50 ms', why);
-      skip(`${engine}: each Node service idle RSS ≤ 100 MB`, '≤ 100 MB', why);
+      if (engine !== 'kafka') skip(`${engine}: each Node service idle RSS ≤ 100 MB`, '≤ 100 MB', why);
       continue;
     }
     const pf = (ok: boolean): 'PASS' | 'MISS' => (ok ? 'PASS' : 'MISS');
@@ -109,6 +109,9 @@ export function evaluateTargets(r: BenchReport): Target[] {
     const r10k = s.reads?.find((x) => x.size === 10_000);
     if (r10k) out.push({ name: `${engine}: GET /messages with 10k logged p50 ≤ 50 ms`, value: `${fmt(r10k.full.p50)} ms`, limit: '≤ 50 ms', result: pf(r10k.full.p50 <= 50) });
     else if (engine !== 'kafka') out.push({ name: `${engine}: GET /messages with 10k logged p50 ≤ 50 ms`, value: 'read path not run', limit: '≤ 50 ms', result: 'SKIP' });
+    // The Kafka column's targets are the write path's (its issue names them); its memory is reported, not judged:
+    // a facade or messages instance there also carries the Kafka client (about 47 MB more, measured).
+    if (engine === 'kafka') continue;
     const nodeIdle = s.memory.filter((m) => m.kind === 'node' && m.idleMb !== null);
     const worst = nodeIdle.reduce<MemoryRow | undefined>((a, m) => (!a || m.idleMb! > a.idleMb! ? m : a), undefined);
     out.push({

