@@ -46,8 +46,6 @@ export interface KafkaQueueOptions {
   replicationFactor?: number;
   /** How long a depth() answer is reused (offers add to it meanwhile). Default 250. */
   depthCacheMs?: number;
-  /** Batches in flight at once, each from its own idempotent producer. Default 4. */
-  producers?: number;
   /** How long offer() keeps retrying a send the cluster refuses (a broker failing over) before it throws. Default 30000. */
   sendTimeoutMs?: number;
   /** The group drops a member that stops heartbeating after this. Default 10000 (the client's own default is 60 s). */
@@ -109,9 +107,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class KafkaQueue implements MessageQueue {
   private readonly o: Required<Omit<KafkaQueueOptions, 'onError' | 'replicationFactor'>> & Pick<KafkaQueueOptions, 'onError'> & { replicationFactor: number };
-  /** One idempotent producer per send lane (see sendLoop). */
-  private readonly producers: Array<Producer | undefined> = [];
-  private lanesBusy = 0;
+  private producer?: Producer;
   private consumer?: Consumer;
   private admin?: Admin;
   private stream?: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
@@ -121,6 +117,7 @@ export class KafkaQueue implements MessageQueue {
 
   private readonly pending: Pending[] = [];
   private sendScheduled = false;
+  private sending = false;
   private inflightOffers = 0;
 
   private readonly buffer: Buffered[] = [];
@@ -157,7 +154,6 @@ export class KafkaQueue implements MessageQueue {
       replicationFactor: opts.replicationFactor ?? Math.min(3, opts.brokers.length),
       depthCacheMs: opts.depthCacheMs ?? 250,
       sendTimeoutMs: opts.sendTimeoutMs ?? 30_000,
-      producers: opts.producers ?? 4,
       sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
       maxBuffered: opts.maxBuffered ?? 2000,
       onError: opts.onError,
@@ -213,47 +209,38 @@ export class KafkaQueue implements MessageQueue {
   }
 
   private scheduleSend(): void {
-    if (this.sendScheduled || this.lanesBusy >= this.o.producers) return;
+    if (this.sendScheduled || this.sending) return;
     this.sendScheduled = true;
     // Let the rest of this turn's offers join the batch.
     setImmediate(() => {
       this.sendScheduled = false;
-      for (let lane = 0; lane < this.o.producers && this.pending.length > 0; lane++) void this.sendLoop(lane);
+      void this.sendLoop();
     });
   }
 
   /**
-   * Each lane sends one batch at a time: concurrent sends of one idempotent
-   * producer fail with the non-retriable OUT_OF_ORDER_SEQUENCE_NUMBER (seen
-   * with this client). A send waits for every in-sync replica (acks=all), so
-   * one lane carries about `connections / round trip` offers a second;
-   * several lanes, each with a producer (and producer id) of its own, keep
-   * that many batches in flight. Offers of one caller that wait for each
-   * other still land in order.
+   * One send at a time: concurrent sends of an idempotent producer fail with
+   * the non-retriable OUT_OF_ORDER_SEQUENCE_NUMBER (seen with this client).
    */
-  private readonly laneBusy: boolean[] = [];
-
-  private async sendLoop(lane: number): Promise<void> {
-    if (this.laneBusy[lane]) return;
-    this.laneBusy[lane] = true;
-    this.lanesBusy++;
+  private async sendLoop(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, 500);
         try {
-          await this.sendWithRetry(lane, batch.map((p) => p.item));
+          await this.sendWithRetry(batch.map((p) => p.item));
           batch.forEach((p) => p.resolve());
         } catch (e) {
           batch.forEach((p) => p.reject(e));
         }
       }
     } finally {
-      this.laneBusy[lane] = false;
-      this.lanesBusy--;
+      this.sending = false;
     }
   }
 
-  private async sendWithRetry(lane: number, items: QueueItem[]): Promise<void> {
+  private async sendWithRetry(items: QueueItem[]): Promise<void> {
     const messages = items.map((item) => ({
       topic: this.o.topic,
       key: Buffer.from(item.id),
@@ -262,7 +249,7 @@ export class KafkaQueue implements MessageQueue {
     const deadline = Date.now() + this.o.sendTimeoutMs;
     for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {
       this.checkOpen();
-      const producer = this.getProducer(lane);
+      const producer = this.getProducer();
       try {
         await this.ensureTopic();
         await producer.send({ messages });
@@ -275,7 +262,7 @@ export class KafkaQueue implements MessageQueue {
         producer.clearMetadata();
         if (attempt % 3 === 0) {
           // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
-          this.producers[lane] = undefined;
+          this.producer = undefined;
           void producer.close().catch(() => {});
         }
         await sleep(pause);
@@ -283,21 +270,19 @@ export class KafkaQueue implements MessageQueue {
     }
   }
 
-  private getProducer(lane: number): Producer {
-    const had = this.producers[lane];
-    if (had) return had;
-    const producer = new Producer({
-      clientId: `${this.o.clientId}-producer${lane ? `-${lane}` : ''}`,
+  private getProducer(): Producer {
+    if (this.producer) return this.producer;
+    this.producer = new Producer({
+      clientId: `${this.o.clientId}-producer`,
       bootstrapBrokers: [...this.o.brokers],
       idempotent: true,
       acks: ProduceAcks.ALL,
       retries: 3,
       retryDelay: 250,
     });
-    guardUnknownBroker(producer);
-    producer.on('error', (e: Error) => this.o.onError?.('producer', e));
-    this.producers[lane] = producer;
-    return producer;
+    guardUnknownBroker(this.producer);
+    this.producer.on('error', (e: Error) => this.o.onError?.('producer', e));
+    return this.producer;
   }
 
   // ---- receive ----------------------------------------------------------
@@ -691,7 +676,7 @@ export class KafkaQueue implements MessageQueue {
       // The stream before its consumer; the consumer's close leaves the group.
       // Each step bounded: a client may wait on a broker that is gone.
       await bounded(this.stream?.close(), 5000);
-      await Promise.all([this.consumer?.close(), ...this.producers.map((p) => p?.close()), this.admin?.close()].map((p) => bounded(p, 5000)));
+      await Promise.all([this.consumer?.close(), this.producer?.close(), this.admin?.close()].map((p) => bounded(p, 5000)));
       this.leases.clear();
       this.parts.clear();
     })();
