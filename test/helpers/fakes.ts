@@ -5,26 +5,23 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import type { Engine, KvMap } from '../../src/engine/ports.js';
+import type { Engine, KvMap, MessageQueue } from '../../src/engine/ports.js';
 import type { CallRequest, CallResponse, ServiceCaller } from '../../src/services/facade/caller.js';
-import type { HealthCheck } from '../../src/shared/health.js';
 import { REGISTRY_MAP, type InstanceRecord, type ServiceName } from '../../src/shared/registry.js';
 
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** The readiness a service gets at its entry: ready when the engine answers. */
-export function engineHealth(engine: Engine): HealthCheck {
+/** The engine with its queues replaced: `queueFor` gets each name and the engine's own queue of that name. */
+export function withQueues(engine: Engine, queueFor: (name: string, own: MessageQueue) => MessageQueue): Engine {
   return {
-    ready: async () => {
-      try {
-        await engine.ping();
-      } catch (err) {
-        throw new Error(`engine unreachable: ${(err as Error).message}`);
-      }
-      return { engine: engine.kind };
-    },
+    kind: engine.kind,
+    ping: () => engine.ping(),
+    close: () => engine.close(),
+    log: (n) => engine.log(n),
+    kv: (n) => engine.kv(n),
+    queue: (n) => queueFor(n, engine.queue(n)),
   };
 }
 

@@ -40,7 +40,7 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
       extraArgs: ['--registry-ttl-ms', String(REGISTRY_TTL_MS)],
     });
     const home = await http<string>(`${t.facade}/`);
-    assert.equal(home.status, 200, `the facade does not serve the dashboard at / (${home.status}); is dashboardRoutes registered in src/services/facade/app.ts, and dist/ rebuilt?`);
+    assert.equal(home.status, 200, `the facade does not serve the dashboard at / (${home.status}); is the dashboard plugin registered in src/services/facade/index.ts, and dist/ rebuilt?`);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],

@@ -13,7 +13,7 @@ import { InstanceDirectory } from './directory.js';
 import { IdempotencyKeys, type IdempotencyRecord } from './idempotency.js';
 import { facadeMetrics } from './metrics.js';
 import { InstanceCaller } from './resilience.js';
-import { dashboardRoutes, type DashboardOptions } from './routes/dashboard.js';
+import { dashboardRoute, type DashboardOptions } from './routes/dashboard.js';
 import { docsRoute } from './routes/docs.js';
 import { instancesRoute } from './routes/instances.js';
 import { postMessageRoute } from './routes/post-message.js';
@@ -50,7 +50,7 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
   // The facade's routes are its public API: no internal token demanded here.
   const app = createHttpServer({ logger, bodyLimit: config.bodyLimit, metrics });
   app.decorate('instanceCaller', policies);
-  dashboardRoutes(app, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs }, deps.dashboard);
+  app.register(dashboardRoute, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs, options: deps.dashboard });
   app.register(docsRoute);
   healthRoutes(app, { service: 'facade', instance: config.name }, {
     ready: async () => {

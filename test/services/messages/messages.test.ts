@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { Engine, MessageQueue, QueueItem } from '../../../src/engine/ports.js';
 import { MemoryEngine } from '../../../src/engine/memory/memory-engine.js';
 import type { ConsumedEntry } from '../../../src/services/messages/store.js';
-import { eventually } from '../../helpers/fakes.js';
+import { eventually, withQueues } from '../../helpers/fakes.js';
 import { buildMessages, startRegistered } from '../../helpers/services.js';
 
 const item = (id: string, msg = `msg ${id}`): QueueItem => ({ id, msg, enqueuedAt: new Date().toISOString() });
@@ -90,14 +90,7 @@ describe('messages service HTTP', () => {
   test('readiness reports a consumer that cannot reach the queue while the engine pings fine', { timeout: 10_000 }, async (t) => {
     const memory = new MemoryEngine();
     // An engine whose queue reads fail (spread from a real queue so it keeps every other method of the port).
-    const engine: Engine = {
-      kind: memory.kind,
-      ping: () => memory.ping(),
-      close: () => memory.close(),
-      log: (n) => memory.log(n),
-      kv: (n) => memory.kv(n),
-      queue: (n) => ({ ...memory.queue(n), receive: async () => Promise.reject(new Error('queue gone')) }),
-    };
+    const engine = withQueues(memory, (_n, own) => ({ ...own, receive: async () => Promise.reject(new Error('queue gone')) }));
     const { consumer, app, service } = appSetup(t, engine, 'messages-2');
     await service.start();
     assert.ok(await eventually(() => consumer.lastError !== undefined));

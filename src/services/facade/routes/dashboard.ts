@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { MessageQueue } from '../../../engine/ports.js';
 import { errorBody } from '../../../shared/http.js';
 import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
@@ -394,3 +394,6 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     streams.clear();
   });
 }
+
+/** The dashboard as a plugin: the page, its assets, the snapshot and the pushed events. */
+export const dashboardRoute: FastifyPluginAsync<DashboardDeps & { options?: DashboardOptions | undefined }> = async (app, o) => dashboardRoutes(app, o, o.options);

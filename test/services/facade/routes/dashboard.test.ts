@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { Engine, MessageQueue } from '../../../../src/engine/ports.js';
+import type { MessageQueue } from '../../../../src/engine/ports.js';
 import { MemoryEngine } from '../../../../src/engine/memory/memory-engine.js';
 import { defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../../../src/services/facade/routes/dashboard.js';
 import type { ConsumedStore } from '../../../../src/services/messages/store.js';
-import { InjectCaller, registerInstance } from '../../../helpers/fakes.js';
+import { InjectCaller, registerInstance, withQueues } from '../../../helpers/fakes.js';
 import { buildFacade, buildLogging, buildMessages, startRegistered } from '../../../helpers/services.js';
 
 const MAP = 'messages-log';
@@ -33,14 +33,7 @@ interface Setup {
 async function setup(t: TestContext, s: Setup = {}) {
   const memory = new MemoryEngine();
   // The facade's queue is the one the dashboard shows; a test may give its own.
-  const engine: Engine = {
-    kind: memory.kind,
-    ping: () => memory.ping(),
-    close: () => memory.close(),
-    log: (n) => memory.log(n),
-    kv: (n) => memory.kv(n),
-    queue: (n) => (n === QUEUE && s.queue ? s.queue : memory.queue(n)),
-  };
+  const engine = withQueues(memory, (n, own) => (n === QUEUE && s.queue ? s.queue : own));
   const caller = new InjectCaller();
   const urls = new Map<string, string>();
   for (const name of s.logging ?? ['logging-1', 'logging-2']) {
