@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   Client,
   ClientNotActiveError,
@@ -238,7 +239,8 @@ export class HazelcastEngine implements Engine {
         if (!reconciler && !this.closing) {
           // This process consumes: it takes its turn at offering again what consumers lost.
           reconciler = new LedgerReconciler(ledgerKv, this.kv<string>(LOCK_MAP), raw, this.opts.log ?? quiet, {
-            instance: this.opts.instanceName ?? `client-${process.pid}`,
+            // Unique per engine object: two clients in one process (or two instances given one name) must not both take the lease as their own.
+            instance: `${this.opts.instanceName ?? 'client'}-${process.pid}-${randomUUID().slice(0, 8)}`,
             queueName: name,
             intervalMs: this.opts.ledgerScanMs ?? 2000,
             redeliverAfterMs: this.opts.leaseMs ?? 20_000,
