@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 export { partitionOwnerAddress } from './partition-owner.js';
 import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
+import { slotWaiter } from '../../lib/slot-wait.js';
 import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRoot } from './jar.js';
 
 /** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
@@ -194,37 +195,19 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
     tail: [],
   }));
   const addresses = slots.map((s) => s.address);
-  const waiters = new Set<() => void>();
-  const notify = () => waiters.forEach((w) => w());
+  const slotsWait = slotWaiter<Slot>();
+  const notify = slotsWait.notify;
   let stopping: Promise<void> | undefined;
 
   const running = () => slots.filter((s) => s.child !== undefined);
 
   /** Resolves when `ready()` holds; rejects on timeout or when a watched member dies. */
   const until = (ready: () => boolean, timeoutMs: number, what: () => string, watch: Slot[]) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        const dead = watch.find((s) => s.child === undefined);
-        if (dead) {
-          done();
-          reject(new ClusterStartError(`Hazelcast member ${dead.index} (${dead.address}) exited while ${what()}.${lastLines(dead)}`));
-        } else if (ready()) {
-          done();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        const lagging = watch.find((s) => !s.started) ?? watch[0];
-        reject(new ClusterStartError(`timed out after ${timeoutMs} ms ${what()}.${lagging ? lastLines(lagging) : ''}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
+    slotsWait.until(ready, timeoutMs, watch, (s, timedOut) =>
+      timedOut === undefined
+        ? new ClusterStartError(`Hazelcast member ${s!.index} (${s!.address}) exited while ${what()}.${lastLines(s!)}`)
+        : new ClusterStartError(`timed out after ${timedOut} ms ${what()}.${s ? lastLines(s) : ''}`),
+    );
 
   const launch = async (slot: Slot) => {
     const prefix = opts.runUnder?.(slot.index) ?? [];

@@ -12,6 +12,7 @@ import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
+import { slotWaiter } from '../../lib/slot-wait.js';
 import { guardUnknownBroker } from './client-fixes.js';
 import { groupLagOf, partitionStates, type GroupLag, type PartitionState } from './offsets.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
@@ -233,34 +234,16 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       '',
     ].join('\n');
 
-  const waiters = new Set<() => void>();
-  const notify = () => waiters.forEach((w) => w());
+  const slotsWait = slotWaiter<Slot>();
+  const notify = slotsWait.notify;
   let stopping: Promise<void> | undefined;
 
   const until = (ready: () => boolean, timeoutMs: number, what: () => string, watch: Slot[]) =>
-    new Promise<void>((res, rej) => {
-      const check = () => {
-        const dead = watch.find((s) => s.child === undefined);
-        if (dead) {
-          done();
-          rej(new KafkaStartError(`Kafka broker ${dead.nodeId} (${dead.address}) exited while ${what()}.${lastLines(dead)}`));
-        } else if (ready()) {
-          done();
-          res();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        const lagging = watch.find((s) => !s.started) ?? watch[0];
-        rej(new KafkaStartError(`timed out after ${timeoutMs} ms ${what()}.${lagging ? lastLines(lagging) : ''}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
+    slotsWait.until(ready, timeoutMs, watch, (s, timedOut) =>
+      timedOut === undefined
+        ? new KafkaStartError(`Kafka broker ${s!.nodeId} (${s!.address}) exited while ${what()}.${lastLines(s!)}`)
+        : new KafkaStartError(`timed out after ${timedOut} ms ${what()}.${s ? lastLines(s) : ''}`),
+    );
 
   const javaArgs = (s: Slot) => [
     '-Xms32m',
