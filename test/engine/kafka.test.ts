@@ -277,6 +277,11 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     assert.equal(lag.members.length, 1);
     assert.equal(lag.members[0]!.lag, 5);
     assert.deepEqual(lag.members[0]!.partitions, [0, 1, 2, 3, 4, 5]);
+    // What ps and the dashboard show: which broker leads what, replicas in sync, lag per consumer.
+    const about = (await q.describe()).lines;
+    assert.match(about[0]!, new RegExp(`^topic t-${name}: 6 partitions, leaders broker-\\d: `));
+    assert.equal(about[1], 'in-sync replicas: all');
+    assert.match(about[2]!, new RegExp(`^group g-${name} lag: test-\\d+-consumer 5 \\(p0,1,2,3,4,5\\)$`));
   });
 });
 
