@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, Topology, type TopologyOptions } from '../../src/cli/topology.js';
+import assert from 'node:assert/strict';
+import { freePort, Topology, type Proc, type TopologyOptions } from '../../src/cli/topology.js';
 import { findFreePorts } from '../../src/lib/net.js';
 
 export interface TestTopology {
@@ -163,4 +164,15 @@ export function countBy<T>(xs: T[], key: (x: T) => string): Map<string, number> 
   const m = new Map<string, number>();
   for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
   return m;
+}
+
+/** What each of these messages instances holds (read from the instances themselves). */
+export async function storesOf(procs: Proc[]): Promise<Map<string, Entry[]>> {
+  const out = new Map<string, Entry[]>();
+  for (const p of procs) {
+    const r = await http<Entry[]>(`${p.url}/messages`);
+    assert.equal(r.status, 200, `${p.name} GET /messages → ${r.status}`);
+    out.set(p.name, r.body);
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Proc } from '../../src/cli/topology.js';
 import { findFreeBasePort, type LocalCluster } from '../../src/engine/hazelcast/cluster.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
-import { countBy, http, postJson, startTestTopology, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
+import { countBy, http, postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
 
 /**
@@ -39,16 +39,6 @@ async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>):
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** What each of these messages instances holds (read from the instances themselves). */
-async function storesOf(procs: Proc[]): Promise<Map<string, Entry[]>> {
-  const out = new Map<string, Entry[]>();
-  for (const p of procs) {
-    const r = await http<Entry[]>(`${p.url}/messages`);
-    assert.equal(r.status, 200, `${p.name} GET /messages → ${r.status}`);
-    out.set(p.name, r.body);
-  }
-  return out;
-}
 
 /** Waits until every id is held by at least one of the instances; returns the stores then. */
 async function untilConsumed(procs: Proc[], ids: string[], timeoutMs = 30_000): Promise<Map<string, Entry[]>> {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Proc } from '../../src/cli/topology.js';
 import type { KafkaCluster } from '../../src/engine/kafka/cluster.js';
-import { http, postJson, startTestTopology, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
+import { postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { kafkaSkip } from '../helpers/kafka-gate.js';
 
 /**
@@ -19,15 +18,6 @@ const runId = randomUUID().slice(0, 8);
 const REGISTRY_TTL_MS = 1500;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-async function storesOf(procs: Proc[]): Promise<Map<string, Entry[]>> {
-  const out = new Map<string, Entry[]>();
-  for (const p of procs) {
-    const r = await http<Entry[]>(`${p.url}/messages`);
-    assert.equal(r.status, 200, `${p.name} GET /messages → ${r.status}`);
-    out.set(p.name, r.body);
-  }
-  return out;
-}
 
 /** Per store: how many of the ids it holds, and the ids it holds more than once. */
 function tally(stores: Map<string, Entry[]>, ids: string[]) {
