@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { MessageQueue } from '../../../engine/ports.js';
+import { quotedExcerpt } from '../../../lib/excerpt.js';
 import { errorBody } from '../../../shared/http.js';
 import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
@@ -194,7 +195,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>('/assets/:file', hide, async (req, reply) => {
     const file = req.params.file;
     const a = Object.hasOwn(ASSETS, file) ? assets?.files.get(file) : undefined;
-    if (!a) return reply.code(404).send(errorBody(404, `no asset ${JSON.stringify(file)}`));
+    if (!a) return reply.code(404).send(errorBody(404, `no asset ${quotedExcerpt(file)}`));
     // Versioned URLs (?v=<hash>) never change; a bare URL is revalidated.
     return sendAsset(req, reply, a, req.query.v ? 'public, max-age=31536000, immutable' : 'no-cache');
   });
