@@ -6,6 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { SERVICE_NAMES, SETTINGS_TABLES } from '../services/config.js';
+import { redactCommandLine } from '../shared/settings.js';
 import { commandLine, type PidFileContent } from './pid-file.js';
 
 export interface PlannedPort {
@@ -61,7 +63,8 @@ export function describeTakenPort(taken: PlannedPort, running: PidFileContent | 
     const dir = /(\S+)\/server\.properties/.exec(cmd)?.[1];
     owner = `a Kafka broker (pid ${pid}${dir ? `, data in ${dir}` : ''}; \`kill ${pid}\` stops it): stop it, or`;
   } else if (pid !== undefined) {
-    owner = `pid ${pid}${cmd ? ` (${short(cmd)})` : ''}: stop it, or`;
+    // A service started by hand may carry a secret on its command line: never shown.
+    owner = `pid ${pid}${cmd ? ` (${short(redactCommandLine(cmd, SERVICE_NAMES.map((n) => SETTINGS_TABLES[n])))})` : ''}: stop it, or`;
   } else if (running) {
     owner = `probably another npm start still running (launcher pid ${running.launcher.pid}, data dir ${running.dataDir}): stop that one first, or`;
   } else {

@@ -39,7 +39,7 @@ export function commonSettings(service: string, defaultPort: number) {
     queueName: setting.name('queue-name', 'QUEUE_NAME', 'messages-queue', 'name of the shared queue'),
     registryTtlMs: setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'),
     shutdownTimeoutMs: setting.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000, 'longest an orderly shutdown may take'),
-    internalToken: { ...setting.text('internal-token', 'INTERNAL_TOKEN', '', 'shared secret services demand on internal routes (required on a non-loopback bind)', { pattern: /^\S{16,}$/, expected: 'at least 16 characters without spaces', range: '16+ characters' }), defaultText: '(none)' },
+    internalToken: setting.secret('internal-token', 'INTERNAL_TOKEN', 'shared secret services demand on internal routes (required on a non-loopback bind); never printed'),
     internalTokenFile: setting.text('internal-token-file', 'INTERNAL_TOKEN_FILE', '', 'file holding the internal token (instead of --internal-token)'),
   } as const;
 }

@@ -44,7 +44,14 @@ export interface Source {
 /** Reads settings from flags first, then env, then the default; remembers which flags it used. */
 export class SettingsReader {
   private readonly used = new Set<string>();
+  private readonly secrets = new Set<string>();
   constructor(private readonly src: Source) {}
+
+  /** The value of this flag is secret: an error about it says what is wrong, never what was given. */
+  secret(flag: string): this {
+    this.secrets.add(flag);
+    return this;
+  }
 
   private raw(flag: string, envName: string): { value: string; from: string } | undefined {
     this.used.add(flag);
@@ -56,7 +63,8 @@ export class SettingsReader {
   }
 
   private fail(flag: string, envName: string, expected: string, got: string): never {
-    throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected}, got ${JSON.stringify(got)}`);
+    const shown = this.secrets.has(flag) ? describeSecret(got) : JSON.stringify(got);
+    throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected}, got ${shown}`);
   }
 
   string(flag: string, envName: string, def: string, pattern?: RegExp, expected = 'a non-empty string'): string {
@@ -98,6 +106,13 @@ export class SettingsReader {
   }
 }
 
+/** What an error may say of a secret value: its shape, never a character of it. */
+export function describeSecret(value: string): string {
+  const traits = [`${value.length} character${value.length === 1 ? '' : 's'}`];
+  if (/\s/.test(value)) traits.push('with white space');
+  return `a value of ${traits.join(', ')} (not shown: it is secret)`;
+}
+
 export const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 
 function validPort(hostPort: string): boolean {
@@ -137,6 +152,12 @@ export interface Setting<T> {
   defaultText?: string;
   /** The values it takes, in words (e.g. "10–600000", "embedded | hazelcast"). */
   range: string;
+  /**
+   * A secret (a token): its value is never printed — not in an error about
+   * it, `--help`, `npm run settings -- list`, a log line or a command line
+   * shown by the launcher — and it is not kept in the engine's settings map.
+   */
+  secret?: boolean;
   /** Reads the value (from the flag, else the env variable, else `def`), validating it. */
   read(r: SettingsReader, def: T): T;
 }
@@ -180,6 +201,11 @@ export const setting = {
     flag, env, help, default: '', range: 'host:port',
     read: (r, d) => r.string(flag, env, d, HOST_PORT, 'a host:port address'),
   }),
+  /** A secret token (none by default): at least `min` characters without white space; its value is never printed. */
+  secret: (flag: string, env: string, help: string, min = 16): Setting<string> => ({
+    flag, env, help, default: '', defaultText: '(none)', range: `${min}+ characters`, secret: true,
+    read: (r, d) => r.secret(flag).string(flag, env, d, new RegExp(`^\\S{${min},}$`), `at least ${min} characters without spaces`),
+  }),
 } as const;
 
 /** Reads every setting of the table in order, then refuses any flag the table does not name. */
@@ -188,6 +214,7 @@ export function readSettings<T extends SettingsTable>(table: T, src: Source): Va
   const got: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(table)) {
     const def = typeof s.default === 'function' ? (s.default as (g: Record<string, unknown>) => unknown)(got) : s.default;
+    if (s.secret) r.secret(s.flag);
     got[key] = s.read(r, def);
   }
   r.rejectUnknown();
@@ -201,12 +228,41 @@ export function checkSetting(tables: readonly SettingsTable[], envName: string, 
     const known = [...new Set(tables.flatMap((t) => Object.values(t).map((x) => x.env)))].sort();
     throw new ConfigError(`unknown setting ${envName}; known: ${known.join(', ')}`);
   }
-  s.read(new SettingsReader({ flags: new Map(), env: { [envName]: value } }), undefined as never);
+  const r = new SettingsReader({ flags: new Map(), env: { [envName]: value } });
+  if (s.secret) r.secret(s.flag);
+  s.read(r, undefined as never);
   return s;
+}
+
+/** The settings of these tables marked secret. */
+export function secretSettings(tables: readonly SettingsTable[]): Array<Setting<unknown>> {
+  return tables.flatMap((t) => Object.values(t)).filter((s) => s.secret === true);
+}
+
+/** How a value is shown (`settings list`, `get`): a secret's never is. */
+export function shownValue(tables: readonly SettingsTable[], envName: string, value: string): string {
+  return secretSettings(tables).some((s) => s.env === envName) ? `(secret: ${value.length} characters, not shown)` : value;
+}
+
+/**
+ * A command line (as /proc or `ps` shows it, words joined by spaces) with the
+ * values of secret flags (`--internal-token X`, `--internal-token=X`) replaced
+ * by `***`, for the launcher's messages about other processes. The value is
+ * taken to run to the next flag: a bad one may hold spaces.
+ */
+export function redactCommandLine(cmd: string, tables: readonly SettingsTable[]): string {
+  let out = cmd;
+  for (const s of secretSettings(tables)) {
+    const flag = s.flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(--${flag})(=|\\s+)(?!--).*?(?=\\s--|$)`, 'g'), '$1$2***');
+  }
+  return out;
 }
 
 export function defaultText(s: Setting<unknown>): string {
   if (s.defaultText !== undefined) return s.defaultText;
+  // A secret has no default worth showing; were one set, it would not be shown.
+  if (s.secret) return s.default === '' ? '(none)' : '(secret)';
   const d = s.default;
   if (Array.isArray(d)) return d.join(',');
   return d === '' ? '(none)' : String(d);
