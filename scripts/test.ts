@@ -122,7 +122,7 @@ function selection(argv: string[]): { name: string; phases: Phase[]; setup: bool
   let name: string;
   let phases: Phase[];
   if (given.length > 0) {
-    name = `${given.length} file${given.length === 1 ? '' : 's'}${embedded ? ', embedded engine only' : ''}`;
+    name = `${given.length} given file${given.length === 1 ? '' : 's'}${embedded ? ' with --embedded' : ''}`;
     phases = [{ files: given, env: embedded ? embeddedOnly : undefined }];
   } else if (unit) {
     name = 'unit suite';

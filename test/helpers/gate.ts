@@ -23,7 +23,7 @@ export const EMBEDDED_ONLY_ENV = 'TEST_EMBEDDED_ONLY';
 
 /** The skip reason when the run covers the embedded engine only, else undefined. */
 export function notSelected(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env[EMBEDDED_ONLY_ENV] === '1' ? skipReason(name, 'not selected, this run covers the embedded engine only (scripts/test.ts --embedded)') : undefined;
+  return env[EMBEDDED_ONLY_ENV] === '1' ? skipReason(name, 'not selected (--embedded runs the embedded engine only)') : undefined;
 }
 
 /** Gated tests' skip reasons start with this; scripts/test.ts does not depend on it, people reading logs do. */

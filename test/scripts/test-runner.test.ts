@@ -158,7 +158,7 @@ describe('gate()', () => {
   test('a run of the embedded engine only (--embedded): skipped as not selected, even when required or all there', () => {
     const env = { [EMBEDDED_ONLY_ENV]: '1', REQUIRE_KAFKA: '1' };
     for (const missing of [() => undefined, () => 'the Kafka jar is missing']) {
-      assert.equal(gate({ ...opts, missing }, env), 'Kafka tests skipped: not selected, this run covers the embedded engine only (scripts/test.ts --embedded)');
+      assert.equal(gate({ ...opts, missing }, env), 'Kafka tests skipped: not selected (--embedded runs the embedded engine only)');
     }
   });
 });
@@ -193,7 +193,7 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     assert.ok(lines.includes('ℹ pass 1') && lines.includes('ℹ fail 0'), out);
     assert.deepEqual(lines.slice(-2), [
       `skipped suite: test/fixtures/gated.fixture.ts › needs fixture-tool — ${reason}`,
-      `tests passed (1 file on Node ${process.version}): 1 passed, 0 failed, skipped 1 suite: ${reason}`,
+      `tests passed (1 given file on Node ${process.version}): 1 passed, 0 failed, skipped 1 suite: ${reason}`,
     ]);
   });
 
@@ -203,7 +203,7 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     assert.match(out, /REQUIRE_FIXTURE_TOOL=1 but fixture-tool is not installed/);
     assert.deepEqual(out.trimEnd().split('\n').slice(-2), [
       'failed: test/fixtures/gated.fixture.ts (the file itself, outside any test)',
-      `TESTS FAILED (exit 1) (1 file on Node ${process.version}): 0 passed, 1 failed, nothing skipped`,
+      `TESTS FAILED (exit 1) (1 given file on Node ${process.version}): 0 passed, 1 failed, nothing skipped`,
     ]);
   });
 });
