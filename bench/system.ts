@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { freePort, Topology } from '../src/cli/topology.js';
+import { freePort, Topology } from '../src/topology/topology.js';
 import { startKafkaCluster, type KafkaCluster } from '../src/engine/kafka/cluster.js';
 import { findFreePorts } from '../src/lib/net.js';
 import type { EngineKind } from '../src/shared/common-config.js';

@@ -8,7 +8,7 @@
  */
 import { isSafe, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../engine/kafka/cluster.js';
-import type { Topology } from './topology.js';
+import type { Topology } from '../topology/topology.js';
 
 /** What the commands use of a running topology. */
 export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc'> & {

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { hostsConfigFile, startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
 import { spawnTiedToParent } from '../lib/exit-with-parent.js';
-import { MAIN_JS, type ServiceKind } from './topology.js';
+import { MAIN_JS, type ServiceKind } from '../topology/topology.js';
 import {
   checkPlan,
   controlAddress,

@@ -18,9 +18,9 @@ import { formatHelp, processSource, readOrExit, readSettings } from '../shared/s
 import { startSettings } from './start-config.js';
 import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
-import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from './pid-file.js';
-import { describeTakenPort, firstTakenPort, type PlannedPort } from './port-check.js';
-import { DEFAULT_KAFKA_TOPIC, Topology, type TopologyPort } from './topology.js';
+import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from '../topology/pid-file.js';
+import { describeTakenPort, firstTakenPort, type PlannedPort } from '../topology/port-check.js';
+import { DEFAULT_KAFKA_TOPIC, Topology, type TopologyPort } from '../topology/topology.js';
 
 const USAGE = `usage: npm start -- [options]
 Runs the whole topology (Hazelcast members when --engine hazelcast and Kafka brokers when --queue kafka first,
