@@ -32,8 +32,9 @@ import {
   partitionHost,
   type NetPlan,
 } from './netns.js';
+import { DEFAULT_MEMBER_PORT } from '../engine/defaults.js';
 
-export const MEMBER_PORT = 5701;
+export const MEMBER_PORT = DEFAULT_MEMBER_PORT;
 export const PORTS: Record<ServiceKind, number> = { facade: 8000, logging: 8100, messages: 8200 };
 
 export interface BedOptions extends Partial<NetPlan> {

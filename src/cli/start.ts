@@ -20,7 +20,8 @@ import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
 import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from '../topology/pid-file.js';
 import { describeTakenPort, firstTakenPort, type PlannedPort } from '../topology/port-check.js';
-import { DEFAULT_KAFKA_TOPIC, Topology, type TopologyPort } from '../topology/topology.js';
+import { Topology, type TopologyPort } from '../topology/topology.js';
+import { DEFAULT_KAFKA_GROUP, DEFAULT_KAFKA_TOPIC, DEFAULT_QUEUE_NAME } from '../engine/defaults.js';
 
 const USAGE = `usage: npm start -- [options]
 Runs the whole topology (Hazelcast members when --engine hazelcast and Kafka brokers when --queue kafka first,
@@ -39,7 +40,7 @@ function options() {
 }
 
 /** The services' consumer group (their --kafka-group default), whose lag `ps` shows. */
-const KAFKA_GROUP = 'messages';
+const KAFKA_GROUP = DEFAULT_KAFKA_GROUP;
 
 /** The option that moves each kind of port. */
 const MOVE_WITH: Record<TopologyPort['kind'], string> = {
@@ -220,7 +221,7 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
           queueOwner: async () => {
             const e = await client();
             // The services' queue: their --queue-name default, unless set in the engine's settings.
-            const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? 'messages-queue';
+            const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? DEFAULT_QUEUE_NAME;
             return { queue, owner: await e.queueOwner(queue) };
           },
         }

@@ -13,6 +13,16 @@ import type { LocalCluster } from '../engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import { commandLine, writePidFile, removePidFile, type PidRecord } from './pid-file.js';
 import { portFree } from './port-check.js';
+import {
+  DEFAULT_BROKER_COUNT,
+  DEFAULT_CLUSTER_NAME,
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_KAFKA_TOPIC,
+  DEFAULT_MEMBER_COUNT,
+  DEFAULT_MEMBER_PORT,
+  localBrokerAddresses,
+  localMemberAddresses,
+} from '../engine/defaults.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled service entry; the same path whether this file runs from src/ (tests) or dist/. */
@@ -58,7 +68,7 @@ export interface TopologyOptions {
   kafkaControllerBasePort?: number;
   /** kafka: external bootstrap brokers (when brokers is 0). */
   kafkaBrokers?: string[];
-  /** kafka: the queue's topic, created by the launcher with its full ISR before services start. Default 'messages-queue' (the services' --queue-name). */
+  /** kafka: the queue's topic, created by the launcher with its full ISR before services start. Default: the services' default --queue-name. */
   kafkaTopic?: string;
   /** kafka: SIGKILL the local brokers at stop (throw-away test clusters) instead of stopping them one at a time. */
   killBrokersOnStop?: boolean;
@@ -83,9 +93,6 @@ export interface TopologyPort {
   name: string;
   kind: ServiceKind | 'member' | 'broker' | 'controller';
 }
-
-/** The launcher's default Kafka topic: the services' default --queue-name. */
-export const DEFAULT_KAFKA_TOPIC = 'messages-queue';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -130,8 +137,8 @@ export class Topology {
     const o = this.opts;
     const out: TopologyPort[] = [];
     if ((o.engine ?? 'embedded') === 'hazelcast') {
-      const base = o.memberBasePort ?? 5701;
-      for (let i = 0; i < (o.members ?? 3); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
+      const base = o.memberBasePort ?? DEFAULT_MEMBER_PORT;
+      for (let i = 0; i < (o.members ?? DEFAULT_MEMBER_COUNT); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
     }
     if (this.localBrokers > 0) {
       const base = this.kafkaBasePort;
@@ -145,11 +152,11 @@ export class Topology {
 
   /** Local Kafka brokers this topology starts (0 without Kafka, or with an external cluster). */
   get localBrokers(): number {
-    return this.opts.queue === 'kafka' ? (this.opts.brokers ?? 3) : 0;
+    return this.opts.queue === 'kafka' ? (this.opts.brokers ?? DEFAULT_BROKER_COUNT) : 0;
   }
 
   private get kafkaBasePort(): number {
-    return this.opts.kafkaBasePort ?? 9092;
+    return this.opts.kafkaBasePort ?? DEFAULT_KAFKA_PORT;
   }
 
   private get kafkaControllerBasePort(): number {
@@ -161,7 +168,7 @@ export class Topology {
     if (this.opts.queue !== 'kafka') return undefined;
     if (this.kafka) return [...this.kafka.bootstrap];
     if (this.localBrokers > 0) return Array.from({ length: this.localBrokers }, (_, i) => `${this.host}:${this.kafkaBasePort + i}`);
-    return this.opts.kafkaBrokers ?? ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
+    return this.opts.kafkaBrokers ?? localBrokerAddresses();
   }
 
   private serviceSpecs(common: string[], memberAddrs: string[] = []): ProcSpec[] {
@@ -214,8 +221,8 @@ export class Topology {
     const failed = clusters.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (engine === 'hazelcast') {
-      const clusterName = o.clusterName ?? 'hazel-lab';
-      memberAddrs = this.cluster ? [...this.cluster.addresses] : (o.hzMembers ?? ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703']);
+      const clusterName = o.clusterName ?? DEFAULT_CLUSTER_NAME;
+      memberAddrs = this.cluster ? [...this.cluster.addresses] : (o.hzMembers ?? localMemberAddresses());
       common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
     }
     if (o.queue === 'kafka') common.push('--queue', 'kafka', '--kafka-brokers', this.kafkaBootstrap!.join(','));
@@ -228,7 +235,7 @@ export class Topology {
 
   private async startMembers(): Promise<void> {
     const o = this.opts;
-    const members = o.members ?? 3;
+    const members = o.members ?? DEFAULT_MEMBER_COUNT;
     if (members <= 0) return;
     const { startCluster } = await import('../engine/hazelcast/cluster.js');
     const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
@@ -237,8 +244,8 @@ export class Topology {
     this.cluster = await startCluster({
       jarPath,
       members,
-      basePort: o.memberBasePort ?? 5701,
-      clusterName: o.clusterName ?? 'hazel-lab',
+      basePort: o.memberBasePort ?? DEFAULT_MEMBER_PORT,
+      clusterName: o.clusterName ?? DEFAULT_CLUSTER_NAME,
       host: this.host,
       onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
       onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
