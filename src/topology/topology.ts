@@ -94,6 +94,9 @@ export interface TopologyPort {
   kind: ServiceKind | 'member' | 'broker' | 'controller';
 }
 
+/** How many of a process's last lines tail() keeps. */
+const TAIL_LINES = 200;
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -189,6 +192,44 @@ export class Topology {
     return specs;
   }
 
+  private readonly tails = new Map<string, string[]>();
+
+  /** Keeps the line in its process's tail, then passes it on. */
+  private line(name: string, line: string): void {
+    let t = this.tails.get(name);
+    if (!t) this.tails.set(name, (t = []));
+    t.push(line);
+    if (t.length > TAIL_LINES) t.shift();
+    this.opts.onLine?.(name, line);
+  }
+
+  /**
+   * The last lines (up to 200) a process of this topology printed: a service
+   * instance, a member (member-N), a broker (broker-N), or the jar fetches
+   * (hazelcast, kafka). Empty for a name that printed nothing.
+   */
+  tail(name: string): string[] {
+    return [...(this.tails.get(name) ?? [])];
+  }
+
+  /** Names that printed something, in the order they first did. */
+  tailNames(): string[] {
+    return [...this.tails.keys()];
+  }
+
+  private get memberLogDir(): string {
+    return join(this.opts.dataDir, 'hazelcast');
+  }
+
+  /** Where a member's or broker's whole output is written (member-N, broker-N); undefined for other names. */
+  logFile(name: string): string | undefined {
+    const m = /^(member|broker)-(\d+)$/.exec(name);
+    if (!m) return undefined;
+    const i = Number(m[2]) - 1;
+    if (m[1] === 'member') return this.cluster && i < this.cluster.addresses.length ? join(this.memberLogDir, `${name}.log`) : undefined;
+    return this.kafka && i < this.kafka.bootstrap.length ? join(this.opts.dataDir, 'kafka', name, 'broker.log') : undefined;
+  }
+
   private readonly pids = new Map<string, PidRecord>();
   /** Our own whole command line: a later start takes the recorded launcher for alive only if that pid still runs exactly this. */
   private launcherMarker: string | undefined;
@@ -240,14 +281,15 @@ export class Topology {
     const { startCluster } = await import('../engine/hazelcast/cluster.js');
     const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
     // Fetches the member jar with Maven on first use; says what is missing otherwise.
-    const jarPath = await ensureHazelcastJar({ log: (line) => o.onLine?.('hazelcast', line) });
+    const jarPath = await ensureHazelcastJar({ log: (line) => this.line('hazelcast', line) });
     this.cluster = await startCluster({
       jarPath,
       members,
       basePort: o.memberBasePort ?? DEFAULT_MEMBER_PORT,
       clusterName: o.clusterName ?? DEFAULT_CLUSTER_NAME,
       host: this.host,
-      onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
+      onLog: (i, line) => this.line(`member-${i + 1}`, line),
+      dataLogDir: this.memberLogDir,
       onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
     });
   }
@@ -258,7 +300,7 @@ export class Topology {
     const { startKafkaCluster } = await import('../engine/kafka/cluster.js');
     const { ensureKafkaJars } = await import('../engine/kafka/jars.js');
     // Fetches the broker jars with Maven on first use; says what is missing otherwise.
-    const classpath = await ensureKafkaJars({ log: (line) => o.onLine?.('kafka', line) });
+    const classpath = await ensureKafkaJars({ log: (line) => this.line('kafka', line) });
     const cluster = await startKafkaCluster({
       brokers: this.localBrokers,
       basePort: this.kafkaBasePort,
@@ -268,7 +310,7 @@ export class Topology {
       classpath,
       topic: o.kafkaTopic ?? DEFAULT_KAFKA_TOPIC,
       tieToParent: true,
-      onLog: (i, line) => o.onLine?.(`broker-${i + 1}`, line),
+      onLog: (i, line) => this.line(`broker-${i + 1}`, line),
       onSpawn: (i, pid, marker) => this.record(`broker-${i + 1}`, pid, marker),
     });
     // Stopped while starting: nothing else will stop these.
@@ -297,18 +339,12 @@ export class Topology {
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.once('exit', (code, signal) => {
       if (p.child === child) this.record(p.name, undefined, marker);
-      if (!this.stopped && !this.expectedExit.delete(p.name)) this.opts.onLine?.(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
+      if (!this.stopped && !this.expectedExit.delete(p.name)) this.line(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
     });
-    const tail: string[] = [];
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        this.opts.onLine?.(p.name, line);
-      });
-    }
+    const from = this.tail(p.name).length;
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => this.line(p.name, line));
     await waitReady(p.url, child, this.opts.readyTimeoutMs ?? 30_000).catch((err: Error) => {
-      throw new Error(`${p.name} did not become ready: ${err.message}\n${tail.join('\n')}`);
+      throw new Error(`${p.name} did not become ready: ${err.message}\n${this.tail(p.name).slice(from).slice(-30).join('\n')}`);
     });
   }
 
