@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAIN_JS, type Proc } from '../src/cli/topology.js';
+import { MAIN_JS, type Proc } from '../src/topology/topology.js';
 import { parseArgv } from '../src/shared/settings.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
 import { summarize, summaryText, type CpuProfile } from './cpuprofile-summary.js';

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/cli/topology.js';
+import { freePort } from '../src/topology/topology.js';
 import type { Tracked } from './memory.js';
 
 const SERVER = fileURLToPath(new URL('./reference-server.mjs', import.meta.url));

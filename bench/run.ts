@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAIN_JS } from '../src/cli/topology.js';
+import { MAIN_JS } from '../src/topology/topology.js';
 import { findHazelcastJar, javaAvailable } from '../src/engine/hazelcast/jar.js';
 import { findKafkaClasspath } from '../src/engine/kafka/jars.js';
 import { parseArgv } from '../src/shared/settings.js';

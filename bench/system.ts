@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { freePort, Topology } from '../src/cli/topology.js';
+import { freePort, Topology } from '../src/topology/topology.js';
 import { startKafkaCluster, type KafkaCluster } from '../src/engine/kafka/cluster.js';
 import { findFreePorts } from '../src/lib/net.js';
 import type { EngineKind } from '../src/shared/common-config.js';
 import { programPid, type Tracked } from './memory.js';
+import { DEFAULT_KAFKA_PARTITIONS, DEFAULT_KAFKA_TOPIC } from '../src/engine/defaults.js';
 
 export interface SystemOptions {
   engine: EngineKind;
@@ -118,7 +119,7 @@ export class BenchSystem {
   async start(): Promise<void> {
     try {
       if (this.kafkaBasePort !== undefined) {
-        this.kafka = await startKafkaCluster({ brokers: 3, basePort: this.kafkaBasePort, dataDir: join(this.dataDir, 'kafka'), topic: 'messages-queue', partitions: 6, startTimeoutMs: 180_000, tieToParent: true });
+        this.kafka = await startKafkaCluster({ brokers: 3, basePort: this.kafkaBasePort, dataDir: join(this.dataDir, 'kafka'), topic: DEFAULT_KAFKA_TOPIC, partitions: DEFAULT_KAFKA_PARTITIONS, startTimeoutMs: 180_000, tieToParent: true });
       }
       await this.topo.start();
       await this.waitInstances(3, 2);

@@ -8,10 +8,10 @@
  */
 import { isSafe, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../engine/kafka/cluster.js';
-import type { Topology } from './topology.js';
+import type { Topology } from '../topology/topology.js';
 
 /** What the commands use of a running topology. */
-export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc'> & {
+export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc' | 'tail' | 'tailNames' | 'logFile'> & {
   cluster: LocalCluster | undefined;
   kafka?: KafkaCluster | undefined;
 };
@@ -41,7 +41,7 @@ export class CommandShell {
 
   help(): string {
     return (
-      'commands: ps | stop NAME | kill NAME | start NAME' +
+      'commands: ps | logs NAME [N] | stop NAME | kill NAME | start NAME' +
       (this.topo.kafka ? ' | stop-broker N | kill-broker N | start-broker N' : '') +
       (this.topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : '')
     );
@@ -67,13 +67,15 @@ export class CommandShell {
   }
 
   private async run(input: string): Promise<void> {
-    const [cmd, arg] = input.split(/\s+/);
+    const [cmd, arg, arg2] = input.split(/\s+/);
     try {
       switch (cmd) {
         case 'help':
           return this.print(this.help());
         case 'ps':
           return await this.ps();
+        case 'logs':
+          return this.logs(arg, arg2);
         case 'stop':
         case 'kill':
           return await this.stopProc(arg, cmd === 'stop' ? 'SIGTERM' : 'SIGKILL');
@@ -118,6 +120,18 @@ export class CommandShell {
       throw new Error(`no process named ${name}${memberHint}; processes: ${this.names()}`);
     }
     return name;
+  }
+
+  /** The last lines of a process's output (members' and brokers' are not printed as they come, only their warnings). */
+  private logs(name: string | undefined, count: string | undefined): void {
+    const known = [...new Set([...this.topo.procs.keys(), ...this.topo.tailNames()])];
+    if (!name) throw new Error(`name which process; logs of: ${known.join(', ') || '(none)'}`);
+    if (count !== undefined && !/^[1-9]\d{0,2}$/.test(count)) throw new Error(`logs ${name} N: N is how many lines, 1..999, not "${count}"`);
+    const file = this.topo.logFile(name);
+    if (!known.includes(name) && !file) throw new Error(`no process named ${name}; logs of: ${known.join(', ') || '(none)'}`);
+    const lines = this.topo.tail(name).slice(-(count === undefined ? 20 : Number(count)));
+    const where = file ? `; the whole log: ${file}` : '';
+    this.print([`--- ${name}: last ${lines.length} line(s)${where}`, ...lines.map((l) => `  ${l}`)].join('\n'));
   }
 
   private async stopProc(name: string | undefined, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {

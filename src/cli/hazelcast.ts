@@ -10,13 +10,14 @@ import { startCluster, type LocalCluster } from '../engine/hazelcast/cluster.js'
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable, JAVA_HINT } from '../engine/hazelcast/jar.js';
 import { readOrExit, HOSTNAME, processSource, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
+import { DEFAULT_CLUSTER_NAME, DEFAULT_MEMBER_COUNT, DEFAULT_MEMBER_PORT } from '../engine/defaults.js';
 
 function options() {
   const r = new SettingsReader(processSource());
   const o = {
-    members: r.int('members', 'HZ_LOCAL_MEMBERS', 3, 1, 9),
-    basePort: r.int('base-port', 'HZ_BASE_PORT', 5701, 1024, 65535 - 9),
-    clusterName: r.string('cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
+    members: r.int('members', 'HZ_LOCAL_MEMBERS', DEFAULT_MEMBER_COUNT, 1, 9),
+    basePort: r.int('base-port', 'HZ_BASE_PORT', DEFAULT_MEMBER_PORT, 1024, 65535 - 9),
+    clusterName: r.string('cluster-name', 'HZ_CLUSTER_NAME', DEFAULT_CLUSTER_NAME, /^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash or underscore'),
     host: r.string('host', 'HZ_HOST', '127.0.0.1', HOSTNAME, 'a host name or IP address'),
     heapMb: r.int('heap-mb', 'HZ_HEAP_MB', 320, 64, 8192),
   };

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { hostsConfigFile, startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
 import { spawnTiedToParent } from '../lib/exit-with-parent.js';
-import { MAIN_JS, type ServiceKind } from './topology.js';
+import { MAIN_JS, type ServiceKind } from '../topology/topology.js';
 import {
   checkPlan,
   controlAddress,
@@ -32,8 +32,9 @@ import {
   partitionHost,
   type NetPlan,
 } from './netns.js';
+import { DEFAULT_MEMBER_PORT } from '../engine/defaults.js';
 
-export const MEMBER_PORT = 5701;
+export const MEMBER_PORT = DEFAULT_MEMBER_PORT;
 export const PORTS: Record<ServiceKind, number> = { facade: 8000, logging: 8100, messages: 8200 };
 
 export interface BedOptions extends Partial<NetPlan> {

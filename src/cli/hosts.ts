@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { findHazelcastJar, javaAvailable } from '../engine/hazelcast/jar.js';
 import { DEFAULT_PLAN, describeBed, HostBed, pidAlive, readState, stateFile, type BedState } from './host-bed.js';
 import { destroyNet, NetemUnavailableError, netnsMissing, ourNamespaces } from './netns.js';
-import { MAIN_JS } from './topology.js';
+import { MAIN_JS } from '../topology/topology.js';
 
 const USAGE = 'usage: npm run hosts -- up [--hosts N] | down | status | partition H | heal H | isolate H | delay H MS   [--state-dir DIR] [--prefix P] [--subnet A.B.C]';
 

@@ -12,20 +12,21 @@ import { startKafkaCluster, type KafkaCluster } from '../engine/kafka/cluster.js
 import { ensureKafkaJars, isKafkaSetupError, javaAvailable, KAFKA_JAVA_HINT } from '../engine/kafka/jars.js';
 import { readOrExit, HOSTNAME, parseArgv, SettingsReader } from '../shared/settings.js';
 import { formatLine } from './format.js';
+import { DEFAULT_BROKER_COUNT, DEFAULT_KAFKA_PARTITIONS, DEFAULT_KAFKA_PORT, DEFAULT_KAFKA_TOPIC } from '../engine/defaults.js';
 
 function options() {
   const { flags } = parseArgv(process.argv.slice(2));
   const r = new SettingsReader({ flags, env: process.env });
-  const brokers = r.int('brokers', 'KAFKA_LOCAL_BROKERS', 3, 1, 9);
-  const basePort = r.int('base-port', 'KAFKA_BASE_PORT', 9092, 1024, 65535 - 9);
+  const brokers = r.int('brokers', 'KAFKA_LOCAL_BROKERS', DEFAULT_BROKER_COUNT, 1, 9);
+  const basePort = r.int('base-port', 'KAFKA_BASE_PORT', DEFAULT_KAFKA_PORT, 1024, 65535 - 9);
   const o = {
     brokers,
     basePort,
     controllerBasePort: r.int('controller-base-port', 'KAFKA_CONTROLLER_BASE_PORT', basePort + 10_000, 1024, 65535 - 9),
     host: r.string('host', 'KAFKA_HOST', '127.0.0.1', HOSTNAME, 'a host name or IP address'),
     dataDir: resolve(r.string('data-dir', 'DATA_DIR', './data')),
-    topic: r.string('topic', 'KAFKA_TOPIC', 'messages', /^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, dot, dash or underscore'),
-    partitions: r.int('partitions', 'KAFKA_PARTITIONS', 6, 1, 1000),
+    topic: r.string('topic', 'KAFKA_TOPIC', DEFAULT_KAFKA_TOPIC, /^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, dot, dash or underscore'),
+    partitions: r.int('partitions', 'KAFKA_PARTITIONS', DEFAULT_KAFKA_PARTITIONS, 1, 1000),
     heapMb: r.int('heap-mb', 'KAFKA_HEAP_MB', 128, 96, 8192),
   };
   r.rejectUnknown();

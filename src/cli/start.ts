@@ -18,9 +18,11 @@ import { formatHelp, processSource, readOrExit, readSettings } from '../shared/s
 import { startSettings } from './start-config.js';
 import { CommandShell } from './commands.js';
 import { formatLine } from './format.js';
-import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from './pid-file.js';
-import { describeTakenPort, firstTakenPort, type PlannedPort } from './port-check.js';
-import { DEFAULT_KAFKA_TOPIC, Topology, type TopologyPort } from './topology.js';
+import { isJvmName, JvmLogFilter } from './jvm-log.js';
+import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from '../topology/pid-file.js';
+import { describeTakenPort, firstTakenPort, type PlannedPort } from '../topology/port-check.js';
+import { Topology, type TopologyPort } from '../topology/topology.js';
+import { DEFAULT_KAFKA_GROUP, DEFAULT_KAFKA_TOPIC, DEFAULT_QUEUE_NAME } from '../engine/defaults.js';
 
 const USAGE = `usage: npm start -- [options]
 Runs the whole topology (Hazelcast members when --engine hazelcast and Kafka brokers when --queue kafka first,
@@ -39,7 +41,7 @@ function options() {
 }
 
 /** The services' consumer group (their --kafka-group default), whose lag `ps` shows. */
-const KAFKA_GROUP = 'messages';
+const KAFKA_GROUP = DEFAULT_KAFKA_GROUP;
 
 /** The option that moves each kind of port. */
 const MOVE_WITH: Record<TopologyPort['kind'], string> = {
@@ -92,6 +94,12 @@ async function main(): Promise<void> {
   const o = readOrExit('start', options);
   const color = process.stdout.isTTY === true;
   const pidFile = pidFileIn(o.dataDir);
+  // Members' and brokers' output goes to their log files; the terminal shows their warnings and errors only.
+  const jvmLines = new JvmLogFilter();
+  const show = (name: string, line: string) => {
+    const shown = isJvmName(name) ? jvmLines.pass(name, line) : line;
+    if (shown !== undefined) console.log(formatLine(name, shown, color, o.raw));
+  };
   const port = (first: number, n: number) => Array.from({ length: n }, (_, i) => first + i);
   const topo = new Topology({
     engine: o.engine,
@@ -110,7 +118,7 @@ async function main(): Promise<void> {
     kafkaBasePort: o.kafkaBasePort,
     ...(o.kafkaBrokers.length > 0 ? { kafkaBrokers: o.kafkaBrokers } : {}),
     pidFile,
-    onLine: (name, line) => console.log(formatLine(name, line, color, o.raw)),
+    onLine: show,
   });
 
   // Before anything starts: a start that fails halfway would leave half a system.
@@ -159,14 +167,14 @@ async function main(): Promise<void> {
   }
   if (stopping) return;
   console.log(`\nrunning: (everything ready after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}`));
-  if (topo.kafka) topo.kafka.bootstrap.forEach((a, i) => console.log(`  broker-${i + 1}`.padEnd(20) + `kafka     ${a} (controller ${topo.kafka!.broker(i).controllerAddress}), data in ${join(o.dataDir, 'kafka', `broker-${i + 1}`)}`));
+  if (topo.cluster) topo.cluster.addresses.forEach((a, i) => console.log(`  member-${i + 1}`.padEnd(20) + `hazelcast ${a}, log ${topo.logFile(`member-${i + 1}`)}`));
+  if (topo.kafka) topo.kafka.bootstrap.forEach((a, i) => console.log(`  broker-${i + 1}`.padEnd(20) + `kafka     ${a} (controller ${topo.kafka!.broker(i).controllerAddress}), data and log in ${join(o.dataDir, 'kafka', `broker-${i + 1}`)}`));
   else if (o.queue === 'kafka') console.log(`  kafka`.padEnd(20) + `external  ${topo.kafkaBootstrap!.join(', ')}`);
   if (o.queue === 'kafka') console.log(`  topic`.padEnd(20) + `kafka     ${DEFAULT_KAFKA_TOPIC}, group ${KAFKA_GROUP}`);
   for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
   console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
   if (process.stdin.isTTY || o.commands) {
-    console.log(`type "help" for commands; Ctrl-C stops everything.\n`);
+    console.log(`type "help" for commands; Ctrl-C stops everything.${topo.cluster || topo.kafka ? ' Members and brokers log to their files: only their warnings and errors show here ("logs NAME" shows the last lines of any process).' : ''}\n`);
     shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName);
     if (o.queue === 'kafka') console.log(`(on Kafka: ps shows each partition's leader and in-sync replicas, and the group's lag per consumer${topo.kafka ? '; kill-broker N / stop-broker N / start-broker N' : ''})\n`);
   } else {
@@ -220,7 +228,7 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
           queueOwner: async () => {
             const e = await client();
             // The services' queue: their --queue-name default, unless set in the engine's settings.
-            const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? 'messages-queue';
+            const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? DEFAULT_QUEUE_NAME;
             return { queue, owner: await e.queueOwner(queue) };
           },
         }

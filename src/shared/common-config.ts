@@ -3,6 +3,15 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
 import { ENGINE_KINDS, QUEUE_KINDS, type EngineConfig } from '../engine/config.js';
 import { setting, type ValuesOf } from './settings.js';
+import {
+  DEFAULT_CLUSTER_NAME,
+  DEFAULT_KAFKA_GROUP,
+  DEFAULT_KAFKA_PARTITIONS,
+  DEFAULT_MAP_NAME,
+  DEFAULT_QUEUE_NAME,
+  localBrokerAddresses,
+  localMemberAddresses,
+} from '../engine/defaults.js';
 
 /** Engine map holding shared settings, keyed by their env names (QUEUE_NAME, ATTEMPT_TIMEOUT_MS, …). */
 export const SETTINGS_MAP = 'settings';
@@ -28,15 +37,15 @@ export function commonSettings(service: string, defaultPort: number) {
     queueLeaseMs: setting.int('queue-lease-ms', 'QUEUE_LEASE_MS', 20_000, 100, 3_600_000, 'how long a received item may stay unacknowledged before it is delivered again'),
     ledgerScanMs: setting.int('ledger-scan-ms', 'LEDGER_SCAN_MS', 2000, 50, 600_000, 'hazelcast: how often a consumer scans the delivery ledger for lost items'),
     queue: setting.choice('queue', 'QUEUE', 'engine', QUEUE_KINDS, "where the facade → messages queue lives: the engine's own queue, or Kafka (the log stays on the engine)"),
-    kafkaBrokers: setting.addresses('kafka-brokers', 'KAFKA_BROKERS', ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'], 'kafka: bootstrap brokers'),
-    kafkaGroup: setting.name('kafka-group', 'KAFKA_GROUP', 'messages', "kafka: the messages instances' consumer group"),
-    kafkaPartitions: setting.int('kafka-partitions', 'KAFKA_PARTITIONS', 6, 1, 1000, 'kafka: partitions of a topic the queue creates itself (the launcher creates it first)'),
-    hzMembers: setting.addresses('hz-members', 'HZ_MEMBERS', ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703'], 'hazelcast: member addresses'),
+    kafkaBrokers: setting.addresses('kafka-brokers', 'KAFKA_BROKERS', localBrokerAddresses(), 'kafka: bootstrap brokers'),
+    kafkaGroup: setting.name('kafka-group', 'KAFKA_GROUP', DEFAULT_KAFKA_GROUP, "kafka: the messages instances' consumer group"),
+    kafkaPartitions: setting.int('kafka-partitions', 'KAFKA_PARTITIONS', DEFAULT_KAFKA_PARTITIONS, 1, 1000, 'kafka: partitions of a topic the queue creates itself (the launcher creates it first)'),
+    hzMembers: setting.addresses('hz-members', 'HZ_MEMBERS', localMemberAddresses(), 'hazelcast: member addresses'),
     hzMember: setting.address('hz-member', 'HZ_MEMBER', 'hazelcast: the member this instance prefers (tried first)'),
-    hzClusterName: setting.name('hz-cluster-name', 'HZ_CLUSTER_NAME', 'hazel-lab', 'hazelcast: cluster name'),
+    hzClusterName: setting.name('hz-cluster-name', 'HZ_CLUSTER_NAME', DEFAULT_CLUSTER_NAME, 'hazelcast: cluster name'),
     hzConnectTimeoutMs: setting.int('hz-connect-timeout-ms', 'HZ_CONNECT_TIMEOUT_MS', 5000, 100, 600_000, 'hazelcast: longest wait for a (re)connection before a call fails'),
-    mapName: setting.name('map-name', 'MAP_NAME', 'messages-log', 'name of the shared log map'),
-    queueName: setting.name('queue-name', 'QUEUE_NAME', 'messages-queue', 'name of the shared queue'),
+    mapName: setting.name('map-name', 'MAP_NAME', DEFAULT_MAP_NAME, 'name of the shared log map'),
+    queueName: setting.name('queue-name', 'QUEUE_NAME', DEFAULT_QUEUE_NAME, 'name of the shared queue'),
     registryTtlMs: setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'),
     shutdownTimeoutMs: setting.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000, 'longest an orderly shutdown may take'),
     internalToken: setting.secret('internal-token', 'INTERNAL_TOKEN', 'shared secret services demand on internal routes (required on a non-loopback bind); never printed'),

@@ -159,3 +159,56 @@ describe('launcher commands on local Kafka brokers', () => {
     assert.match(out.at(-1)!, /^ {2}kafka: no answer \(connect ECONNREFUSED\)$/m);
   });
 });
+
+describe('launcher commands: logs NAME', () => {
+  /** A topology whose processes printed: a messages instance, a broker (its file under the data dir), a jar fetch. */
+  function loggingTopology() {
+    const tails = new Map<string, string[]>([
+      ['messages-5001', ['{"msg":"ready"}']],
+      ['broker-2', Array.from({ length: 50 }, (_, i) => `INFO line ${i + 1}`)],
+      ['kafka', ['fetching jars']],
+    ]);
+    return {
+      procs: new Map([['messages-5001', {}], ['facade-8000', {}]]),
+      byService: () => [],
+      isRunning: () => true,
+      signal: async () => {},
+      startProc: async () => {},
+      tail: (name: string) => [...(tails.get(name) ?? [])],
+      tailNames: () => [...tails.keys()],
+      logFile: (name: string) => (/^broker-[1-3]$/.test(name) ? `/data/kafka/${name}/broker.log` : undefined),
+      cluster: undefined,
+      kafka: undefined,
+    } as unknown as ShellTopology;
+  }
+
+  it('shows the last 20 lines, or N, and where the whole log is', async () => {
+    const out: string[] = [];
+    const shell = new CommandShell(loggingTopology(), (l) => out.push(l));
+    await shell.submit('logs broker-2');
+    const lines = out.at(-1)!.split('\n');
+    assert.equal(lines[0], '--- broker-2: last 20 line(s); the whole log: /data/kafka/broker-2/broker.log');
+    assert.deepEqual(lines.slice(1), Array.from({ length: 20 }, (_, i) => `  INFO line ${i + 31}`));
+    await shell.submit('logs broker-2 3');
+    assert.equal(out.at(-1), '--- broker-2: last 3 line(s); the whole log: /data/kafka/broker-2/broker.log\n  INFO line 48\n  INFO line 49\n  INFO line 50');
+    await shell.submit('logs messages-5001');
+    assert.equal(out.at(-1), '--- messages-5001: last 1 line(s)\n  {"msg":"ready"}');
+    await shell.submit('logs facade-8000');
+    assert.equal(out.at(-1), '--- facade-8000: last 0 line(s)');
+    await shell.submit('logs broker-3');
+    assert.equal(out.at(-1), '--- broker-3: last 0 line(s); the whole log: /data/kafka/broker-3/broker.log');
+  });
+
+  it('names the processes it knows when the name is missing or wrong, and refuses a bad count', async () => {
+    const out: string[] = [];
+    const shell = new CommandShell(loggingTopology(), (l) => out.push(l));
+    await shell.submit('logs');
+    assert.equal(out.at(-1), 'error: name which process; logs of: messages-5001, facade-8000, broker-2, kafka');
+    await shell.submit('logs member-1');
+    assert.equal(out.at(-1), 'error: no process named member-1; logs of: messages-5001, facade-8000, broker-2, kafka');
+    await shell.submit('logs broker-2 0');
+    assert.equal(out.at(-1), 'error: logs broker-2 N: N is how many lines, 1..999, not "0"');
+    await shell.submit('help');
+    assert.match(out.at(-1)!, /logs NAME \[N\]/);
+  });
+});

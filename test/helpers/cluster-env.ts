@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { freePort, Topology, type Proc, type TopologyOptions } from '../../src/cli/topology.js';
+import { freePort, Topology, type Proc, type TopologyOptions } from '../../src/topology/topology.js';
 import { findFreePorts } from '../../src/lib/net.js';
 
 export interface TestTopology {

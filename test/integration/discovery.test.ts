@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
-import { freePort, MAIN_JS } from '../../src/cli/topology.js';
+import { freePort, MAIN_JS } from '../../src/topology/topology.js';
 import { SETTINGS_MAP } from '../../src/shared/common-config.js';
 import { http, logged, postJson, startTestTopology, until, type TestTopology } from '../helpers/cluster-env.js';
 

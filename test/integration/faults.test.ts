@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { EngineKind, QueueKind } from '../../src/shared/common-config.js';
-import { freePort } from '../../src/cli/topology.js';
+import { freePort } from '../../src/topology/topology.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
 import { kafkaSkip } from '../helpers/kafka-gate.js';
 import { http, postJson, startTestTopology, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Proc } from '../../src/cli/topology.js';
+import type { Proc } from '../../src/topology/topology.js';
 import { findFreeBasePort, type LocalCluster } from '../../src/engine/hazelcast/cluster.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
 import { countBy, http, postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { commandLine, isAlive, pidFileIn, readPidFile, writePidFile, type PidRecord } from '../../src/cli/pid-file.js';
-import { portFree } from '../../src/cli/port-check.js';
-import { MAIN_JS } from '../../src/cli/topology.js';
+import { commandLine, isAlive, pidFileIn, readPidFile, writePidFile, type PidRecord } from '../../src/topology/pid-file.js';
+import { portFree } from '../../src/topology/port-check.js';
+import { MAIN_JS } from '../../src/topology/topology.js';
 import { findFreeBasePort } from '../../src/engine/hazelcast/cluster.js';
 import { http, until } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
@@ -198,6 +198,13 @@ describe('launcher (embedded): nothing outlives it, clashes are named, commands 
     first.type('ps');
     await first.waitFor(new RegExp(`^  facade-${base} http://127.0.0.1:${base} running$`), 10_000, from);
     assert.ok(first.out.slice(from).includes(`  ${logging} http://127.0.0.1:${base + 1} running`), first.out.slice(from).join('\n'));
+
+    // logs NAME N: the instance's last lines, here its start after the restart above.
+    from = first.out.length;
+    first.type(`logs ${logging} 5`);
+    await first.waitFor(new RegExp(`^--- ${logging}: last 5 line\\(s\\)$`), 10_000, from);
+    first.type('logs nosuch');
+    await first.waitFor(/^error: no process named nosuch; logs of: /, 10_000, from);
   });
 
   it('SIGKILL of the launcher leaves no process and no port behind within 30 s, and the next start (--fresh) works', { timeout: 120_000 }, async () => {
@@ -312,6 +319,16 @@ describe('launcher (hazelcast): members die with it, ps names the queue owner', 
     await first.waitFor(new RegExp(`^member-${m[1]} killed \\(SIGKILL: a crash\\)$`), 60_000, from);
     first.type(`kill-member ${m[1]}`);
     await first.waitFor(new RegExp(`^member-${m[1]} is not running$`), 30_000, from);
+
+    // Members' output goes to their files under the data dir; the terminal gets their warnings and errors only.
+    const file = join(dataDir, 'hazelcast', `member-${m[1]}.log`);
+    const logsFrom = first.out.length;
+    first.type(`logs member-${m[1]} 3`);
+    const logsHeader = await first.waitFor(/^--- member-/, 10_000, logsFrom);
+    assert.equal(logsHeader, `--- member-${m[1]}: last 3 line(s); the whole log: ${file}`);
+    assert.match(readFileSync(file, 'utf8'), /Members \{size:2, ver:\d+\}/, 'the member file has its INFO lines');
+    const memberLines = first.out.filter((l) => l.startsWith('[member-'));
+    assert.deepEqual(memberLines.filter((l) => !/^\[member-\d\] \S+ (WARNING|SEVERE) /.test(l)), [], 'only warnings and errors of members reach the terminal');
   });
 
   it('SIGKILL of the launcher leaves no member, service or port behind within 30 s, and the next start works', { timeout: 300_000 }, async () => {
@@ -369,6 +386,15 @@ describe('launcher (queue on Kafka): brokers listed, ps shows partitions and lag
     await first.waitFor(/^ {2}broker-2 127\.0\.0\.1:\d+ stopped$/, 30_000, from);
     first.type('start-broker 2');
     await first.waitFor(/^broker-2 started and back in every in-sync replica set after/, 180_000, from);
+    // A killed broker has the others retry it for seconds (~620 lines in 9 s seen on the terminal): they stay in the files.
+    const brokerLines = first.out.slice(from).filter((l) => l.startsWith('[broker-'));
+    assert.ok(brokerLines.length <= 40, `${brokerLines.length} broker lines on the terminal:\n${brokerLines.join('\n')}`);
+    assert.deepEqual(first.out.filter((l) => l.startsWith('[broker-') && !/^\[broker-\d\] \S+ (WARN|ERROR|FATAL) /.test(l)), [], 'only warnings and errors of brokers reach the terminal');
+    const logsFrom = first.out.length;
+    first.type('logs broker-2 2');
+    const logsHeader = await first.waitFor(/^--- broker-2: /, 10_000, logsFrom);
+    assert.equal(logsHeader, `--- broker-2: last 2 line(s); the whole log: ${join(dataDir, 'kafka', 'broker-2', 'broker.log')}`);
+    assert.match(readFileSync(join(dataDir, 'kafka', 'broker-2', 'broker.log'), 'utf8'), /Kafka Server started/);
 
     // Another data dir, the same broker ports: refused before anything starts, naming the broker and the option.
     const otherDir = mkdtempSync(join(tmpdir(), `launcher-kafka-${runId}-other-`));

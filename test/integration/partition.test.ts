@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HostBed } from '../../src/cli/host-bed.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
 import { netnsMissing } from '../../src/cli/netns.js';
-import { MAIN_JS } from '../../src/cli/topology.js';
+import { MAIN_JS } from '../../src/topology/topology.js';
 import { gate } from '../helpers/gate.js';
 import { hazelcastMissing } from '../helpers/hazelcast-gate.js';
 import { http, postJson, until } from '../helpers/cluster-env.js';

@@ -1,11 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 export { partitionOwnerAddress } from './partition-owner.js';
-import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
-import { slotWaiter } from '../../lib/slot-wait.js';
+import { findFreePorts, portInUse } from '../../lib/net.js';
+import { DEFAULT_CLUSTER_NAME, DEFAULT_MEMBER_PORT } from '../defaults.js';
+import { JvmSupervisor, type ProcessSlot } from '../jvm/supervisor.js';
 import { findHazelcastJar, HazelcastSetupError, javaAvailable, JAVA_HINT, repoRoot } from './jar.js';
 
 /** Member config shipped with the repo; its ${hazel-lab.*} placeholders are filled per member. */
@@ -39,7 +37,7 @@ export interface StartClusterOptions {
   configFile?: string;
   /** Member jar. Default .cache/hazelcast/hazelcast-<version>.jar (see `npm run hazelcast:fetch`). */
   jarPath?: string;
-  /** When set, each member's output is also appended to <dir>/member-<i>.log. */
+  /** When set, member i's output (i from 0) is also appended to <dir>/member-<i+1>.log. */
   dataLogDir?: string;
   /** Each line a member prints (stdout and stderr), tagged with its index. */
   onLog?: (member: number, line: string) => void;
@@ -79,6 +77,8 @@ export interface LocalCluster {
   member(i: number): MemberInfo;
   /** Index of the member with this 'host:port', or -1. */
   indexOf(address: string): number;
+  /** Member i's last lines of output (its whole log is in dataLogDir when set). */
+  tail(i: number): string[];
   /** (Re)starts member i on its own port and waits until it sees every running member. No-op if running. */
   startMember(i: number): Promise<void>;
   /** SIGTERM: graceful shutdown (partitions handed over); SIGKILL: a crash. Resolves when the process has exited. */
@@ -139,35 +139,29 @@ const MODULE_ACCESS = [
 const MEMBERS_LINE = /Members \{size:(\d+), ver:\d+\}/;
 const LIFECYCLE_LINE = /is (STARTING|STARTED|SHUTTING_DOWN|SHUTDOWN)\s*$/;
 
-interface Slot {
-  index: number;
+interface Slot extends ProcessSlot {
   host: string;
   port: number;
   address: string;
-  child?: ChildProcess;
-  exited?: Promise<void>;
-  started: boolean;
+  /** Cluster size this member last reported (0 before it joined). */
   seesMembers: number;
-  tail: string[];
-  logFile?: WriteStream;
 }
 
 /**
  * Starts `members` Hazelcast members as child processes on fixed ports
  * basePort+i and resolves once every member reports the whole cluster.
- * Members run in their own process group, so a Ctrl-C in the terminal
- * reaches only the parent, which can then stop services before members;
- * and each stops by itself when the parent dies (see exit-with-parent.ts).
+ * Members run under the JVM supervisor: each in its own process group, so a
+ * Ctrl-C in the terminal reaches only the parent, which can then stop
+ * services before members; and each stops by itself when the parent dies.
  */
 export async function startCluster(opts: StartClusterOptions): Promise<LocalCluster> {
   if (!Number.isInteger(opts.members) || opts.members < 1) throw new RangeError(`members must be an integer ≥ 1, got ${opts.members}`);
-  const basePort = opts.basePort ?? 5701;
+  const basePort = opts.basePort ?? DEFAULT_MEMBER_PORT;
   if (!Number.isInteger(basePort) || basePort < 1 || basePort + opts.members - 1 > 65535) throw new RangeError(`bad basePort: ${basePort}`);
-  const clusterName = opts.clusterName ?? 'hazel-lab';
+  const clusterName = opts.clusterName ?? DEFAULT_CLUSTER_NAME;
   const host = opts.host ?? '127.0.0.1';
   const configFile = opts.configFile ?? defaultConfigFile;
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
-  const stopTimeoutMs = opts.stopTimeoutMs ?? 20_000;
   const heapMb = opts.heapMb ?? 320;
 
   const hosts = opts.memberHosts ?? Array.from({ length: opts.members }, () => host);
@@ -183,31 +177,29 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
     throw new HazelcastSetupError(`Hazelcast member jar not found${opts.jarPath ? ` at ${opts.jarPath}` : ''}: run \`npm run hazelcast:fetch\``, 'jar');
   }
   if (!existsSync(configFile)) throw new HazelcastSetupError(`Hazelcast member config not found: ${configFile}`);
-  if (opts.dataLogDir) mkdirSync(opts.dataLogDir, { recursive: true });
 
-  const slots: Slot[] = Array.from({ length: opts.members }, (_, index) => ({
-    index,
-    host: hosts[index]!,
-    port: portOf(index),
-    address: `${hosts[index]!}:${portOf(index)}`,
-    started: false,
-    seesMembers: 0,
-    tail: [],
-  }));
+  const slots: Slot[] = Array.from({ length: opts.members }, (_, index) => {
+    const address = `${hosts[index]!}:${portOf(index)}`;
+    return { index, label: `Hazelcast member ${index} (${address})`, host: hosts[index]!, port: portOf(index), address, started: false, seesMembers: 0, tail: [] };
+  });
   const addresses = slots.map((s) => s.address);
-  const slotsWait = slotWaiter<Slot>();
-  const notify = slotsWait.notify;
+  const sup = new JvmSupervisor<Slot>(slots, {
+    error: (message) => new ClusterStartError(message),
+    stopTimeoutMs: opts.stopTimeoutMs ?? 20_000,
+    onLog: opts.onLog,
+    onSpawn: opts.onSpawn,
+    reset: (s) => {
+      s.seesMembers = 0;
+    },
+    onLine: (s, line) => {
+      const m = MEMBERS_LINE.exec(line);
+      if (m) s.seesMembers = Number(m[1]);
+      const l = LIFECYCLE_LINE.exec(line);
+      if (l) s.started = l[1] === 'STARTED';
+      return line;
+    },
+  });
   let stopping: Promise<void> | undefined;
-
-  const running = () => slots.filter((s) => s.child !== undefined);
-
-  /** Resolves when `ready()` holds; rejects on timeout or when a watched member dies. */
-  const until = (ready: () => boolean, timeoutMs: number, what: () => string, watch: Slot[]) =>
-    slotsWait.until(ready, timeoutMs, watch, (s, timedOut) =>
-      timedOut === undefined
-        ? new ClusterStartError(`Hazelcast member ${s!.index} (${s!.address}) exited while ${what()}.${lastLines(s!)}`)
-        : new ClusterStartError(`timed out after ${timedOut} ms ${what()}.${s ? lastLines(s) : ''}`),
-    );
 
   const launch = async (slot: Slot) => {
     const prefix = opts.runUnder?.(slot.index) ?? [];
@@ -233,72 +225,23 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       'com.hazelcast.core.server.HazelcastMemberStarter',
     ];
     // Through the wrapper: the member stops within seconds when this process dies, even by SIGKILL.
-    const child = prefix.length > 0 ? spawnTiedToParent(prefix[0]!, [...prefix.slice(1), 'java', ...args]) : spawnTiedToParent('java', args);
-    slot.child = child;
-    if (child.pid !== undefined) opts.onSpawn?.(slot.index, child.pid, `-Dhazel-lab.port=${slot.port}`);
-    slot.started = false;
-    slot.seesMembers = 0;
-    slot.tail = [];
-    if (opts.dataLogDir && !slot.logFile) slot.logFile = createWriteStream(join(opts.dataLogDir, `member-${slot.index}.log`), { flags: 'a' });
-    const onLine = (line: string) => {
-      slot.tail.push(line);
-      if (slot.tail.length > 30) slot.tail.shift();
-      slot.logFile?.write(line + '\n');
-      const m = MEMBERS_LINE.exec(line);
-      if (m) slot.seesMembers = Number(m[1]);
-      const l = LIFECYCLE_LINE.exec(line);
-      if (l) slot.started = l[1] === 'STARTED';
-      opts.onLog?.(slot.index, line);
-      if (m || l) notify();
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    slot.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        // Only clear the slot if it still holds this process (not a restart).
-        if (slot.child === child) {
-          slot.child = undefined;
-          slot.started = false;
-          slot.seesMembers = 0;
-        }
-        slot.tail.push(`[exited with ${signal ?? `code ${code}`}]`);
-        resolve();
-        notify();
-      });
-      child.once('error', (err) => {
-        slot.tail.push(`[spawn failed: ${err.message}]`);
-        if (slot.child === child) slot.child = undefined;
-        resolve();
-        notify();
-      });
+    const [command, ...rest] = [...prefix, 'java', ...args];
+    sup.launch(slot, {
+      command: command!,
+      args: rest,
+      tieToParent: true,
+      marker: `-Dhazel-lab.port=${slot.port}`,
+      ...(opts.dataLogDir ? { logFile: join(opts.dataLogDir, `member-${slot.index + 1}.log`) } : {}),
     });
   };
 
   const seesAll = (watch: Slot[], count: number) => () => watch.every((s) => s.started && s.seesMembers === count);
 
-  const terminate = async (slot: Slot, signal: 'SIGKILL' | 'SIGTERM') => {
-    const child = slot.child;
-    if (!child) return;
-    const exited = slot.exited!;
-    signalGroup(child, signal);
-    if (signal === 'SIGTERM') {
-      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), stopTimeoutMs);
-      await exited;
-      clearTimeout(timer);
-    } else {
-      await exited;
-    }
-  };
-
-  // Last resort if the parent exits without stop(): do not leave members holding ports.
-  const onExit = () => slots.forEach((s) => s.child && signalGroup(s.child, 'SIGKILL'));
-  process.once('exit', onExit);
-
   const cluster: LocalCluster = {
     clusterName,
     addresses,
     member(i) {
-      const s = slotAt(slots, i);
+      const s = sup.slotAt(i);
       return {
         index: s.index,
         host: s.host,
@@ -310,40 +253,40 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
       };
     },
     indexOf: (address) => addresses.indexOf(address),
+    tail: (i) => [...sup.slotAt(i).tail],
     async startMember(i) {
-      const s = slotAt(slots, i);
+      const s = sup.slotAt(i);
       if (stopping) throw new Error('cluster is stopped');
       if (s.child) return;
       await launch(s);
-      const watch = running();
-      await until(seesAll(watch, watch.length), startTimeoutMs, () => `waiting for member ${i} (${s.address}) to rejoin ${watch.length} members`, [s]);
+      const watch = sup.running();
+      await sup.until(seesAll(watch, watch.length), startTimeoutMs, () => `waiting for member ${i} (${s.address}) to rejoin ${watch.length} members`, [s]);
     },
     async killMember(i, signal) {
-      await terminate(slotAt(slots, i), signal);
+      await sup.terminate(sup.slotAt(i), signal);
     },
     async waitForSize(count, timeoutMs = startTimeoutMs) {
-      const watch = running();
-      await until(seesAll(watch, count), timeoutMs, () => `waiting for the running members to report ${count} members`, watch);
+      const watch = sup.running();
+      await sup.until(seesAll(watch, count), timeoutMs, () => `waiting for the running members to report ${count} members`, watch);
     },
-    health: (i) => memberHealth(slotAt(slots, i)),
+    health: (i) => memberHealth(sup.slotAt(i)),
     async waitForSafe(timeoutMs = startTimeoutMs) {
-      const deadline = Date.now() + timeoutMs;
       let last = 'no member answered';
-      for (;;) {
-        const watch = running();
+      const safe = async () => {
+        const watch = sup.running();
         const reports = await Promise.all(watch.map((s) => memberHealth(s)));
         const unsafe = reports.findIndex((h) => !h || !isSafe(h) || h.clusterSize !== watch.length);
-        if (watch.length > 0 && unsafe < 0) return;
         if (unsafe >= 0) last = `member ${watch[unsafe]!.index} reports ${JSON.stringify(reports[unsafe] ?? 'no answer')}`;
-        if (Date.now() >= deadline) throw new ClusterStartError(`timed out after ${timeoutMs} ms waiting for the cluster to be safe (backups in sync): ${last}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+        return watch.length > 0 && unsafe < 0;
+      };
+      await sup.poll(safe, timeoutMs, 'waiting for the cluster to be safe (backups in sync)', [], 200).catch((e: Error) => {
+        throw new ClusterStartError(`${e.message}: ${last}`);
+      });
     },
     stop() {
       stopping ??= (async () => {
-        await Promise.all(slots.map((s) => terminate(s, 'SIGTERM')));
-        process.removeListener('exit', onExit);
-        await Promise.all(slots.map((s) => (s.logFile ? new Promise<void>((r) => s.logFile!.end(r)) : undefined)));
+        await Promise.all(slots.map((s) => sup.terminate(s, 'SIGTERM')));
+        await sup.close();
       })();
       return stopping;
     },
@@ -351,7 +294,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<LocalClus
 
   try {
     for (const s of slots) await launch(s);
-    await until(
+    await sup.until(
       seesAll(slots, slots.length),
       startTimeoutMs,
       () => `waiting for ${slots.length} Hazelcast member(s) at ${opts.memberHosts ? addresses.join(', ') : `${host}:${basePort}-${basePort + slots.length - 1}`} to form cluster '${clusterName}'`,
@@ -374,48 +317,11 @@ async function memberHealth(s: Slot): Promise<MemberHealth | undefined> {
   }
 }
 
-function slotAt(slots: Slot[], i: number): Slot {
-  const s = slots[i];
-  if (!s) throw new RangeError(`no member index ${i}; indexes run 0..${slots.length - 1}`);
-  return s;
-}
-
-function lastLines(s: Slot): string {
-  return s.tail.length ? `\nlast output of member ${s.index}:\n  ${s.tail.slice(-12).join('\n  ')}` : '';
-}
-
-/** Signals the member's process group (it was spawned detached), falling back to the process. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /**
  * First port p at or after `from` such that p..p+count-1 are all free on host,
  * for tests that must not clash with a cluster someone else is running. Free
  * now does not mean free at bind time; startCluster reports a clash clearly.
  */
-export async function findFreeBasePort(count: number, from: number, host = '127.0.0.1'): Promise<number> {
-  for (let base = from; base + count - 1 <= 65535; base += count) {
-    let free = true;
-    for (let p = base; p < base + count && free; p++) free = !(await portInUse(host, p));
-    if (free) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports on ${host} from ${from}`);
-}
-
-function portInUse(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(true));
-    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(false)));
-  });
+export function findFreeBasePort(count: number, from: number, host = '127.0.0.1'): Promise<number> {
+  return findFreePorts(count, from, [0], host);
 }

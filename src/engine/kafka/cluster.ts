@@ -4,15 +4,13 @@
  * processes. Used by the launcher, `npm run kafka` and the tests.
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka';
-import { spawnTiedToParent } from '../../lib/exit-with-parent.js';
 import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
-import { slotWaiter } from '../../lib/slot-wait.js';
+import { DEFAULT_KAFKA_GROUP, DEFAULT_KAFKA_PARTITIONS, DEFAULT_KAFKA_PORT } from '../defaults.js';
+import { JvmSupervisor, type ProcessSlot } from '../jvm/supervisor.js';
 import { guardUnknownBroker } from './client-fixes.js';
 import { groupLagOf, partitionStates, type GroupLag, type PartitionState } from './offsets.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
@@ -79,6 +77,8 @@ export interface KafkaCluster {
   broker(i: number): BrokerInfo;
   /** Index of the broker with this KRaft node id, or -1. */
   indexOfNode(nodeId: number): number;
+  /** Broker i's last lines of output (its whole log is <dataDir>/broker-<i+1>/broker.log). */
+  tail(i: number): string[];
   /** kill -9: a crash. Resolves when the process has exited. */
   killBroker(i: number): Promise<void>;
   /** SIGTERM: a controlled shutdown (leadership moved first); SIGKILL after stopTimeoutMs. */
@@ -135,21 +135,15 @@ logger.quorum.name = org.apache.kafka.raft.QuorumState
 logger.quorum.level = INFO
 `;
 
-interface Slot {
-  index: number;
+interface Slot extends ProcessSlot {
   nodeId: number;
   port: number;
   controllerPort: number;
   address: string;
   controllerAddress: string;
   dir: string;
-  child?: ChildProcess;
-  exited?: Promise<void>;
-  started: boolean;
   /** Last raft state this node reported. */
   raftState?: string;
-  tail: string[];
-  logFile?: WriteStream;
 }
 
 /**
@@ -161,7 +155,7 @@ interface Slot {
 export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaCluster> {
   const n = opts.brokers;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`brokers must be an integer ≥ 1, got ${n}`);
-  const basePort = opts.basePort ?? 9092;
+  const basePort = opts.basePort ?? DEFAULT_KAFKA_PORT;
   const controllerBasePort = opts.controllerBasePort ?? basePort + 10_000;
   for (const p of [basePort, controllerBasePort]) if (!Number.isInteger(p) || p < 1 || p + n - 1 > 65535) throw new RangeError(`bad port: ${p}`);
   if (Math.abs(basePort - controllerBasePort) < n) throw new RangeError(`broker ports ${basePort}.. and controller ports ${controllerBasePort}.. overlap`);
@@ -170,7 +164,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   const startTimeoutMs = opts.startTimeoutMs ?? 90_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
   const heapMb = opts.heapMb ?? 128;
-  const partitionsWanted = opts.partitions ?? 6;
+  const partitionsWanted = opts.partitions ?? DEFAULT_KAFKA_PARTITIONS;
   const topic = opts.topic;
 
   if (!javaAvailable()) throw new KafkaSetupError(KAFKA_JAVA_HINT, 'java');
@@ -188,6 +182,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
 
   const slots: Slot[] = Array.from({ length: n }, (_, index) => ({
     index,
+    label: `Kafka broker ${index + 1} (${host}:${basePort + index})`,
     nodeId: index + 1,
     port: basePort + index,
     controllerPort: controllerBasePort + index,
@@ -234,16 +229,25 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       '',
     ].join('\n');
 
-  const slotsWait = slotWaiter<Slot>();
-  const notify = slotsWait.notify;
+  const sup = new JvmSupervisor<Slot>(slots, {
+    error: (message) => new KafkaStartError(message),
+    stopTimeoutMs,
+    onLog: opts.onLog,
+    onSpawn: opts.onSpawn,
+    reset: (s) => {
+      s.raftState = undefined;
+    },
+    onLine: (s, line) => {
+      if (STARTED_LINE.test(line)) s.started = true;
+      if (!line.includes('[QuorumState]')) return line;
+      // Each of these lines is several hundred characters of raft state: pass on one short line per transition.
+      const t = RAFT_TRANSITION.exec(line);
+      if (!t) return undefined;
+      s.raftState = t[1];
+      return `${line.slice(0, line.indexOf('[QuorumState]'))}[QuorumState] controller node ${s.nodeId} is now ${t[1] === 'Leader' ? 'the active controller' : t[1]}`;
+    },
+  });
   let stopping: Promise<void> | undefined;
-
-  const until = (ready: () => boolean, timeoutMs: number, what: () => string, watch: Slot[]) =>
-    slotsWait.until(ready, timeoutMs, watch, (s, timedOut) =>
-      timedOut === undefined
-        ? new KafkaStartError(`Kafka broker ${s!.nodeId} (${s!.address}) exited while ${what()}.${lastLines(s!)}`)
-        : new KafkaStartError(`timed out after ${timedOut} ms ${what()}.${s ? lastLines(s) : ''}`),
-    );
 
   const javaArgs = (s: Slot) => [
     '-Xms32m',
@@ -280,85 +284,23 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     }
     await format(s);
     const props = join(s.dir, 'server.properties');
-    const args = [...javaArgs(s), 'kafka.Kafka', props];
-    // Own process group either way (a Ctrl-C in the terminal reaches only us); tied, the broker also stops when we die.
-    const child = opts.tieToParent
-      ? spawnTiedToParent('java', args, { cwd: s.dir, graceMs: NO_QUORUM_GRACE_MS })
-      : spawn('java', args, { cwd: s.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    s.child = child;
-    if (child.pid !== undefined) opts.onSpawn?.(s.index, child.pid, props);
-    s.started = false;
-    s.raftState = undefined;
-    s.tail = [];
-    s.logFile ??= createWriteStream(join(s.dir, 'broker.log'), { flags: 'a' });
-    const onLine = (line: string) => {
-      s.logFile?.write(line + '\n');
-      s.tail.push(line.length > 400 ? line.slice(0, 400) + '…' : line);
-      if (s.tail.length > 30) s.tail.shift();
-      let changed = false;
-      if (STARTED_LINE.test(line)) changed = s.started = true;
-      if (line.includes('[QuorumState]')) {
-        // Each of these lines is several hundred characters of raft state: pass on one short line per transition.
-        const t = RAFT_TRANSITION.exec(line);
-        if (!t) return;
-        s.raftState = t[1];
-        changed = true;
-        line = `${line.slice(0, line.indexOf('[QuorumState]'))}[QuorumState] controller node ${s.nodeId} is now ${t[1] === 'Leader' ? 'the active controller' : t[1]}`;
-      }
-      opts.onLog?.(s.index, line);
-      if (changed) notify();
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    s.exited = new Promise<void>((res) => {
-      child.once('exit', (code, signal) => {
-        if (s.child === child) {
-          s.child = undefined;
-          s.started = false;
-          s.raftState = undefined;
-        }
-        s.tail.push(`[exited with ${signal ?? `code ${code}`}]`);
-        res();
-        notify();
-      });
-      child.once('error', (err) => {
-        s.tail.push(`[spawn failed: ${err.message}]`);
-        if (s.child === child) s.child = undefined;
-        res();
-        notify();
-      });
+    sup.launch(s, {
+      command: 'java',
+      args: [...javaArgs(s), 'kafka.Kafka', props],
+      cwd: s.dir,
+      // Own process group either way (a Ctrl-C in the terminal reaches only us); tied, the broker also stops when we die.
+      tieToParent: opts.tieToParent ?? false,
+      graceMs: NO_QUORUM_GRACE_MS,
+      logFile: join(s.dir, 'broker.log'),
+      marker: props,
     });
   };
 
-  const signal = (s: Slot, sig: NodeJS.Signals) => {
-    const pid = s.child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        s.child?.kill(sig);
-      } catch {
-        // already gone
-      }
-    }
-  };
-
   const terminate = async (s: Slot, sig: 'SIGKILL' | 'SIGTERM') => {
-    if (!s.child) return;
-    const exited = s.exited!;
-    signal(s, sig);
-    if (sig === 'SIGTERM') {
-      // A controlled shutdown waits for the quorum; with too few other voters running there is none, and the
-      // broker would wait out the whole timeout (15 s seen for the last of three). Its log is on disk: kill it soon.
-      const others = slots.filter((o) => o !== s && o.child).length;
-      const grace = others >= Math.floor(n / 2) ? stopTimeoutMs : Math.min(stopTimeoutMs, NO_QUORUM_GRACE_MS);
-      const timer = setTimeout(() => signal(s, 'SIGKILL'), grace);
-      await exited;
-      clearTimeout(timer);
-    } else {
-      await exited;
-    }
+    // A controlled shutdown waits for the quorum; with too few other voters running there is none, and the
+    // broker would wait out the whole timeout (15 s seen for the last of three). Its log is on disk: kill it soon.
+    const others = slots.filter((o) => o !== s && o.child).length;
+    await sup.terminate(s, sig, others >= Math.floor(n / 2) ? stopTimeoutMs : Math.min(stopTimeoutMs, NO_QUORUM_GRACE_MS));
   };
 
   /** A fresh admin client per question: one that saw a broker die keeps asking it (see the notes on the client). */
@@ -374,23 +316,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     }
   };
 
-  const untilAsync = async (ready: () => Promise<boolean>, timeoutMs: number, what: string, watch: Slot[]) => {
-    const deadline = Date.now() + timeoutMs;
-    let lastErr = '';
-    for (;;) {
-      const dead = watch.find((s) => s.child === undefined);
-      if (dead) throw new KafkaStartError(`Kafka broker ${dead.nodeId} (${dead.address}) exited while ${what}.${lastLines(dead)}`);
-      try {
-        if (await ready()) return;
-      } catch (e) {
-        lastErr = ` (last error: ${(e as Error).message})`;
-      }
-      if (Date.now() >= deadline) throw new KafkaStartError(`timed out after ${timeoutMs} ms ${what}${lastErr}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
-
-  const running = () => slots.filter((s) => s.child !== undefined);
+  const running = () => sup.running();
 
   const seesBrokers = async (count: number) =>
     withAdmin(async (admin) => {
@@ -427,20 +353,12 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     });
   };
 
-  const onExit = () => slots.forEach((s) => signal(s, 'SIGKILL'));
-  process.once('exit', onExit);
-
-  const finish = async () => {
-    process.removeListener('exit', onExit);
-    await Promise.all(slots.map((s) => (s.logFile ? new Promise<void>((r) => s.logFile!.end(r)) : undefined)));
-  };
-
   const cluster: KafkaCluster = {
     bootstrap,
     clusterId,
     topic,
     broker(i) {
-      const s = slotAt(slots, i);
+      const s = sup.slotAt(i);
       return {
         index: s.index,
         nodeId: s.nodeId,
@@ -452,21 +370,22 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       };
     },
     indexOfNode: (nodeId) => slots.findIndex((s) => s.nodeId === nodeId),
-    killBroker: (i) => terminate(slotAt(slots, i), 'SIGKILL'),
-    stopBroker: (i) => terminate(slotAt(slots, i), 'SIGTERM'),
+    tail: (i) => [...sup.slotAt(i).tail],
+    killBroker: (i) => terminate(sup.slotAt(i), 'SIGKILL'),
+    stopBroker: (i) => terminate(sup.slotAt(i), 'SIGTERM'),
     async startBroker(i) {
-      const s = slotAt(slots, i);
+      const s = sup.slotAt(i);
       if (stopping) throw new Error('cluster is stopped');
       if (s.child) return;
       await launch(s);
-      await until(() => s.started, startTimeoutMs, () => `waiting for broker ${s.nodeId} (${s.address}) to start`, [s]);
-      await untilAsync(() => seesBrokers(running().length), startTimeoutMs, `waiting for broker ${s.nodeId} to register`, [s]);
-      if (topic) await untilAsync(() => fullIsr(topic), startTimeoutMs, `waiting for broker ${s.nodeId} to rejoin the ISR of ${topic}`, [s]);
+      await sup.until(() => s.started, startTimeoutMs, () => `waiting for broker ${s.nodeId} (${s.address}) to start`, [s]);
+      await sup.poll(() => seesBrokers(running().length), startTimeoutMs, `waiting for broker ${s.nodeId} to register`, [s]);
+      if (topic) await sup.poll(() => fullIsr(topic), startTimeoutMs, `waiting for broker ${s.nodeId} to rejoin the ISR of ${topic}`, [s]);
     },
     partitions,
     async waitForFullIsr(t = topic, timeoutMs = startTimeoutMs) {
       if (!t) throw new Error('no topic named');
-      await untilAsync(() => fullIsr(t), timeoutMs, `waiting for every partition of ${t} to have its full ISR`, []);
+      await sup.poll(() => fullIsr(t), timeoutMs, `waiting for every partition of ${t} to have its full ISR`, []);
     },
     groupLag: (group, t = topic) => {
       if (!t) throw new Error('no topic named');
@@ -486,14 +405,14 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
         // One at a time, the active controller last: stopped all at once each waits for a quorum that is leaving.
         const order = [...slots].sort((a, b) => Number(a.raftState === 'Leader') - Number(b.raftState === 'Leader'));
         for (const s of order) await terminate(s, 'SIGTERM');
-        await finish();
+        await sup.close();
       })();
       return stopping;
     },
     kill() {
       stopping ??= (async () => {
         await Promise.all(slots.map((s) => terminate(s, 'SIGKILL')));
-        await finish();
+        await sup.close();
       })();
       return stopping;
     },
@@ -502,19 +421,19 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   try {
     // Formatting runs a JVM each: in parallel it costs the same CPU but less wall time.
     await Promise.all(slots.map((s) => launch(s)));
-    await until(
+    await sup.until(
       () => slots.every((s) => s.started),
       startTimeoutMs,
       () => `waiting for ${n} Kafka broker(s) on ${host}:${basePort}-${basePort + n - 1} to start`,
       slots,
     );
-    await untilAsync(() => seesBrokers(n), startTimeoutMs, `waiting for an admin client to see ${n} brokers`, slots);
+    await sup.poll(() => seesBrokers(n), startTimeoutMs, `waiting for an admin client to see ${n} brokers`, slots);
     if (topic) {
-      await untilAsync(async () => (await ensureTopic(topic), true), startTimeoutMs, `creating topic ${topic}`, slots);
-      await untilAsync(() => fullIsr(topic), startTimeoutMs, `waiting for every partition of ${topic} to have its full ISR`, slots);
+      await sup.poll(async () => (await ensureTopic(topic), true), startTimeoutMs, `creating topic ${topic}`, slots);
+      await sup.poll(() => fullIsr(topic), startTimeoutMs, `waiting for every partition of ${topic} to have its full ISR`, slots);
       // The group coordinator's topic is created on first use; asking for a coordinator now spares the first consumer the wait.
-      await untilAsync(
-        () => withAdmin(async (admin) => (await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.GROUP, keys: ['hazel-lab'] })).every((c) => c.nodeId >= 0)),
+      await sup.poll(
+        () => withAdmin(async (admin) => (await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.GROUP, keys: [DEFAULT_KAFKA_GROUP] })).every((c) => c.nodeId >= 0)),
         startTimeoutMs,
         'waiting for the group coordinator',
         slots,
@@ -525,14 +444,4 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     throw e;
   }
   return cluster;
-}
-
-function slotAt(slots: Slot[], i: number): Slot {
-  const s = slots[i];
-  if (!s) throw new RangeError(`no broker index ${i}; indexes run 0..${slots.length - 1}`);
-  return s;
-}
-
-function lastLines(s: Slot): string {
-  return s.tail.length ? `\nlast output of broker ${s.nodeId}:\n  ${s.tail.slice(-12).join('\n  ')}` : '';
 }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { UndiciCaller } from '../../../src/services/facade/caller.js';
-import { freePort } from '../../../src/cli/topology.js';
+import { freePort } from '../../../src/topology/topology.js';
 
 describe('UndiciCaller', () => {
   let server: Server;

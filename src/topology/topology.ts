@@ -13,6 +13,16 @@ import type { LocalCluster } from '../engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import { commandLine, writePidFile, removePidFile, type PidRecord } from './pid-file.js';
 import { portFree } from './port-check.js';
+import {
+  DEFAULT_BROKER_COUNT,
+  DEFAULT_CLUSTER_NAME,
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_KAFKA_TOPIC,
+  DEFAULT_MEMBER_COUNT,
+  DEFAULT_MEMBER_PORT,
+  localBrokerAddresses,
+  localMemberAddresses,
+} from '../engine/defaults.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled service entry; the same path whether this file runs from src/ (tests) or dist/. */
@@ -58,7 +68,7 @@ export interface TopologyOptions {
   kafkaControllerBasePort?: number;
   /** kafka: external bootstrap brokers (when brokers is 0). */
   kafkaBrokers?: string[];
-  /** kafka: the queue's topic, created by the launcher with its full ISR before services start. Default 'messages-queue' (the services' --queue-name). */
+  /** kafka: the queue's topic, created by the launcher with its full ISR before services start. Default: the services' default --queue-name. */
   kafkaTopic?: string;
   /** kafka: SIGKILL the local brokers at stop (throw-away test clusters) instead of stopping them one at a time. */
   killBrokersOnStop?: boolean;
@@ -84,8 +94,8 @@ export interface TopologyPort {
   kind: ServiceKind | 'member' | 'broker' | 'controller';
 }
 
-/** The launcher's default Kafka topic: the services' default --queue-name. */
-export const DEFAULT_KAFKA_TOPIC = 'messages-queue';
+/** How many of a process's last lines tail() keeps. */
+const TAIL_LINES = 200;
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -130,8 +140,8 @@ export class Topology {
     const o = this.opts;
     const out: TopologyPort[] = [];
     if ((o.engine ?? 'embedded') === 'hazelcast') {
-      const base = o.memberBasePort ?? 5701;
-      for (let i = 0; i < (o.members ?? 3); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
+      const base = o.memberBasePort ?? DEFAULT_MEMBER_PORT;
+      for (let i = 0; i < (o.members ?? DEFAULT_MEMBER_COUNT); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
     }
     if (this.localBrokers > 0) {
       const base = this.kafkaBasePort;
@@ -145,11 +155,11 @@ export class Topology {
 
   /** Local Kafka brokers this topology starts (0 without Kafka, or with an external cluster). */
   get localBrokers(): number {
-    return this.opts.queue === 'kafka' ? (this.opts.brokers ?? 3) : 0;
+    return this.opts.queue === 'kafka' ? (this.opts.brokers ?? DEFAULT_BROKER_COUNT) : 0;
   }
 
   private get kafkaBasePort(): number {
-    return this.opts.kafkaBasePort ?? 9092;
+    return this.opts.kafkaBasePort ?? DEFAULT_KAFKA_PORT;
   }
 
   private get kafkaControllerBasePort(): number {
@@ -161,7 +171,7 @@ export class Topology {
     if (this.opts.queue !== 'kafka') return undefined;
     if (this.kafka) return [...this.kafka.bootstrap];
     if (this.localBrokers > 0) return Array.from({ length: this.localBrokers }, (_, i) => `${this.host}:${this.kafkaBasePort + i}`);
-    return this.opts.kafkaBrokers ?? ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
+    return this.opts.kafkaBrokers ?? localBrokerAddresses();
   }
 
   private serviceSpecs(common: string[], memberAddrs: string[] = []): ProcSpec[] {
@@ -180,6 +190,44 @@ export class Topology {
     const fport = o.facadePort ?? 8000;
     specs.push({ name: `facade-${fport}`, service: 'facade', port: fport, args: [...common, ...(o.serviceArgs?.facade ?? [])] });
     return specs;
+  }
+
+  private readonly tails = new Map<string, string[]>();
+
+  /** Keeps the line in its process's tail, then passes it on. */
+  private line(name: string, line: string): void {
+    let t = this.tails.get(name);
+    if (!t) this.tails.set(name, (t = []));
+    t.push(line);
+    if (t.length > TAIL_LINES) t.shift();
+    this.opts.onLine?.(name, line);
+  }
+
+  /**
+   * The last lines (up to 200) a process of this topology printed: a service
+   * instance, a member (member-N), a broker (broker-N), or the jar fetches
+   * (hazelcast, kafka). Empty for a name that printed nothing.
+   */
+  tail(name: string): string[] {
+    return [...(this.tails.get(name) ?? [])];
+  }
+
+  /** Names that printed something, in the order they first did. */
+  tailNames(): string[] {
+    return [...this.tails.keys()];
+  }
+
+  private get memberLogDir(): string {
+    return join(this.opts.dataDir, 'hazelcast');
+  }
+
+  /** Where a member's or broker's whole output is written (member-N, broker-N); undefined for other names. */
+  logFile(name: string): string | undefined {
+    const m = /^(member|broker)-(\d+)$/.exec(name);
+    if (!m) return undefined;
+    const i = Number(m[2]) - 1;
+    if (m[1] === 'member') return this.cluster && i < this.cluster.addresses.length ? join(this.memberLogDir, `${name}.log`) : undefined;
+    return this.kafka && i < this.kafka.bootstrap.length ? join(this.opts.dataDir, 'kafka', name, 'broker.log') : undefined;
   }
 
   private readonly pids = new Map<string, PidRecord>();
@@ -214,8 +262,8 @@ export class Topology {
     const failed = clusters.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (engine === 'hazelcast') {
-      const clusterName = o.clusterName ?? 'hazel-lab';
-      memberAddrs = this.cluster ? [...this.cluster.addresses] : (o.hzMembers ?? ['127.0.0.1:5701', '127.0.0.1:5702', '127.0.0.1:5703']);
+      const clusterName = o.clusterName ?? DEFAULT_CLUSTER_NAME;
+      memberAddrs = this.cluster ? [...this.cluster.addresses] : (o.hzMembers ?? localMemberAddresses());
       common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
     }
     if (o.queue === 'kafka') common.push('--queue', 'kafka', '--kafka-brokers', this.kafkaBootstrap!.join(','));
@@ -228,19 +276,20 @@ export class Topology {
 
   private async startMembers(): Promise<void> {
     const o = this.opts;
-    const members = o.members ?? 3;
+    const members = o.members ?? DEFAULT_MEMBER_COUNT;
     if (members <= 0) return;
     const { startCluster } = await import('../engine/hazelcast/cluster.js');
     const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
     // Fetches the member jar with Maven on first use; says what is missing otherwise.
-    const jarPath = await ensureHazelcastJar({ log: (line) => o.onLine?.('hazelcast', line) });
+    const jarPath = await ensureHazelcastJar({ log: (line) => this.line('hazelcast', line) });
     this.cluster = await startCluster({
       jarPath,
       members,
-      basePort: o.memberBasePort ?? 5701,
-      clusterName: o.clusterName ?? 'hazel-lab',
+      basePort: o.memberBasePort ?? DEFAULT_MEMBER_PORT,
+      clusterName: o.clusterName ?? DEFAULT_CLUSTER_NAME,
       host: this.host,
-      onLog: (i, line) => o.onLine?.(`member-${i + 1}`, line),
+      onLog: (i, line) => this.line(`member-${i + 1}`, line),
+      dataLogDir: this.memberLogDir,
       onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
     });
   }
@@ -251,7 +300,7 @@ export class Topology {
     const { startKafkaCluster } = await import('../engine/kafka/cluster.js');
     const { ensureKafkaJars } = await import('../engine/kafka/jars.js');
     // Fetches the broker jars with Maven on first use; says what is missing otherwise.
-    const classpath = await ensureKafkaJars({ log: (line) => o.onLine?.('kafka', line) });
+    const classpath = await ensureKafkaJars({ log: (line) => this.line('kafka', line) });
     const cluster = await startKafkaCluster({
       brokers: this.localBrokers,
       basePort: this.kafkaBasePort,
@@ -261,7 +310,7 @@ export class Topology {
       classpath,
       topic: o.kafkaTopic ?? DEFAULT_KAFKA_TOPIC,
       tieToParent: true,
-      onLog: (i, line) => o.onLine?.(`broker-${i + 1}`, line),
+      onLog: (i, line) => this.line(`broker-${i + 1}`, line),
       onSpawn: (i, pid, marker) => this.record(`broker-${i + 1}`, pid, marker),
     });
     // Stopped while starting: nothing else will stop these.
@@ -290,18 +339,12 @@ export class Topology {
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.once('exit', (code, signal) => {
       if (p.child === child) this.record(p.name, undefined, marker);
-      if (!this.stopped && !this.expectedExit.delete(p.name)) this.opts.onLine?.(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
+      if (!this.stopped && !this.expectedExit.delete(p.name)) this.line(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
     });
-    const tail: string[] = [];
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        this.opts.onLine?.(p.name, line);
-      });
-    }
+    const from = this.tail(p.name).length;
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => this.line(p.name, line));
     await waitReady(p.url, child, this.opts.readyTimeoutMs ?? 30_000).catch((err: Error) => {
-      throw new Error(`${p.name} did not become ready: ${err.message}\n${tail.join('\n')}`);
+      throw new Error(`${p.name} did not become ready: ${err.message}\n${this.tail(p.name).slice(from).slice(-30).join('\n')}`);
     });
   }
 
