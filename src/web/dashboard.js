@@ -171,6 +171,14 @@
     return h('span', { className: 'badge up', testid: 'health' }, 'up');
   }
 
+  /** What part of the history a card lists: a store's newest; a logging instance's own among the log's newest. */
+  function more(inst, state) {
+    if (inst.service === 'logging' && state.log.newestRead) {
+      return `its ${inst.messages.length} among the log's newest ${state.log.newestRead} · ${inst.count} in all`;
+    }
+    return `newest ${inst.messages.length} of ${inst.count}`;
+  }
+
   function card(inst, state) {
     const what = inst.service === 'logging' ? 'logged' : 'consumed';
     const facts = h(
@@ -190,7 +198,7 @@
         ? h('p', { className: 'reason', testid: 'messages-error' }, inst.messagesError)
         : null,
       inst.messages.length ? list : inst.count === 0 ? h('p', { className: 'empty' }, `Nothing ${what} yet.`) : null,
-      inst.count !== null && inst.count > inst.messages.length ? h('p', { className: 'more' }, `newest ${inst.messages.length} of ${inst.count}`) : null,
+      inst.count !== null && inst.count > inst.messages.length ? h('p', { className: 'more', testid: 'more' }, more(inst, state)) : null,
     ];
     return h(
       'article',
@@ -202,15 +210,27 @@
     );
   }
 
+  /**
+   * One bar per instance. Logging and messages counts get a scale each: the
+   * log holds this run's messages while the stores may hold many earlier
+   * ones, and on one scale the smaller group would be slivers.
+   */
   function chart(state) {
     const rows = state.instances.filter((i) => i.service === 'logging' || i.service === 'messages');
     if (rows.length === 0) return [h('p', { className: 'empty' }, 'No instance is registered.')];
-    const max = Math.max(1, ...rows.map((i) => i.count || 0));
     const out = [];
     for (const service of ['logging', 'messages']) {
       const xs = rows.filter((i) => i.service === service);
       if (xs.length === 0) continue;
-      out.push(h('div', { className: `bar-group ${service}` }, service === 'logging' ? 'logged by' : 'consumed by'));
+      const max = Math.max(1, ...xs.map((i) => i.count || 0));
+      out.push(
+        h(
+          'div',
+          { className: `bar-group ${service}`, testid: `bar-group-${service}` },
+          h('span', null, service === 'logging' ? 'logged by' : 'consumed by'),
+          h('span', { className: 'scale', testid: 'bar-scale' }, `scale 0–${max}`),
+        ),
+      );
       for (const i of xs) {
         const fill = h('span', { className: 'fill' });
         fill.style.width = `${((i.count || 0) / max) * 100}%`;
