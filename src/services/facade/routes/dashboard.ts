@@ -10,10 +10,11 @@ import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { DashboardEntry, DashboardEvent, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
 import { NEWEST_MAX, type ConsumedEntry, type LogCountsResponse, type MessagesCountResponse } from '../../../contracts/http.js';
 import type { LogEntry, MessageQueue } from '../../../engine/ports.js';
 import { errorBody } from '../../../shared/http.js';
-import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
+import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
 import type { InstanceCaller } from '../resilience.js';
@@ -41,47 +42,7 @@ export interface DashboardOptions {
   maxText?: number;
 }
 
-/** One message as the page shows it. */
-export interface DashboardEntry {
-  id: string;
-  msg: string;
-  /** loggedAt / consumedAt. */
-  at?: string;
-  /** The text was cut to `maxText` characters. */
-  truncated?: true;
-}
-
-export interface DashboardInstance {
-  service: ServiceName;
-  instance: string;
-  url: string | null;
-  /** False for a logging instance that left the registry but whose entries are in the log. */
-  registered: boolean;
-  heartbeatAt: string | null;
-  heartbeatAgeMs: number | null;
-  breaker: ReturnType<InstanceCaller['breakerState']> | null;
-  health: { status: 'up' | 'down'; reason?: string; ms?: number };
-  /** Full count of what it logged / consumed; null when unknown. */
-  count: number | null;
-  /** The newest entries, newest first (a logging instance's: those among the log's newest `log.newestRead`). */
-  messages: DashboardEntry[];
-  messagesError?: string;
-}
-
-export interface DashboardState {
-  at: string;
-  tookMs: number;
-  /** Depth (items not yet acknowledged), and what the engine says of where the queue lives. */
-  queue: { depth: number | null; error?: string; about?: string[] };
-  registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
-  /**
-   * The log's size, the logging instance it was read from, and how many of
-   * its newest entries were read for the cards' recent messages (each card
-   * shows its own among them).
-   */
-  log: { total: number | null; readFrom: string | null; newestRead?: number; error?: string };
-  instances: DashboardInstance[];
-}
+export type { DashboardEntry, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
 
 /** The only files served under /assets/; nothing else is ever read from disk. */
 const ASSETS: Readonly<Record<string, string>> = {
@@ -402,9 +363,9 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     const push = async () => {
       let data: string;
       try {
-        data = JSON.stringify(await snapshot());
+        data = JSON.stringify((await snapshot()) satisfies DashboardEvent);
       } catch (err) {
-        data = JSON.stringify({ error: reasonOf(err) });
+        data = JSON.stringify({ error: reasonOf(err) } satisfies DashboardEvent);
       }
       if (!open) return;
       res.write(`event: state\ndata: ${data}\n\n`);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
 import { describe, test, type TestContext } from 'node:test';
 import type { Engine, MessageLog, MessageQueue } from '../../../../src/engine/ports.js';
 import type { CallRequest, CallResponse } from '../../../../src/services/facade/caller.js';
@@ -175,6 +178,27 @@ describe('dashboard: page and assets', () => {
     assert.equal(css.statusCode, 200);
     assert.match(String(css.headers['content-type']), /^text\/css; charset=utf-8/);
     assert.equal(css.headers['cache-control'], 'public, max-age=31536000, immutable');
+  });
+
+  test("the page's script is checked: type-checked against src/contracts (tsconfig.web.json, run by npm run typecheck) and linted", async () => {
+    const root = new URL('../../../../', import.meta.url);
+    const js = readFileSync(new URL('src/web/dashboard.js', root), 'utf8');
+    assert.match(js, /^\/\/ @ts-check\n/);
+    assert.match(js, /import\('\.\.\/contracts\/dashboard\.js'\)\.DashboardState/);
+    const web = JSON.parse(readFileSync(new URL('tsconfig.web.json', root), 'utf8')) as { include: string[]; compilerOptions: { checkJs?: boolean; strict?: boolean } };
+    assert.deepEqual(web.include, ['src/web/*.js']);
+    assert.equal(web.compilerOptions.checkJs, true);
+    assert.equal(web.compilerOptions.strict, true);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts.typecheck!, /tsc -p tsconfig\.web\.json/);
+    const eslint = new ESLint({ cwd: fileURLToPath(root) });
+    assert.equal(await eslint.isPathIgnored('src/web/dashboard.js'), false, 'ESLint checks the page');
+    // The rule that keeps data out of HTML is on for the page.
+    const [report] = await eslint.lintText("'use strict';\ndocument.body.innerHTML = 'x';\n", { filePath: 'src/web/dashboard.js' });
+    assert.deepEqual(
+      report!.messages.map((m) => m.ruleId),
+      ['no-restricted-properties'],
+    );
   });
 
   test('only the known asset names are served: traversal and other files → 404', async (t) => {
