@@ -83,6 +83,9 @@ const groupKey = (kind: 'r' | 'a') => `${kind}:${randomUUID()}`;
 export class DeliveryLedger {
   private readonly records = new TurnBatch<LedgerRecord>((b) => settleAll(b, this.kv.set(groupKey('r'), { records: b.map((w) => w.value) })));
   private readonly acks = new TurnBatch<string>((b) => settleAll(b, this.kv.set(groupKey('a'), { acks: b.map((w) => w.value), at: Date.now() })));
+  /** The count read now running, and the one callers that came meanwhile wait for. */
+  private counting: Promise<number> | undefined;
+  private nextCount: Promise<number> | undefined;
 
   constructor(private readonly kv: KvMap<LedgerEntry>) {}
 
@@ -130,11 +133,30 @@ export class DeliveryLedger {
    * offered again. One read of the whole ledger (its size is what the
    * reconciler has not tidied yet: a couple of scans' worth, or the backlog).
    */
-  async unacknowledged(): Promise<number> {
-    const { groups, acked } = readLedger(await this.kv.entries());
-    const open = new Set<string>();
-    for (const g of groups) for (const r of g.records) if (!acked.has(r.item.id)) open.add(r.item.id);
-    return open.size;
+  unacknowledged(): Promise<number> {
+    // Callers that come while a read runs share the next one, which starts after it: each answer is read
+    // after its call was made, and one read runs at a time however many callers (dashboard viewers, gauges).
+    if (!this.counting) return this.countNow();
+    const next = () => {
+      this.nextCount = undefined;
+      return this.countNow();
+    };
+    return (this.nextCount ??= this.counting.then(next, next));
+  }
+
+  private countNow(): Promise<number> {
+    const run = (async () => {
+      const { groups, acked } = readLedger(await this.kv.entries());
+      const open = new Set<string>();
+      for (const g of groups) for (const r of g.records) if (!acked.has(r.item.id)) open.add(r.item.id);
+      return open.size;
+    })();
+    this.counting = run;
+    const done = () => {
+      if (this.counting === run) this.counting = undefined;
+    };
+    run.then(done, done);
+    return run;
   }
 }
 

@@ -107,6 +107,20 @@ for (const [label, make] of [
       assert.equal(await ledger.unacknowledged(), 0, 'and after the scans tidied');
     });
 
+    it('concurrent counts share reads of the ledger, and each is read after it was asked', async () => {
+      const { q, kv, ledger } = setup();
+      let reads = 0;
+      const counted = new DeliveryLedger({ ...kv, entries: async () => (reads++, kv.entries()) });
+      for (const id of ['c1', 'c2', 'c3']) assert.equal(await ledger.recordAndOffer(item(id, 0), q, 100), true);
+      assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => counted.unacknowledged())), Array(10).fill(3));
+      assert.equal(reads, 2, 'the first read, and one more for every caller that came while it ran');
+      // A count still running when the acknowledgement lands may or may not see it; one asked after it does.
+      const running = counted.unacknowledged();
+      await ledger.ack('c1');
+      assert.equal(await counted.unacknowledged(), 2, 'a count asked after the acknowledgement sees it');
+      assert.ok([2, 3].includes(await running));
+    });
+
     it('an acknowledgement that lands before its record still matches it', async () => {
       const { q, kv, ledger, rec } = setup();
       const early = item('early', 5000);
