@@ -11,7 +11,7 @@ import { startKafkaCluster, type KafkaCluster } from '../../src/engine/kafka/clu
 import { errorText } from '../../src/engine/kafka/client-fixes.js';
 import { KafkaQueue, partitionOfTag, type KafkaQueueOptions } from '../../src/engine/kafka/kafka-queue.js';
 import { findFreePorts } from '../../src/lib/net.js';
-import type { QueueItem } from '../../src/engine/ports.js';
+import { QUEUE_PROMISES, type QueueItem } from '../../src/engine/ports.js';
 import { kafkaSkip } from '../helpers/kafka-gate.js';
 import { leasedQueueContract, receiveIds, type ClosableQueue } from './leased-queue-contract.js';
 
@@ -75,8 +75,8 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, bound
 leasedQueueContract(
   'kafka (3 brokers)',
   {
+    promises: QUEUE_PROMISES.kafka,
     open: async (name, o) => queue(name, { capacity: o.capacity, leaseMs: o.leaseMs, partitions: o.ordered ? 1 : 6 }),
-    // Kafka keeps order per partition only: items are keyed by id and spread over the partitions.
     orderKey: (d) => `partition ${partitionOfTag(d.tag)}`,
     settle: async (qs: ClosableQueue[]) => {
       const ks = qs as KafkaQueue[];

@@ -77,7 +77,8 @@ const CLOSE_TIMEOUT_MS = 5000;
  *   Whole-log reads and pages are served from a LogMirror (a local ordered copy fed by
  *   the map's events, checked against the map's size on every read); so are the
  *   newest entries and the count per logging instance, which the mirror keeps as entries arrive.
- * - queue(name): IQueue<JSON>; its bound is the member config's max-size.
+ * - queue(name): IQueue<JSON>; its bound is the member config's max-size (items waiting, not
+ *   those taken and not yet acknowledged); depth counts both, from the delivery ledger.
  * - kv(name): IMap<key, JSON> with per-entry TTL.
  *
  * Values are JSON strings: every JS string survives (incl. \u0000 and emoji), and
@@ -125,6 +126,11 @@ export class HazelcastEngine implements Engine {
   /** The member that owns this queue's partition ('host:port'), if the client knows the partition table yet. */
   async queueOwner(name: string): Promise<string | undefined> {
     return partitionOwnerAddress(await this.ready(), name);
+  }
+
+  /** Items waiting in the queue's IQueue: depth() without those taken and not yet acknowledged (what a promoted backup holds; tests and diagnostics). */
+  async queueWaiting(name: string): Promise<number> {
+    return this.call(async (c) => (await c.getQueue<string>(name)).size());
   }
 
   log(name: string): MessageLog {
@@ -278,7 +284,9 @@ export class HazelcastEngine implements Engine {
       ack: async (deliveries) => {
         await Promise.all(deliveries.map((d) => ledger.ack(d.tag)));
       },
-      depth: () => onQueue((q) => q.size()),
+      // Waiting and leased alike: the ledger holds every item offered and not acknowledged (the IQueue's size
+      // would leave out the items taken and not yet acknowledged). Not on the offer path: the members keep the bound.
+      depth: () => ledger.unacknowledged(),
       describe: async () => {
         const owner = await this.queueOwner(name).catch(() => undefined);
         // Members are numbered as configured (the lab's member i), so `kill-member N` can target the owner.
