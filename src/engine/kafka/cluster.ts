@@ -14,7 +14,7 @@ import { portInUse } from '../../lib/net.js';
 import { runCommand } from '../../lib/maven.js';
 import { slotWaiter } from '../../lib/slot-wait.js';
 import { guardUnknownBroker } from './client-fixes.js';
-import { groupLagOf, partitionStates, type GroupLag, type PartitionState } from './offsets.js';
+import { ensureTopic as ensureTopicOn, groupLagOf, partitionStates, type GroupLag, type PartitionState } from './admin.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
 
 export interface StartKafkaOptions {
@@ -68,8 +68,8 @@ export interface BrokerInfo {
   started: boolean;
 }
 
-export { groupLagOf } from './offsets.js';
-export type { GroupLag, MemberLag, PartitionState } from './offsets.js';
+export { groupLagOf } from './admin.js';
+export type { GroupLag, MemberLag, PartitionState } from './admin.js';
 
 export interface KafkaCluster {
   /** 'host:port' of every broker slot, running or not; index i is node i+1. */
@@ -409,23 +409,8 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     return ps.length > 0 && ps.every((p) => p.leader >= 0 && p.replicas.every((r) => !live.has(r) || p.isr.includes(r)));
   };
 
-  const ensureTopic = async (t: string) => {
-    await withAdmin(async (admin) => {
-      const topics = await admin.listTopics();
-      if (topics.includes(t)) return;
-      try {
-        await admin.createTopics({
-          topics: [t],
-          partitions: partitionsWanted,
-          replicas: rf,
-          configs: [{ name: 'min.insync.replicas', value: String(minIsr) }],
-        });
-      } catch (e) {
-        // Another starter may have created it in between.
-        if (!(await admin.listTopics()).includes(t)) throw e;
-      }
-    });
-  };
+  const ensureTopic = (t: string) =>
+    withAdmin((admin) => ensureTopicOn(admin, { topic: t, partitions: partitionsWanted, replicationFactor: rf, minInsyncReplicas: minIsr }));
 
   const onExit = () => slots.forEach((s) => signal(s, 'SIGKILL'));
   process.once('exit', onExit);
