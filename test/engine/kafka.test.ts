@@ -166,6 +166,9 @@ describe('kafka queue: partitions and broker failure', { skip }, () => {
     const isr = await cluster!.partitions(`t-${name}`);
     assert.ok(isr.every((p) => p.isr.includes(victimNode)), 'the restarted broker is back in every ISR');
     console.log(`# broker ${victimNode} back in every ISR ${Date.now() - t1} ms after restart`);
+    // The brokers move leadership back to each partition's preferred replica (auto leader rebalance, checked every 5 s).
+    await until('every leader back on its preferred replica', async () => (await cluster!.partitions(`t-${name}`)).every((p) => p.leader === p.replicas[0]));
+    console.log(`# leaders back on their preferred replicas ${Date.now() - t1} ms after restart`);
     await until('depth 0', async () => (await b.depth()) === 0);
   });
 

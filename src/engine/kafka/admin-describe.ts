@@ -87,6 +87,12 @@ function unconsumedLine(d: QueueDescription, now: number): string {
   return `partitions without a live consumer: ${parts.join(', ')}`;
 }
 
+/** Leaders away from their preferred replica (the first listed): after a failover, until the brokers move them back. */
+function preferredLine(d: QueueDescription): string {
+  const away = d.partitions.filter((p) => p.leader >= 0 && p.replicas[0] !== undefined && p.leader !== p.replicas[0]);
+  return `leaders on their preferred replicas: ${away.length ? `all but ${away.map((p) => `p${p.partition} (${node(p.leader)}, preferred ${node(p.replicas[0]!)})`).join(', ')}` : 'all'}`;
+}
+
 /** The adapter's lines: one per fact. */
 export function summaryLines(d: QueueDescription, now = Date.now()): string[] {
   const leads = new Map<number, number[]>();
@@ -107,10 +113,9 @@ export function psLines(d: QueueDescription, now = Date.now()): string[] {
   const lines = [`topic ${d.topic}: ${d.partitions.length} partitions`];
   for (const p of d.partitions) {
     const out = p.replicas.filter((r) => !p.isr.includes(r));
-    const preferred = p.replicas[0];
-    const moved = preferred !== undefined && p.leader >= 0 && p.leader !== preferred ? ` (preferred ${node(preferred)})` : '';
-    lines.push(`  partition ${p.partition}: leader ${node(p.leader)}${moved}, in-sync ${p.isr.join(',') || 'none'}${out.length ? ` (out of sync: ${out.join(',')})` : ''}`);
+    lines.push(`  partition ${p.partition}: leader ${node(p.leader)}, in-sync ${p.isr.join(',') || 'none'}${out.length ? ` (out of sync: ${out.join(',')})` : ''}`);
   }
+  lines.push(preferredLine(d));
   const members = d.lag.members.map((m) => `${m.clientId} ${m.lag} (partitions ${m.partitions.join(',') || 'none'})`);
   lines.push(`group ${d.group} (${d.lag.state.toLowerCase()}) lag: ${members.length ? members.join(', ') : 'no consumer'}${d.lag.unassignedLag ? `; unassigned ${d.lag.unassignedLag}` : ''}`);
   lines.push(unconsumedLine(d, now));

@@ -231,6 +231,15 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       'broker.heartbeat.interval.ms=500',
       // The default 128 MiB dedupe buffer is allocated on the heap: with -Xmx128m the broker dies at start.
       'log.cleaner.dedupe.buffer.size=8388608',
+      // A small machine: the group offsets topic with 3 partitions instead of 50 (× 3 replicas), and the
+      // controller's no-op metadata record every 5 s instead of every 0.5 s when idle.
+      'offsets.topic.num.partitions=3',
+      'metadata.max.idle.interval.ms=5000',
+      // Leaders back on their preferred replicas soon after a broker returns (and at start, after an earlier
+      // run left them elsewhere): checked every 5 s instead of 300 s, any imbalance counts (default 10 %).
+      'auto.leader.rebalance.enable=true',
+      'leader.imbalance.check.interval.seconds=5',
+      'leader.imbalance.per.broker.percentage=0',
       '',
     ].join('\n');
 

@@ -41,6 +41,8 @@ export interface ConsumerSessionOptions {
   onRecord: (m: Record) => void;
   /** The group's assignment of this topic's partitions to this member, after each join. */
   onAssigned: (partitions: number[]) => void;
+  /** The group is rebalancing and this member rejoins: what is acknowledged should be committed now, while the old assignment still holds. */
+  onRebalance?: () => void;
   /** Runs before the first join (creating the topic when missing). */
   beforeJoin?: () => Promise<void>;
   onError?: (what: string, err: unknown) => void;
@@ -139,6 +141,9 @@ export class ConsumerSession {
       const mine: number[] = [];
       for (const a of payload.assignments ?? []) if (a.topic === this.o.topic) mine.push(...a.partitions);
       this.o.onAssigned(mine);
+    });
+    consumer.on('consumer:group:rebalance', () => {
+      if (consumer === this.consumer) this.o.onRebalance?.();
     });
     consumer.on('consumer:heartbeat:error', (payload) => {
       if (consumer !== this.consumer) return;

@@ -133,6 +133,8 @@ export class KafkaQueue implements MessageQueue {
       timing: consumerTiming(o.sessionTimeoutMs ?? 6000),
       onRecord: (m) => this.onRecord(m),
       onAssigned: (ps) => this.onAssigned(ps),
+      // A partition that moves is read by its next member from the committed offset: commit before it moves.
+      onRebalance: () => void this.committer.flush(),
       beforeJoin: () => this.ensureTopic(),
       onError: o.onError,
     });
