@@ -73,26 +73,12 @@ export interface BedState extends NetPlan {
 }
 
 /**
- * Settings across hosts. In the first seconds of a partition, before the
- * members notice (hazelcast.max.no.heartbeat.seconds, 8), every call whose
- * partition lives on the cut-off member waits, from any client on the other
- * side, until the members drop it and promote its backups (measured: up to
- * ~10 s). So:
- * - the facade's attempt timeout is longer than that wait: with the default
- *   1 s it gave up on healthy logging instances, opened all their breakers,
- *   and failed 13–28 % of POSTs then; now they are only slow;
- * - registry entries outlive a heartbeat that waits that long (a beat every
- *   third of the TTL: TTL/3 + 10 s < TTL): with the default 3 s, the entries
- *   of logging-1 and -2 lapsed when their keys lived on the cut-off member,
- *   and the facade answered "no logging instance is registered" to 31 % of
- *   POSTs. A crashed instance then stays listed up to 20 s; the facade's
- *   breaker skips it meanwhile.
+ * Settings across hosts: the `lan` profile (longer attempt timeout, deadline
+ * and registry TTL; see PROFILES in shared/common-config.ts and
+ * docs/operations.md). With the one-machine defaults 13–31 % of POSTs failed
+ * during a partition here.
  */
-export const NETWORK_ARGS: Partial<Record<ServiceKind, string[]>> = {
-  facade: ['--attempt-timeout-ms', '10000', '--request-deadline-ms', '15000', '--registry-ttl-ms', '20000'],
-  logging: ['--registry-ttl-ms', '20000'],
-  messages: ['--registry-ttl-ms', '20000'],
-};
+export const NETWORK_ARGS: readonly string[] = ['--profile', 'lan'];
 
 export const DEFAULT_PLAN: NetPlan = { prefix: 'hlab', subnet: '10.203.0', hosts: 4 };
 export const stateFile = (stateDir: string) => join(stateDir, 'state.json');
@@ -265,7 +251,7 @@ export class HostBed {
     // Logging i and messages i prefer the member on their own host.
     if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
     if (this.queueName !== undefined) args.push('--queue-name', this.queueName);
-    args.push(...(NETWORK_ARGS[p.kind as ServiceKind] ?? []));
+    args.push(...NETWORK_ARGS);
     args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
     return args;
   }
