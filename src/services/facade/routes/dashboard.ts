@@ -25,6 +25,8 @@ export interface DashboardDeps {
   calls: InstanceCaller;
   /** Registry TTL; an older heartbeat is shown as stale. Default 3000. */
   registryTtlMs?: number;
+  /** What the engine's cluster is waiting for (Engine.waiting); absent on engines without a cluster. */
+  waiting?: (() => Promise<string[]>) | undefined;
 }
 
 export interface DashboardOptions {
@@ -75,6 +77,8 @@ export interface DashboardState {
   registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
   log: { total: number | null; readFrom: string | null; error?: string };
   instances: DashboardInstance[];
+  /** What the cluster is waiting for, one line each (e.g. a member not answering, not yet declared gone); present on a cluster engine. */
+  cluster?: { waiting: string[] };
 }
 
 /** The only files served under /assets/; nothing else is ever read from disk. */
@@ -255,6 +259,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     const now = Date.now();
     const records = [...deps.directory.all()];
     const logging = records.filter((r) => r.service === 'logging');
+    const waiting = deps.waiting?.().catch((err: unknown) => [`cluster: ${reasonOf(err)}`]);
     const [health, log, stores, depth] = await Promise.all([
       Promise.all(records.map(probe)),
       logging.length === 0
@@ -330,6 +335,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       registry,
       log: logOk ? { total: logOk.total, readFrom: logOk.readFrom } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
+      ...(waiting ? { cluster: { waiting: await waiting } } : {}),
     };
   }
 
