@@ -360,9 +360,9 @@ async function stopChild(r: Running, graceMs: number): Promise<void> {
 }
 
 /** GET with a short timeout: a member or service on a cut-off host may not answer at all. */
-export async function probe(url: string, timeoutMs = 2000): Promise<{ ok: boolean; status?: number; detail: string; body?: unknown }> {
+export async function probe(url: string, timeoutMs = 2000, headers?: Record<string, string>): Promise<{ ok: boolean; status?: number; detail: string; body?: unknown }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(headers ? { headers } : {}) });
     const text = await res.text();
     let body: unknown = text;
     try {
@@ -377,10 +377,50 @@ export async function probe(url: string, timeoutMs = 2000): Promise<{ ok: boolea
   }
 }
 
-/** One line per process of a bed, with where it runs and how it is doing now; for `status` and `up`. */
-export async function describeBed(state: BedState): Promise<string[]> {
+/**
+ * Bound of each probe of `status`. Members busy detecting a partition took
+ * longer than 1.5 s to answer their health check, which then read as "not
+ * answering" for the healthy side.
+ */
+export const STATUS_PROBE_MS = 5000;
+
+/** How a member's health reads: how many members it sees of how many, and what that means for writes. */
+export function memberLine(h: Partial<MemberHealth>, members: number): string {
+  const majority = Math.floor(members / 2) + 1;
+  const sees = h.clusterSize ?? 0;
+  const head = `${h.nodeState ?? '?'}, sees ${sees} of ${members} members`;
+  if (sees < majority) return `${head}: in the minority — writes refused (split-brain protection needs ${majority})`;
+  if (h.clusterSafe && !h.migrationQueueSize) return `${head}, safe (backups in sync)`;
+  return `${head}, not safe yet (${h.migrationQueueSize ?? '?'} migration(s) queued: a crash now can lose what is moving)`;
+}
+
+/**
+ * What `status` and `up` print: each process with where it runs and how it
+ * answers now (fresh probes, all at once, each bounded by STATUS_PROBE_MS),
+ * the faults in force, the queue's owner and what the cluster waits for (as
+ * the facade sees them), the totals logged and consumed, and the ports.
+ */
+export async function describeBed(state: BedState, stateDir: string): Promise<string[]> {
+  let token: string | undefined;
+  try {
+    token = readFileSync(join(stateDir, 'token'), 'utf8').trim();
+  } catch {
+    // Readable by root alone: the totals say so.
+  }
+  const internal = token ? { [INTERNAL_TOKEN_HEADER]: token } : undefined;
+  const members = state.processes.filter((p) => p.kind === 'member').length;
+  const facade = state.processes.find((p) => p.kind === 'facade');
+  const t0 = new Date();
+  const [health, dashboard, logCounts, storeCounts] = await Promise.all([
+    Promise.all(state.processes.map((p) => probe(p.kind === 'member' ? `http://${p.address}/hazelcast/health` : `http://${p.address}/health/ready`, STATUS_PROBE_MS))),
+    facade ? probe(`http://${facade.address}/dashboard/state`, 2 * STATUS_PROBE_MS) : undefined,
+    Promise.all(state.processes.filter((p) => p.kind === 'logging').map(async (p) => ({ p, r: internal ? await probe(`http://${p.address}/log/count`, STATUS_PROBE_MS, internal) : undefined }))),
+    Promise.all(state.processes.filter((p) => p.kind === 'messages').map(async (p) => ({ p, r: internal ? await probe(`http://${p.address}/messages/count`, STATUS_PROBE_MS, internal) : undefined }))),
+  ]);
+
   const lines: string[] = [];
   lines.push(`bed '${state.prefix}' on ${state.subnet}.0/24 (this machine is ${controlAddress(state)}), run by pid ${state.pid}${pidAlive(state.pid) ? '' : ' (gone)'}, since ${state.startedAt}`);
+  lines.push(`probed at ${t0.toISOString().slice(11, 19)} UTC, each answer within ${STATUS_PROBE_MS / 1000} s`);
   for (let h = 1; h <= state.hosts; h++) {
     const faults = (() => {
       try {
@@ -390,18 +430,41 @@ export async function describeBed(state: BedState): Promise<string[]> {
       }
     })();
     lines.push(`host ${h}  ${hostAddress(state, h).padEnd(13)} ${faults.length ? `[${faults.join(', ')}]` : ''}`);
-    for (const p of state.processes.filter((x) => x.host === h)) {
-      const url = p.kind === 'member' ? `http://${p.address}/hazelcast/health` : `http://${p.address}/health/ready`;
-      const r = await probe(url, 1500);
+    state.processes.forEach((p, i) => {
+      if (p.host !== h) return;
+      const r = health[i]!;
       let how: string;
       if (p.kind === 'member') {
         const b = r.body as Partial<MemberHealth> | undefined;
-        how = r.ok && b ? `${b.nodeState ?? '?'}, sees ${b.clusterSize ?? '?'} member(s), ${b.clusterSafe ? 'safe' : 'not safe'}` : `not answering (${r.detail})`;
+        how = r.ok && b && typeof b === 'object' ? memberLine(b, members) : `not answering (${r.detail})`;
       } else {
         how = r.ok ? 'ready' : `not ready (${r.detail})`;
       }
       lines.push(`  ${p.name.padEnd(11)} ${(p.kind === 'member' ? p.address : `http://${p.address}`).padEnd(26)} ${how}`);
-    }
+    });
   }
+
+  // The facade is a client of the cluster: it knows the queue's owner and whether the cluster waits on a member.
+  const d = dashboard?.ok ? (dashboard.body as { queue?: { about?: string[] }; cluster?: { waiting?: string[] } }) : undefined;
+  if (!d) lines.push(`facade: no cluster view (${dashboard?.detail ?? 'no facade'})`);
+  for (const l of d?.queue?.about ?? []) lines.push(l);
+  for (const w of d?.cluster?.waiting ?? []) lines.push(`waiting: ${w}`);
+
+  const count = (r: { ok: boolean; body?: unknown } | undefined) => (r?.ok && typeof (r.body as { count?: unknown })?.count === 'number' ? (r.body as { count: number }).count : undefined);
+  if (!internal) {
+    lines.push(`totals: unknown (the internal token in ${join(stateDir, 'token')} is readable by root alone)`);
+  } else {
+    const logged = logCounts.find((x) => count(x.r) !== undefined);
+    const stores = storeCounts.map(({ p, r }) => ({ name: p.name, n: count(r), detail: r?.detail }));
+    const consumed = stores.reduce((n, s) => n + (s.n ?? 0), 0);
+    const unknown = stores.filter((s) => s.n === undefined);
+    lines.push(
+      `totals: ${logged ? `${count(logged.r)} logged (the log, read from ${logged.p.name})` : 'logged unknown (no logging instance answered)'}, ` +
+        `${unknown.length ? '≥ ' : ''}${consumed} consumed (${stores.map((s) => `${s.name} ${s.n ?? `? ${s.detail ?? ''}`.trim()}`).join(', ')}; a message consumed by both stores counts twice)`,
+    );
+  }
+  lines.push(
+    `ports: facade ${PORTS.facade} (public API and dashboard), logging ${PORTS.logging} and messages ${PORTS.messages} (internal: send the token in ${join(stateDir, 'token')} as ${INTERNAL_TOKEN_HEADER}), members ${MEMBER_PORT}`,
+  );
   return lines;
 }
