@@ -391,7 +391,8 @@ export function memberLine(h: Partial<MemberHealth>, members: number): string {
   const head = `${h.nodeState ?? '?'}, sees ${sees} of ${members} members`;
   if (sees < majority) return `${head}: in the minority — writes refused (split-brain protection needs ${majority})`;
   if (h.clusterSafe && !h.migrationQueueSize) return `${head}, safe (backups in sync)`;
-  return `${head}, not safe yet (${h.migrationQueueSize ?? '?'} migration(s) queued: a crash now can lose what is moving)`;
+  const queued = h.migrationQueueSize ? `, ${h.migrationQueueSize} migration(s) queued` : '';
+  return `${head}, not safe (backups not in sync${queued}: a crash now can lose data)`;
 }
 
 /**
@@ -430,15 +431,17 @@ export async function describeBed(state: BedState, stateDir: string): Promise<st
       }
     })();
     lines.push(`host ${h}  ${hostAddress(state, h).padEnd(13)} ${faults.length ? `[${faults.join(', ')}]` : ''}`);
+    // This machine is cut off from a faulty host too (a partitioned host still reaches the facade's alone): say so rather than blame the process.
+    const unreachable = faults.some((f) => f === 'partitioned' || f === 'link down' || f === 'no link') ? `; host ${h} is ${faults.join(', ')}: this machine cannot reach it${faults.includes('partitioned') ? ", the facade's host can" : ''}` : '';
     state.processes.forEach((p, i) => {
       if (p.host !== h) return;
       const r = health[i]!;
       let how: string;
       if (p.kind === 'member') {
         const b = r.body as Partial<MemberHealth> | undefined;
-        how = r.ok && b && typeof b === 'object' ? memberLine(b, members) : `not answering (${r.detail})`;
+        how = r.ok && b && typeof b === 'object' ? memberLine(b, members) : `not answering (${r.detail}${r.status === undefined ? unreachable : ''})`;
       } else {
-        how = r.ok ? 'ready' : `not ready (${r.detail})`;
+        how = r.ok ? 'ready' : `not ready (${r.detail}${r.status === undefined ? unreachable : ''})`;
       }
       lines.push(`  ${p.name.padEnd(11)} ${(p.kind === 'member' ? p.address : `http://${p.address}`).padEnd(26)} ${how}`);
     });

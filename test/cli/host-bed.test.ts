@@ -8,6 +8,7 @@ test('memberLine: a member seeing fewer than a majority is in the minority, not 
   assert.equal(memberLine({ ...h, clusterSize: 1 }, 3), 'ACTIVE, sees 1 of 3 members: in the minority — writes refused (split-brain protection needs 2)');
   assert.equal(memberLine({ ...h, clusterSize: 2 }, 3), 'ACTIVE, sees 2 of 3 members, safe (backups in sync)');
   assert.equal(memberLine({ ...h, clusterSize: 3 }, 3), 'ACTIVE, sees 3 of 3 members, safe (backups in sync)');
-  assert.equal(memberLine({ ...h, clusterSize: 3, clusterSafe: false, migrationQueueSize: 4 }, 3), 'ACTIVE, sees 3 of 3 members, not safe yet (4 migration(s) queued: a crash now can lose what is moving)');
+  assert.equal(memberLine({ ...h, clusterSize: 3, clusterSafe: false, migrationQueueSize: 4 }, 3), 'ACTIVE, sees 3 of 3 members, not safe (backups not in sync, 4 migration(s) queued: a crash now can lose data)');
+  assert.equal(memberLine({ ...h, clusterSize: 3, clusterSafe: false }, 3), 'ACTIVE, sees 3 of 3 members, not safe (backups not in sync: a crash now can lose data)');
   assert.match(memberLine({ ...h, clusterSize: 2 }, 5), /sees 2 of 5 members: in the minority — writes refused \(split-brain protection needs 3\)/);
 });

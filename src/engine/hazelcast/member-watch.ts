@@ -39,23 +39,36 @@ export class MemberWatch {
     this.now = o.now ?? Date.now;
   }
 
-  /** Probes every listed member once; one line per member the cluster is waiting on (none when all is well). */
+  /**
+   * Probes every listed member once; one line per member the cluster is
+   * waiting on (none when all is well). When no listed member answers, one
+   * line says so: during a partition's detection window the members on both
+   * sides are busy (measured: their health checks took over 1.5 s), so
+   * naming each as the silent one would mislead.
+   */
   async check(): Promise<string[]> {
-    const listed = [...(await this.o.listed())];
+    const listed = [...(await this.o.listed())].sort((a, b) => this.indexOf(a) - this.indexOf(b));
     const t = this.now();
-    const answers = await Promise.all(listed.map((a) => this.o.probe(a, this.o.probeTimeoutMs ?? 1500).catch(() => undefined)));
+    const timeoutMs = this.o.probeTimeoutMs ?? 1500;
+    const answers = await Promise.all(listed.map((a) => this.o.probe(a, timeoutMs).catch(() => undefined)));
     for (const a of [...this.silentSince.keys()]) if (!listed.includes(a)) this.silentSince.delete(a);
+    const silentFor = (address: string) => {
+      const since = this.silentSince.get(address) ?? t;
+      this.silentSince.set(address, since);
+      return Math.round((this.now() - since) / 1000);
+    };
+    const bound = this.o.heartbeatTimeoutS === undefined ? 'its heartbeat timeout' : `up to ${this.o.heartbeatTimeoutS} s without a heartbeat`;
     const majority = Math.floor(this.o.configured.length / 2) + 1;
+    if (listed.length > 1 && answers.every((a) => a === undefined)) {
+      const s = Math.max(...listed.map(silentFor));
+      return [`no member answers within ${timeoutMs / 1000} s (all ${listed.length} listed) for ${s} s — the cluster is stalled: a member it cannot reach is declared gone after ${bound}; calls whose partition is there wait`];
+    }
     const lines: string[] = [];
     listed.forEach((address, i) => {
       const answer = answers[i];
       const name = this.nameOf(address);
       if (answer === undefined) {
-        const since = this.silentSince.get(address) ?? t;
-        this.silentSince.set(address, since);
-        const s = Math.round((this.now() - since) / 1000);
-        const bound = this.o.heartbeatTimeoutS === undefined ? 'its heartbeat timeout' : `up to ${this.o.heartbeatTimeoutS} s without a heartbeat`;
-        lines.push(`${name} not answering for ${s} s — the cluster waits ${bound} to declare it gone; writes whose primary is there wait`);
+        lines.push(`${name} not answering for ${silentFor(address)} s — the cluster waits ${bound} to declare it gone; writes whose primary is there wait`);
         return;
       }
       this.silentSince.delete(address);
@@ -64,6 +77,11 @@ export class MemberWatch {
       }
     });
     return lines;
+  }
+
+  private indexOf(address: string): number {
+    const i = this.o.configured.indexOf(address);
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   }
 
   private nameOf(address: string): string {

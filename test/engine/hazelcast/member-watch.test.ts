@@ -49,6 +49,23 @@ describe('MemberWatch: when the cluster waits for a member to be declared gone',
     assert.deepEqual(await watch.check(), [], 'answering again: nothing to say');
   });
 
+  test('no listed member answers: one line for the stalled cluster, not each member named as the silent one; listed in the configured order', async () => {
+    const { w, watch } = fake();
+    for (const a of M) w.answers.set(a, undefined);
+    assert.deepEqual(await watch.check(), [
+      'no member answers within 1.5 s (all 3 listed) for 0 s — the cluster is stalled: a member it cannot reach is declared gone after up to 8 s without a heartbeat; calls whose partition is there wait',
+    ]);
+    w.now += 4000;
+    assert.match((await watch.check())[0]!, /all 3 listed\) for 4 s/);
+    // Declared gone: the other two answer again, in the configured order whatever the client's order.
+    w.listed = [M[1]!, M[0]!, M[2]!];
+    w.answers.set(M[0]!, { clusterSize: 2 });
+    w.answers.set(M[1]!, { clusterSize: 2 });
+    const lines = await watch.check();
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^member-3 \(10\.0\.0\.3:5701\) not answering for 4 s/);
+  });
+
   test('a member that sees fewer than a majority is in the minority and refuses writes', async () => {
     const { w, watch } = fake();
     w.answers.set(M[2]!, { clusterSize: 1 });
