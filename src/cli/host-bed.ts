@@ -431,8 +431,8 @@ export async function describeBed(state: BedState, stateDir: string): Promise<st
       }
     })();
     lines.push(`host ${h}  ${hostAddress(state, h).padEnd(13)} ${faults.length ? `[${faults.join(', ')}]` : ''}`);
-    // This machine is cut off from a faulty host too (a partitioned host still reaches the facade's alone): say so rather than blame the process.
-    const unreachable = faults.some((f) => f === 'partitioned' || f === 'link down' || f === 'no link') ? `; host ${h} is ${faults.join(', ')}: this machine cannot reach it${faults.includes('partitioned') ? ", the facade's host can" : ''}` : '';
+    // A host whose link is down is out of this machine's reach too: say so rather than blame the process. (A partitioned one is not: this machine's address is not cut off.)
+    const unreachable = faults.some((f) => f === 'link down' || f === 'no link') ? `; host ${h} is ${faults.join(', ')}: this machine cannot reach it` : '';
     state.processes.forEach((p, i) => {
       if (p.host !== h) return;
       const r = health[i]!;

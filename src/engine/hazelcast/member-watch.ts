@@ -25,7 +25,11 @@ export interface MemberWatchOptions {
   probe: (address: string, timeoutMs: number) => Promise<MemberAnswer | undefined>;
   /** How long the members wait without a heartbeat before declaring one gone; undefined when unknown. */
   heartbeatTimeoutS: number | undefined;
-  /** Bound of each probe. Default 1500. */
+  /**
+   * Bound of each probe. Default 4000: while the members detect a partition
+   * their health checks took 1.5–5 s on the bed; a shorter bound calls
+   * every member silent.
+   */
   probeTimeoutMs?: number;
   now?: () => number;
 }
@@ -43,13 +47,12 @@ export class MemberWatch {
    * Probes every listed member once; one line per member the cluster is
    * waiting on (none when all is well). When no listed member answers, one
    * line says so: during a partition's detection window the members on both
-   * sides are busy (measured: their health checks took over 1.5 s), so
-   * naming each as the silent one would mislead.
+   * sides are busy, so naming each as the silent one would mislead.
    */
   async check(): Promise<string[]> {
     const listed = [...(await this.o.listed())].sort((a, b) => this.indexOf(a) - this.indexOf(b));
     const t = this.now();
-    const timeoutMs = this.o.probeTimeoutMs ?? 1500;
+    const timeoutMs = this.o.probeTimeoutMs ?? 4000;
     const answers = await Promise.all(listed.map((a) => this.o.probe(a, timeoutMs).catch(() => undefined)));
     for (const a of [...this.silentSince.keys()]) if (!listed.includes(a)) this.silentSince.delete(a);
     const silentFor = (address: string) => {
