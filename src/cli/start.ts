@@ -226,6 +226,7 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
         }
       : {}),
     ...(topo.opts.queue === 'kafka' ? { kafkaQueue: async () => kafkaQueueLines(topo, (kafkaWatch ??= new (await import('../engine/kafka/admin-describe.js')).ConsumerWatch())) } : {}),
+    ...(hzMembers ? { waiting: async () => (await client()).waiting() } : {}),
   });
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => void shell.submit(line));

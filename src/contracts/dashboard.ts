@@ -53,6 +53,8 @@ export interface DashboardState {
    */
   log: { total: number | null; readFrom: string | null; newestRead?: number; error?: string };
   instances: DashboardInstance[];
+  /** What the cluster is waiting for, one line each (e.g. a member not answering, not yet declared gone); present on a cluster engine. */
+  cluster?: { waiting: string[] };
 }
 
 /** The data of one `state` event on /dashboard/events: the snapshot, or why there is none. */

@@ -193,6 +193,12 @@ export interface Engine {
   kv<V>(name: string): KvMap<V>;
   /** Resolves when the engine answers; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /**
+   * What the engine's cluster is waiting for now, one line each (e.g. a
+   * member that does not answer and is not yet declared gone: calls whose
+   * data it holds wait); [] when nothing. Absent on engines without a cluster.
+   */
+  waiting?(): Promise<string[]>;
   /** Idempotent. */
   close(): Promise<void>;
 }

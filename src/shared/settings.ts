@@ -158,9 +158,21 @@ export interface Setting<T> {
    * shown by the launcher — and it is not kept in the engine's settings map.
    */
   secret?: boolean;
+  /**
+   * Defaults under a named profile (see PROFILE_KEY): e.g. `{ lan: 10000 }`.
+   * A flag or variable still wins; without a profile `default` applies.
+   */
+  profiles?: Readonly<Record<string, T>>;
   /** Reads the value (from the flag, else the env variable, else `def`), validating it. */
   read(r: SettingsReader, def: T): T;
 }
+
+/**
+ * The key of a table's profile setting. Read before the settings that have
+ * `profiles`, its value picks their defaults: a named preset (e.g. `lan`) that
+ * changes several defaults at once while explicit flags and variables win.
+ */
+export const PROFILE_KEY = 'profile';
 
 export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
 export type ValuesOf<T extends SettingsTable> = { -readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
@@ -213,12 +225,32 @@ export function readSettings<T extends SettingsTable>(table: T, src: Source): Va
   const r = new SettingsReader(src);
   const got: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(table)) {
-    const def = typeof s.default === 'function' ? (s.default as (g: Record<string, unknown>) => unknown)(got) : s.default;
+    const def = defaultOf(s, got);
     if (s.secret) r.secret(s.flag);
     got[key] = s.read(r, def);
   }
   r.rejectUnknown();
   return got as ValuesOf<T>;
+}
+
+/** A setting's default given the settings read before it: the profile's value when the chosen profile names one. */
+function defaultOf(s: Setting<unknown>, got: Readonly<Record<string, unknown>>): unknown {
+  const profile = got[PROFILE_KEY];
+  if (typeof profile === 'string' && s.profiles && Object.hasOwn(s.profiles, profile)) return s.profiles[profile];
+  return typeof s.default === 'function' ? (s.default as (g: Readonly<Record<string, unknown>>) => unknown)(got) : s.default;
+}
+
+/** What each profile sets, from a table: `{ lan: [['attempt-timeout-ms', '10000'], …] }`. */
+export function profilesOf(table: SettingsTable): Map<string, Array<[flag: string, value: string]>> {
+  const out = new Map<string, Array<[string, string]>>();
+  for (const s of Object.values(table)) {
+    for (const [name, v] of Object.entries(s.profiles ?? {})) {
+      const list = out.get(name) ?? [];
+      list.push([s.flag, Array.isArray(v) ? v.join(',') : String(v)]);
+      out.set(name, list);
+    }
+  }
+  return out;
 }
 
 /** Checks one value given by env name (as `settings set` and the engine's settings map use them), with the message a service would give. */
@@ -260,12 +292,12 @@ export function redactCommandLine(cmd: string, tables: readonly SettingsTable[])
 }
 
 export function defaultText(s: Setting<unknown>): string {
-  if (s.defaultText !== undefined) return s.defaultText;
   // A secret has no default worth showing; were one set, it would not be shown.
   if (s.secret) return s.default === '' ? '(none)' : '(secret)';
-  const d = s.default;
-  if (Array.isArray(d)) return d.join(',');
-  return d === '' ? '(none)' : String(d);
+  const shown = (d: unknown) => (Array.isArray(d) ? d.join(',') : d === '' ? '(none)' : String(d));
+  const base = s.defaultText ?? shown(s.default);
+  const byProfile = Object.entries(s.profiles ?? {}).map(([name, v]) => `${name}: ${shown(v)}`);
+  return byProfile.length ? `${base} (${byProfile.join(', ')})` : base;
 }
 
 /** `--help` text: one line per setting. */
@@ -273,7 +305,9 @@ export function formatHelp(usage: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => [`--${s.flag}`, s.env, defaultText(s), s.range, s.help]);
   const w = [0, 1, 2].map((i) => Math.min(24, Math.max(...rows.map((r) => r[i]!.length))));
   const lines = rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[4]} (${r[3]})`);
-  return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n`;
+  const profiles = [...profilesOf(table)].map(([name, set]) => `  ${name}: ${set.map(([f, v]) => `--${f} ${v}`).join(', ')}`);
+  const profileText = profiles.length ? `\nprofiles (--${PROFILE_KEY} NAME sets these defaults; a flag or variable given explicitly still wins):\n${profiles.join('\n')}\n` : '';
+  return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n${profileText}`;
 }
 
 /**

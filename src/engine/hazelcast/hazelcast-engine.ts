@@ -22,6 +22,7 @@ import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Engi
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
+import { configuredHeartbeatTimeoutS, MemberWatch, probeMember } from './member-watch.js';
 import { pageOf, pageStart } from './log-order.js';
 import { partitionOwnerAddress } from './partition-owner.js';
 
@@ -121,6 +122,45 @@ export class HazelcastEngine implements Engine {
     this.opts = { ...options, connectTimeoutMs, invocationTimeoutMs };
     this.queueCapacity = options.queueCapacityHint ?? 100_000;
     this.startClient();
+  }
+
+  /** What the member watch last said; its loop starts on the first call of waiting(). */
+  private watch: { lines: string[]; first: Promise<void>; timer?: NodeJS.Timeout } | undefined;
+
+  /**
+   * Members the cluster is waiting on, in words: one not answering (the
+   * cluster has not declared it gone yet, and calls whose partition it owns
+   * wait), or one in the minority. Probed every second from the first call on.
+   */
+  async waiting(): Promise<string[]> {
+    if (!this.watch) {
+      const watch = new MemberWatch({
+        configured: this.opts.members,
+        listed: () => this.listedMembers(),
+        probe: probeMember,
+        heartbeatTimeoutS: configuredHeartbeatTimeoutS(),
+      });
+      const state: NonNullable<HazelcastEngine['watch']> = { lines: [], first: Promise.resolve() };
+      const tick = async (): Promise<void> => {
+        try {
+          state.lines = await watch.check();
+        } catch {
+          state.lines = [];
+        }
+        if (!this.closing) state.timer = setTimeout(() => void tick(), 1000).unref();
+      };
+      this.watch = state;
+      state.first = tick();
+    }
+    await this.watch.first;
+    return this.watch.lines;
+  }
+
+  /** 'host:port' of the members in the client's member list; none while it is not connected. */
+  private async listedMembers(): Promise<string[]> {
+    if (!this.connected || !this.client) return [];
+    const client = await this.client;
+    return client.getCluster().getMembers().map((m) => `${m.address.host}:${m.address.port}`);
   }
 
   /** The member that owns this queue's partition ('host:port'), if the client knows the partition table yet. */
@@ -334,6 +374,7 @@ export class HazelcastEngine implements Engine {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.watch?.timer);
       this.wakeWaiters();
       // Stopped while the client still serves them: a reconciler hands back its lease.
       await Promise.all(this.reconcilers.map((r) => r.stop().catch(() => undefined)));

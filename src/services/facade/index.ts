@@ -50,7 +50,7 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
   // The facade's routes are its public API: no internal token demanded here.
   const app = createHttpServer({ logger, bodyLimit: config.bodyLimit, metrics });
   app.decorate('instanceCaller', policies);
-  app.register(dashboardRoute, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs, options: deps.dashboard });
+  app.register(dashboardRoute, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs, waiting: engine.waiting && (() => engine.waiting!()), options: deps.dashboard });
   app.register(docsRoute);
   healthRoutes(app, { service: 'facade', instance: config.name }, {
     ready: async () => {

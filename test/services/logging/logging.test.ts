@@ -207,6 +207,21 @@ describe('logging service', () => {
     assert.equal(await log.size(), 1, 'the write during the outage was not stored');
   });
 
+  test('readiness after an outage reports the present: a heartbeat that failed before is retried at once, not reported until the next one', async (t) => {
+    const engine = new MemoryEngine();
+    // Heartbeats every 20 s: the scheduled one would come long after the engine is back.
+    const { service } = buildLogging(t, engine, { name: 'logging-4', 'registry-ttl-ms': '60000' });
+    engine.down = true;
+    await service.start();
+    const down = await service.app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(down.statusCode, 503);
+    assert.match((down.json() as { message: string }).message, /engine unreachable: memory engine is down/);
+    engine.down = false;
+    const ready = await service.app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(ready.statusCode, 200, ready.payload);
+    assert.ok(await registryKv(engine).get('logging/logging-4'), 'registered by that readiness check');
+  });
+
   test('health when the engine is up: not ready before it registers; once started, ready 200 with service and instance', async (t) => {
     const { app, service, engine } = setup(t, 'logging-3');
     const before = await app.inject({ method: 'GET', url: '/health/ready' });

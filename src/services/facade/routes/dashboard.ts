@@ -28,6 +28,8 @@ export interface DashboardDeps {
   calls: InstanceCaller;
   /** Registry TTL; an older heartbeat is shown as stale. Default 3000. */
   registryTtlMs?: number;
+  /** What the engine's cluster is waiting for (Engine.waiting); absent on engines without a cluster. */
+  waiting?: (() => Promise<string[]>) | undefined;
 }
 
 export interface DashboardOptions {
@@ -246,6 +248,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     const now = Date.now();
     const records = [...deps.directory.all()];
     const logging = records.filter((r) => r.service === 'logging');
+    const waiting = deps.waiting?.().catch((err: unknown) => [`cluster: ${reasonOf(err)}`]);
     const [health, log, stores, depth] = await Promise.all([
       Promise.all(records.map(probe)),
       logging.length === 0
@@ -320,6 +323,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       registry,
       log: logOk ? { total: logOk.total, readFrom: logOk.readFrom, newestRead: logOk.window } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
+      ...(waiting ? { cluster: { waiting: await waiting } } : {}),
     };
   }
 
