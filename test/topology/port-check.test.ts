@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { shortCommandLine } from '../../src/cli/port-check.js';
+import { shortCommandLine } from '../../src/topology/port-check.js';
 
 describe('shortCommandLine: who holds a port, in one short line', () => {
   const args = '--port 7000 --name facade-7000 --registry-dir /tmp/reg';
