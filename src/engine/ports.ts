@@ -113,12 +113,14 @@ export interface QueuePromises {
    */
   leaseFrom: 'receive' | 'offer';
   /**
-   * What depth() counts once the calls that changed it have returned.
+   * What depth() counts.
    * - 'unacknowledged': exactly the items offered and not yet acknowledged,
-   *   waiting or leased.
+   *   waiting or leased, as of every offer and ack that returned before it.
    * - 'from-first-unacknowledged': per partition, every item from the first
    *   one not yet acknowledged to the end (an offset is committed, not single
-   *   items): acknowledged items behind an unacknowledged one still count.
+   *   items): acknowledged items behind an unacknowledged one still count. Read
+   *   from the brokers and reused for up to 250 ms, so it may follow an offer
+   *   or ack a moment late.
    */
   depth: 'unacknowledged' | 'from-first-unacknowledged';
   /**
