@@ -81,7 +81,8 @@ const PREREQUISITES: Prerequisite[] = [
 
 /**
  * Every .test.ts under test/ (test/ mirrors src/), in name order, with the
- * integration suites (real processes, slow) last; `unit` leaves them out.
+ * integration suites (real processes, slow) last; or only those outside
+ * test/integration (`unit`), or only those inside (`integration`).
  * test/fixtures holds files the tests run, not tests.
  */
 function defaultFiles(which: 'all' | 'unit' | 'integration'): string[] {
@@ -140,6 +141,9 @@ function selection(argv: string[]): { name: string; phases: Phase[]; setup: bool
   return { name, phases, setup: !argv.includes('--no-setup') && !unit };
 }
 
+/** Set by Ctrl-C or SIGTERM: the phase running ends its tests, no further phase starts. */
+let stopRequested = false;
+
 /** Runs node's test runner over `phase.files`, its events appended to `eventsFile`; resolves to its exit status. */
 async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
   const reporter = pathToFileURL(join(root, 'scripts', 'test-events-reporter.mjs')).href;
@@ -157,7 +161,10 @@ async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
     { cwd: root, stdio: 'inherit', env },
   );
   // Stay for the summary: pass a stop request on and let the runner end its tests.
-  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  const forward = (sig: NodeJS.Signals) => {
+    stopRequested = true;
+    child.kill(sig);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
@@ -197,18 +204,28 @@ async function main(argv: string[]): Promise<number> {
   try {
     let exitCode = 0;
     let text = '';
+    let countsMissing = false;
     for (const [i, phase] of sel.phases.entries()) {
+      if (stopRequested) {
+        console.log(`test run: stopped; ${sel.phases.length - i} of ${sel.phases.length} parts not run`);
+        if (exitCode === 0) exitCode = 130;
+        break;
+      }
       const eventsFile = join(tmp, `events-${i}.jsonl`);
       const code = await runPhase(phase, eventsFile);
       if (exitCode === 0) exitCode = code;
+      let events = '';
       try {
-        text += readFileSync(eventsFile, 'utf8');
+        events = readFileSync(eventsFile, 'utf8');
       } catch {
-        // No events at all: the summary says the counts are missing and fails.
-        text += '\n';
+        // No events at all: see below.
       }
+      // A part without closing counts (its runner died): the summary says the counts are missing and fails.
+      if (collect(parseEvents(events)).counts.pass === undefined) countsMissing = true;
+      text += events.endsWith('\n') || !events ? events : `${events}\n`;
     }
     const run = collect(parseEvents(text));
+    if (countsMissing) run.counts = {};
     for (const line of summaryLines(run, { exitCode, root, notReady, selection: sel.name, node: process.version })) console.log(line);
     return exitCode !== 0 ? exitCode : passed(run, exitCode) ? 0 : 1;
   } finally {
