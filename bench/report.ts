@@ -222,15 +222,17 @@ export function renderMarkdown(r: BenchReport): string {
           `${fmt(x.full.bytes / 1e6)} MB (${x.full.loggingEntries}+${x.full.messagesEntries})`,
           `${fmt(x.paged.p50)} / ${fmt(x.paged.p99)} / ${fmt(x.paged.max)}${x.paged.failed ? ` (${x.paged.n} ok, ${x.paged.failed} failed ${statusText(x.paged.statuses)})` : ''}`,
           `${fmt(x.paged.bytes / 1e6)} MB (${x.paged.loggingEntries}+${x.paged.messagesEntries})`,
+          // Results written before the dashboard's snapshot was measured have none.
+          x.snapshot ? `${fmt(x.snapshot.p50)} / ${fmt(x.snapshot.p99)} / ${fmt(x.snapshot.max)}${x.snapshot.failed ? ` (${x.snapshot.failed} failed ${statusText(x.snapshot.statuses)})` : ''}` : '–',
         ]);
       }
     }
-    out.push(table(['engine', 'logged', 'stored', 'full p50/p99/max ms', 'n', 'full answer (log+msgs entries)', 'limit=100 p50/p99/max ms', 'paged answer'], rr), '');
+    out.push(table(['engine', 'logged', 'stored', 'full p50/p99/max ms', 'n', 'full answer (log+msgs entries)', 'limit=100 p50/p99/max ms', 'paged answer', 'dashboard state p50/p99/max ms'], rr), '');
     const fills = withReads.map(([e, s]) => `${e}: ${s.reads![s.reads!.length - 1]!.fill}`);
     for (const [e, s] of withReads) {
       for (const x of s.reads!) {
-        for (const [kind, st] of [['full', x.full], ['paged', x.paged]] as const) {
-          if (st.firstError) out.push(`- ${e}, ${x.logged} logged, ${kind} read: first failure: \`${st.firstError.replace(/`/g, "'")}\``);
+        for (const [kind, st] of [['full', x.full], ['paged', x.paged], ['dashboard state', x.snapshot]] as const) {
+          if (st?.firstError) out.push(`- ${e}, ${x.logged} logged, ${kind} read: first failure: \`${st.firstError.replace(/`/g, "'")}\``);
         }
       }
     }

@@ -13,7 +13,7 @@ export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
 /** The cursor of the next page of a paged read. */
 export const NEXT_CURSOR_HEADER = 'x-next-cursor';
 
-// --- logging: POST /log, POST /log/batch, GET /log, GET /log/count ---
+// --- logging: POST /log, POST /log/batch, GET /log, GET /log/count, GET /log/counts ---
 
 /** POST /log body: one message to store under its id. */
 export interface LogRequest {
@@ -63,27 +63,47 @@ export interface LogBatchResponse {
  */
 export const LOG_BODY_LIMIT = 8 * 1024 * 1024;
 
-/** GET /log query: none for the whole log; `limit` (and `after`, the previous page's cursor) for a page. */
+/** Most entries a newest-first page (`?newest=N`) may ask for. */
+export const NEWEST_MAX = 1000;
+const newestSchema = { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$' } as const;
+
+/**
+ * GET /log query: none for the whole log; `limit` (and `after`, the previous
+ * page's cursor) for a page in arrival order; or `newest` alone for the newest
+ * N entries (1..NEWEST_MAX), newest first.
+ */
 export const logPageQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' },
     after: { type: 'string', maxLength: 200 },
+    newest: newestSchema,
   },
 } as const;
 
 export interface PageQuery {
   limit?: string;
   after?: string;
+  newest?: string;
 }
 
-/** GET /log answer: entries in arrival order (the next page's cursor in NEXT_CURSOR_HEADER). */
+/** The 400 message when `newest` comes with `limit` or `after` (the route checks it; a schema's "must NOT be valid" would not say why). */
+export const NEWEST_ALONE = 'newest cannot be combined with limit or after';
+
+/** GET /log answer: entries in arrival order (the next page's cursor in NEXT_CURSOR_HEADER); newest first with `newest`. */
 export type LogReadResponse = LogEntry[];
 
 /** GET /log/count answer. */
 export interface LogCountResponse {
   count: number;
+}
+
+/** GET /log/counts answer: the log's size and how many entries each logging instance stored, counted by the engine. */
+export interface LogCountsResponse {
+  total: number;
+  /** `loggedBy` → entries; instances that stored none are absent. */
+  byInstance: Record<string, number>;
 }
 
 // --- messages: GET /messages, GET /messages/count ---
@@ -98,14 +118,14 @@ export interface ConsumedEntry {
   correlationId?: string;
 }
 
-/** GET /messages query on a messages instance: `after` is a position in its own store. */
+/** GET /messages query on a messages instance: `after` is a position in its own store; `newest` alone, the newest N, newest first. */
 export const messagesPageQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' } },
+  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' }, after: { type: 'string', pattern: '^[0-9]{1,15}$' }, newest: newestSchema },
 } as const;
 
-/** GET /messages answer of a messages instance, in consumption order. */
+/** GET /messages answer of a messages instance, in consumption order (newest first with `newest`). */
 export type MessagesReadResponse = ConsumedEntry[];
 
 /** GET /messages/count answer of a messages instance. */

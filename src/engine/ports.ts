@@ -42,7 +42,15 @@ export interface MessageLog {
   listJson(): Promise<string>;
   /** One page in arrival order, starting after the cursor. */
   page(limit: number, after?: string): Promise<LogPage>;
+  /** The newest `limit` entries (at most), newest first. Reads only those entries, however long the log. */
+  newest(limit: number): Promise<LogEntry[]>;
   size(): Promise<number>;
+  /**
+   * How many entries each logging instance stored (`loggedBy` → count), from
+   * counts the engine keeps or computes: no entry is sent to the caller, and
+   * the answer's size grows with the number of instances, not of entries.
+   */
+  countByLogger(): Promise<Record<string, number>>;
 }
 
 /** One item handed to a consumer under a lease. */

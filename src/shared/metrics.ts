@@ -94,7 +94,9 @@ export class Metrics {
           list: time('log.list', () => l.list()),
           listJson: time('log.listJson', () => l.listJson()),
           page: time('log.page', (n, after) => l.page(n, after)),
+          newest: time('log.newest', (n) => l.newest(n)),
           size: time('log.size', () => l.size()),
+          countByLogger: time('log.countByLogger', () => l.countByLogger()),
         };
       },
       queue: (name: string): MessageQueue => {

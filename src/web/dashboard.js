@@ -1,20 +1,59 @@
-// hazel-lab live dashboard. Plain browser JavaScript, no build step.
+// @ts-check
+// hazel-lab live dashboard. Plain browser JavaScript, no build step; type-checked
+// against the facade's contracts (src/contracts/dashboard.ts) by tsconfig.web.json.
 // Rule: data from the services is only ever put into the page as text
 // (textContent / text nodes), never as HTML.
 'use strict';
 
+/** @typedef {import('../contracts/dashboard.js').DashboardState} DashboardState */
+/** @typedef {import('../contracts/dashboard.js').DashboardInstance} DashboardInstance */
+/** @typedef {import('../contracts/dashboard.js').DashboardEntry} DashboardEntry */
+/** @typedef {import('../contracts/dashboard.js').DashboardEvent} DashboardEvent */
+/** @typedef {import('../contracts/dashboard.js').FacadePostResponse} FacadePostResponse */
+/** @typedef {import('../contracts/dashboard.js').FacadeReadResponse} FacadeReadResponse */
+/** @typedef {import('../contracts/dashboard.js').ErrorResponse} ErrorResponse */
+/** @typedef {'logging' | 'messages'} Shown */
+
 (() => {
-  const $ = (id) => document.getElementById(id);
+  /**
+   * The page's element with this id; the page and this script ship together, so a missing one is a bug.
+   * @param {string} id
+   * @returns {HTMLElement}
+   */
+  const $ = (id) => {
+    const el = document.getElementById(id);
+    if (!el) throw new Error(`#${id} is missing from the page`);
+    return el;
+  };
+  /**
+   * @template {HTMLElement} T
+   * @param {string} id
+   * @param {{ new (): T }} type
+   * @returns {T}
+   */
+  const $as = (id, type) => {
+    const el = $(id);
+    if (!(el instanceof type)) throw new Error(`#${id} is not a ${type.name}`);
+    return el;
+  };
+  /** @param {unknown} err */
+  const messageOf = (err) => (err instanceof Error ? err.message : String(err));
   const MAX_MINE = 12;
 
-  /** Sent from this page, newest first: { id, msg }. */
+  /** Sent from this page, newest first. @type {Array<{ id: string, msg: string }>} */
   const mine = [];
+  /** @type {string | null} */
   let latestId = null;
+  /** @type {DashboardState | null} */
   let lastState = null;
 
   /**
-   * Creates an element. props: className, testid, title, dataset, hidden.
-   * Children: nodes, or strings that become text nodes.
+   * Creates an element. Children: nodes, or strings that become text nodes.
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag
+   * @param {{ className?: string, testid?: string, title?: string, dataset?: Record<string, string> } | null} props
+   * @param {...(Node | string | number | null | undefined | false)} children
+   * @returns {HTMLElementTagNameMap[K]}
    */
   function h(tag, props, ...children) {
     const el = document.createElement(tag);
@@ -31,11 +70,16 @@
     return el;
   }
 
+  /**
+   * @param {string} id
+   * @param {string | number} text
+   */
   function setText(id, text) {
     const el = $(id);
     if (el.textContent !== String(text)) el.textContent = String(text);
   }
 
+  /** @param {number | null | undefined} ms */
   function age(ms) {
     if (ms === null || ms === undefined) return '—';
     if (ms < 1000) return `${(ms / 1000).toFixed(1)} s`;
@@ -43,6 +87,7 @@
     return `${Math.round(ms / 60_000)} min`;
   }
 
+  /** @param {string | undefined} iso */
   function clock(iso) {
     if (!iso) return '';
     const d = new Date(iso);
@@ -51,15 +96,21 @@
 
   // ---- status line -------------------------------------------------------
 
+  /**
+   * @param {string} text
+   * @param {'info' | 'ok' | 'error'} kind
+   */
   function status(text, kind = 'info') {
     const el = $('status');
     el.textContent = text;
     el.dataset.kind = kind;
   }
 
+  /** @param {Response} res */
   async function errorText(res) {
     let detail = '';
     try {
+      /** @type {ErrorResponse | null} */
       const body = await res.json();
       detail = body && typeof body.message === 'string' ? body.message : JSON.stringify(body);
     } catch {
@@ -71,6 +122,7 @@
 
   // ---- sending -----------------------------------------------------------
 
+  /** @param {string} msg */
   async function send(msg) {
     const res = await fetch('/messages', {
       method: 'POST',
@@ -78,6 +130,7 @@
       body: JSON.stringify({ msg }),
     });
     if (res.status !== 201 && res.status !== 200) throw new Error(await errorText(res));
+    /** @type {FacadePostResponse} */
     const body = await res.json();
     mine.unshift({ id: body.id, msg });
     if (mine.length > MAX_MINE) mine.length = MAX_MINE;
@@ -88,13 +141,14 @@
     return body.id;
   }
 
+  /** @param {boolean} on */
   function busy(on) {
-    for (const id of ['send-button', 'run-lab']) $(id).disabled = on;
+    for (const id of ['send-button', 'run-lab']) $as(id, HTMLButtonElement).disabled = on;
   }
 
   $('send-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const input = $('msg-input');
+    const input = $as('msg-input', HTMLInputElement);
     const msg = input.value;
     if (!msg.trim()) return;
     busy(true);
@@ -104,7 +158,7 @@
       input.value = '';
       status(`Accepted: ${id}`, 'ok');
     } catch (err) {
-      status(`Send failed — ${err.message}`, 'error');
+      status(`Send failed — ${messageOf(err)}`, 'error');
     } finally {
       busy(false);
       input.focus();
@@ -122,7 +176,7 @@
       }
       status('Lab experiment: msg1..msg10 sent. Watch them spread over the instances.', 'ok');
     } catch (err) {
-      status(`Lab experiment stopped after ${n} of 10 — ${err.message}`, 'error');
+      status(`Lab experiment stopped after ${n} of 10 — ${messageOf(err)}`, 'error');
     } finally {
       busy(false);
     }
@@ -133,6 +187,7 @@
     try {
       const res = await fetch('/messages', { headers: { accept: 'application/json' } });
       if (res.status !== 200) throw new Error(await errorText(res));
+      /** @type {FacadeReadResponse} */
       const body = await res.json();
       const logging = Array.isArray(body.logging) ? body.logging : [];
       const messages = Array.isArray(body.messages) ? body.messages : [];
@@ -142,10 +197,15 @@
       setText('read-counts', `— ${logging.length} in the log, ${messages.length} held by ${body.messagesInstance || 'no instance'}`);
       $('read-note').hidden = !body.note;
       setText('read-note', body.note || '');
-      $('read-list').replaceChildren(...messages.slice(-20).reverse().map((e) => entry(e, 'consumed')));
+      $('read-list').replaceChildren(
+        ...messages
+          .slice(-20)
+          .reverse()
+          .map((e) => entry({ id: e.id, msg: e.msg, at: e.consumedAt }, 'consumed')),
+      );
       status(`Read: log from ${body.loggingInstance}, messages from ${body.messagesInstance || 'none'}.`, 'ok');
     } catch (err) {
-      status(`Read failed — ${err.message}`, 'error');
+      status(`Read failed — ${messageOf(err)}`, 'error');
     }
   });
 
@@ -153,6 +213,10 @@
 
   const mineIds = () => new Set(mine.map((m) => m.id));
 
+  /**
+   * @param {DashboardEntry} e
+   * @param {string} what
+   */
   function entry(e, what) {
     const classes = ['msg'];
     if (e.id === latestId) classes.push('latest');
@@ -165,12 +229,32 @@
     );
   }
 
+  /**
+   * @param {DashboardInstance} inst
+   * @param {number} ttlMs
+   */
   function badge(inst, ttlMs) {
     if (inst.health.status !== 'up') return h('span', { className: 'badge down', testid: 'health' }, 'down');
     if (inst.heartbeatAgeMs !== null && inst.heartbeatAgeMs > ttlMs) return h('span', { className: 'badge stale', testid: 'health' }, 'stale');
     return h('span', { className: 'badge up', testid: 'health' }, 'up');
   }
 
+  /** What part of the history a card lists: a store's newest; a logging instance's own among the log's newest. */
+  /**
+   * @param {DashboardInstance} inst
+   * @param {DashboardState} state
+   */
+  function more(inst, state) {
+    if (inst.service === 'logging' && state.log.newestRead) {
+      return `its ${inst.messages.length} among the log's newest ${state.log.newestRead} · ${inst.count} in all`;
+    }
+    return `newest ${inst.messages.length} of ${inst.count}`;
+  }
+
+  /**
+   * @param {DashboardInstance} inst
+   * @param {DashboardState} state
+   */
   function card(inst, state) {
     const what = inst.service === 'logging' ? 'logged' : 'consumed';
     const facts = h(
@@ -190,7 +274,7 @@
         ? h('p', { className: 'reason', testid: 'messages-error' }, inst.messagesError)
         : null,
       inst.messages.length ? list : inst.count === 0 ? h('p', { className: 'empty' }, `Nothing ${what} yet.`) : null,
-      inst.count !== null && inst.count > inst.messages.length ? h('p', { className: 'more' }, `newest ${inst.messages.length} of ${inst.count}`) : null,
+      inst.count !== null && inst.count > inst.messages.length ? h('p', { className: 'more', testid: 'more' }, more(inst, state)) : null,
     ];
     return h(
       'article',
@@ -202,15 +286,31 @@
     );
   }
 
+  /**
+   * One bar per instance. Logging and messages counts get a scale each: the
+   * log holds this run's messages while the stores may hold many earlier
+   * ones, and on one scale the smaller group would be slivers.
+   */
+  /**
+   * @param {DashboardState} state
+   * @returns {HTMLElement[]}
+   */
   function chart(state) {
     const rows = state.instances.filter((i) => i.service === 'logging' || i.service === 'messages');
     if (rows.length === 0) return [h('p', { className: 'empty' }, 'No instance is registered.')];
-    const max = Math.max(1, ...rows.map((i) => i.count || 0));
     const out = [];
-    for (const service of ['logging', 'messages']) {
+    for (const service of /** @type {const} */ (['logging', 'messages'])) {
       const xs = rows.filter((i) => i.service === service);
       if (xs.length === 0) continue;
-      out.push(h('div', { className: `bar-group ${service}` }, service === 'logging' ? 'logged by' : 'consumed by'));
+      const max = Math.max(1, ...xs.map((i) => i.count || 0));
+      out.push(
+        h(
+          'div',
+          { className: `bar-group ${service}`, testid: `bar-group-${service}` },
+          h('span', null, service === 'logging' ? 'logged by' : 'consumed by'),
+          h('span', { className: 'scale', testid: 'bar-scale' }, `scale 0–${max}`),
+        ),
+      );
       for (const i of xs) {
         const fill = h('span', { className: 'fill' });
         fill.style.width = `${((i.count || 0) / max) * 100}%`;
@@ -229,6 +329,7 @@
   }
 
   /** Where each message sent from this page was seen; kept once known (it never moves), so a later outage does not blank it. */
+  /** @type {Record<Shown, Map<string, string>>} */
   const seenAt = { logging: new Map(), messages: new Map() };
   function renderMine() {
     const table = $('mine-table');
@@ -236,8 +337,9 @@
     const ids = mineIds();
     if (lastState) {
       for (const inst of lastState.instances) {
+        if (inst.service !== 'logging' && inst.service !== 'messages') continue;
         const at = seenAt[inst.service];
-        if (at) for (const e of inst.messages) if (ids.has(e.id)) at.set(e.id, inst.instance);
+        for (const e of inst.messages) if (ids.has(e.id)) at.set(e.id, inst.instance);
       }
     }
     const logged = seenAt.logging;
@@ -260,15 +362,29 @@
    * changed, so a list keeps its scroll position and hover; the ticking
    * numbers (heartbeat age, probe time) are updated in place.
    */
+  /** @type {Map<string, { el: HTMLElement, sig: string }>} */
   const cards = new Map();
+  /**
+   * @param {Element} el
+   * @param {string} testid
+   * @param {string} text
+   */
+  function setIn(el, testid, text) {
+    const target = el.querySelector(`[data-testid="${testid}"]`);
+    if (target) target.textContent = text;
+  }
+  /**
+   * @param {DashboardInstance} inst
+   * @param {DashboardState} state
+   */
   function upsertCard(inst, state) {
     const key = `${inst.service}/${inst.instance}`;
     const stale = inst.heartbeatAgeMs !== null && inst.heartbeatAgeMs > state.registry.ttlMs;
     const sig = JSON.stringify([inst.health.status, inst.health.reason, stale, inst.breaker, inst.count, inst.messagesError, inst.registered, inst.url, inst.messages.map((e) => e.id), latestId, mine.length]);
     const had = cards.get(key);
     if (had && had.sig === sig) {
-      had.el.querySelector('[data-testid="heartbeat"]').textContent = inst.heartbeatAgeMs === null ? '—' : `${age(inst.heartbeatAgeMs)} ago`;
-      had.el.querySelector('[data-testid="probe"]').textContent = inst.health.ms !== undefined ? `${inst.health.ms} ms` : '—';
+      setIn(had.el, 'heartbeat', inst.heartbeatAgeMs === null ? '—' : `${age(inst.heartbeatAgeMs)} ago`);
+      setIn(had.el, 'probe', inst.health.ms !== undefined ? `${inst.health.ms} ms` : '—');
       return had.el;
     }
     const el = card(inst, state);
@@ -279,22 +395,29 @@
     return el;
   }
 
+  /**
+   * @param {HTMLElement} parent
+   * @param {HTMLElement[]} children
+   */
   function setChildren(parent, children) {
     const same = parent.children.length === children.length && children.every((c, i) => parent.children[i] === c);
     if (!same) parent.replaceChildren(...children);
   }
 
+  /** @param {DashboardState} state */
   function render(state) {
     lastState = state;
+    /** @type {Record<Shown, DashboardInstance[]>} */
     const groups = { logging: [], messages: [] };
-    for (const inst of state.instances) if (groups[inst.service]) groups[inst.service].push(inst);
+    for (const inst of state.instances) if (inst.service === 'logging' || inst.service === 'messages') groups[inst.service].push(inst);
     const seen = new Set(state.instances.map((i) => `${i.service}/${i.instance}`));
     for (const key of cards.keys()) if (!seen.has(key)) cards.delete(key);
-    for (const [service, xs] of Object.entries(groups)) {
+    for (const service of /** @type {const} */ (['logging', 'messages'])) {
+      const xs = groups[service];
       const el = $(`${service}-columns`);
       if (xs.length) setChildren(el, xs.map((i) => upsertCard(i, state)));
       else el.replaceChildren(h('p', { className: 'empty' }, `No ${service} instance is registered.`));
-      el.parentElement.style.flexGrow = String(Math.max(1, xs.length));
+      if (el.parentElement) el.parentElement.style.flexGrow = String(Math.max(1, xs.length));
       setText(`n-${service}`, xs.filter((i) => i.registered).length);
     }
     $('chart').replaceChildren(...chart(state));
@@ -316,21 +439,28 @@
 
   // ---- live updates: server-sent events, polling as the fallback ----------
 
+  /**
+   * @param {'live' | 'polling' | 'down'} kind
+   * @param {string} text
+   */
   function connection(kind, text) {
     $('connection').dataset.state = kind;
     setText('conn-text', text);
   }
 
+  /** @type {ReturnType<typeof setTimeout> | null} */
   let pollTimer = null;
   async function poll() {
     try {
       const res = await fetch('/dashboard/state', { headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(await errorText(res));
-      render(await res.json());
+      /** @type {DashboardState} */
+      const state = await res.json();
+      render(state);
       connection('polling', 'polling');
     } catch (err) {
       connection('down', 'facade unreachable');
-      $('connection').title = err.message;
+      $('connection').title = messageOf(err);
     }
     pollTimer = setTimeout(poll, 2000);
   }
@@ -341,8 +471,9 @@
     let failures = 0;
     es.addEventListener('state', (ev) => {
       failures = 0;
+      /** @type {DashboardEvent} */
       const state = JSON.parse(ev.data);
-      if (state.error) return connection('down', `state unavailable: ${state.error}`);
+      if ('error' in state) return connection('down', `state unavailable: ${state.error}`);
       render(state);
       connection('live', 'live');
     });

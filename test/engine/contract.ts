@@ -83,6 +83,37 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal((await b.log(name).get('u'))?.msg, text);
     });
 
+    // --- log: counts per logging instance and the newest entries (what the dashboard reads) ---
+    const loggedAs = (loggedBy: string, id: string, ts: number): LogEntry => ({ ...entry(id, `m ${id}`, ts), loggedBy });
+
+    it('log: countByLogger counts the entries each logging instance stored, seen from any client', async () => {
+      const name = `log-${randomUUID()}`;
+      assert.deepEqual(await a.log(name).countByLogger(), {}, 'an empty log counts nothing');
+      assert.equal(await a.log(name).size(), 0);
+      let ts = Date.now();
+      for (let i = 0; i < 7; i++) await (i % 2 ? a : b).log(name).put(loggedAs(i < 5 ? 'logging-1' : 'logging-2', `c${i}`, (ts += 1)));
+      await b.log(name).put(loggedAs('logging-3', 'c0', (ts += 1)));
+      assert.deepEqual(await b.log(name).countByLogger(), { 'logging-1': 5, 'logging-2': 2 }, 'a put of an id already held counts nothing');
+      await a.log(name).put(loggedAs('logging-3', 'c7', (ts += 1)));
+      assert.deepEqual(await b.log(name).countByLogger(), { 'logging-1': 5, 'logging-2': 2, 'logging-3': 1 });
+      assert.equal(await a.log(name).size(), 8, 'size is the sum of the counts');
+      assert.deepEqual(await a.log(`log-${randomUUID()}`).countByLogger(), {}, 'another log counts its own');
+    });
+
+    it('log: newest(n) answers the newest n entries, newest first', async () => {
+      const name = `log-${randomUUID()}`;
+      assert.deepEqual(await a.log(name).newest(5), []);
+      let ts = Date.now();
+      const ids = Array.from({ length: 12 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+      for (const [i, id] of ids.entries()) await (i % 2 ? a : b).log(name).put(entry(id, `m ${id}`, (ts += 1)));
+      assert.deepEqual((await b.log(name).newest(3)).map((e) => e.id), ['n11', 'n10', 'n09']);
+      const all = await a.log(name).newest(100);
+      assert.deepEqual(all.map((e) => e.id), [...ids].reverse(), 'fewer entries than asked: all of them');
+      assert.equal(all[0]!.msg, 'm n11');
+      await assert.rejects(a.log(name).newest(0), RangeError);
+    });
+    // --- end of log counts and newest ---
+
     const item = (id: string): QueueItem => ({ id, msg: `m-${id}`, enqueuedAt: new Date().toISOString() });
     const ids = (ds: Delivery[]) => ds.map((d) => d.item.id);
     /** Receives and acknowledges until `n` items came or nothing comes for `quietMs`. */

@@ -65,4 +65,25 @@ describe('embedded engine specifics', () => {
     assert.equal(await q.depth(), 0);
     await engine.close();
   });
+
+  it('a log file made before the counts per logging instance existed is counted once, then kept counting', async () => {
+    const old = mkdtempSync(join(dir, 'old-log-'));
+    const raw = new Database(join(old, 'engine.db'));
+    raw.exec(`CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (name, id));
+      INSERT INTO log (name, id, body) VALUES
+        ('messages-log', 'a', '{"id":"a","msg":"x","loggedBy":"logging-1","loggedAt":"","ts":1}'),
+        ('messages-log', 'b', '{"id":"b","msg":"x","loggedBy":"logging-2","loggedAt":"","ts":2}'),
+        ('messages-log', 'c', '{"id":"c","msg":"x","loggedBy":"logging-1","loggedAt":"","ts":3}'),
+        ('other-log', 'a', '{"id":"a","msg":"x","loggedBy":"logging-1","loggedAt":"","ts":1}');`);
+    raw.close();
+    // Two processes opening the old file together: it is counted once.
+    const [one, two] = [new EmbeddedEngine({ dataDir: old }), new EmbeddedEngine({ dataDir: old })];
+    assert.deepEqual(await two.log('messages-log').countByLogger(), { 'logging-1': 2, 'logging-2': 1 });
+    await one.log('messages-log').put({ id: 'd', msg: 'y', loggedBy: 'logging-2', loggedAt: '', ts: 4 });
+    assert.deepEqual(await two.log('messages-log').countByLogger(), { 'logging-1': 2, 'logging-2': 2 });
+    assert.equal(await two.log('messages-log').size(), 4);
+    assert.equal(await two.log('other-log').size(), 1);
+    await one.close();
+    await two.close();
+  });
 });

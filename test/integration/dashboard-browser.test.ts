@@ -197,6 +197,42 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     console.log(`# screenshot: ${SCREENSHOT}`);
   });
 
+  it('at 1280 px every label on the cards shows whole, and logging and consumed counts each have their own scale', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('.card .facts dt').length > 0);
+      const cut = await page.evaluate(() =>
+        [...document.querySelectorAll('.card .facts dt, .card .facts dd')].filter((el) => el.scrollWidth > el.clientWidth).map((el) => `${el.closest('.card')?.getAttribute('data-instance')}: ${el.textContent}`),
+      );
+      assert.deepEqual(cut, [], 'labels and values cut or running over');
+      const overlapping = await page.evaluate(() => {
+        const out: string[] = [];
+        for (const card of document.querySelectorAll('.card')) {
+          const boxes = [...card.querySelectorAll('.facts > div')].map((d) => d.getBoundingClientRect());
+          for (let i = 0; i < boxes.length; i++)
+            for (let j = i + 1; j < boxes.length; j++) {
+              const [a, b] = [boxes[i]!, boxes[j]!];
+              if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) out.push(`${card.getAttribute('data-instance')}: facts ${i} and ${j}`);
+            }
+        }
+        return out;
+      });
+      assert.deepEqual(overlapping, []);
+      // The busiest instance of each group fills its track, whatever the other group counts.
+      for (const service of ['logging', 'messages']) {
+        await page.waitForFunction((s) => {
+          const ratios = [...document.querySelectorAll(`.bar.${s}`)].map((b) => b.querySelector('.fill')!.getBoundingClientRect().width / b.querySelector('.track')!.getBoundingClientRect().width);
+          return ratios.length > 0 && Math.max(...ratios) > 0.97;
+        }, service);
+        const values = (await page.locator(`.bar.${service} [data-testid="bar-value"]`).allTextContents()).map(Number);
+        assert.equal(await page.locator(`[data-testid="bar-group-${service}"] [data-testid="bar-scale"]`).textContent(), `scale 0–${Math.max(1, ...values)}`);
+      }
+      await page.screenshot({ path: join(dirname(SCREENSHOT), 'dashboard-1280.png'), fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
   it('a killed instance shows as down with the reason; a 503 shows in the status line', async () => {
     const victim = t.topo.byService('messages')[0]!.name;
     await t.topo.signal(victim, 'SIGKILL');

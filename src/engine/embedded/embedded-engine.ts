@@ -88,6 +88,25 @@ export class EmbeddedEngine implements Engine {
         name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
         PRIMARY KEY (name, key));
     `);
+    // How many entries each logging instance stored, kept by a trigger as rows
+    // are added (the log is insert-only), so counting costs a few rows, not a
+    // scan of the log. A file made before the table existed is counted once,
+    // in the same transaction that adds it (so two processes opening it
+    // together cannot both count it).
+    this.db
+      .transaction(() => {
+        if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_count'").get()) return;
+        this.db.exec(`
+          CREATE TABLE log_count (name TEXT NOT NULL, logged_by TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, logged_by));
+          CREATE TRIGGER log_count_ins AFTER INSERT ON log BEGIN
+            INSERT INTO log_count (name, logged_by, n) VALUES (new.name, coalesce(json_extract(new.body, '$.loggedBy'), '?'), 1)
+              ON CONFLICT (name, logged_by) DO UPDATE SET n = n + 1;
+          END;
+          INSERT INTO log_count (name, logged_by, n)
+            SELECT name, coalesce(json_extract(body, '$.loggedBy'), '?'), count(*) FROM log GROUP BY 1, 2;
+        `);
+      })
+      .immediate();
     // A file made before leases existed gets the column (its rows count as never received).
     const cols = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('queue')").all();
     if (!cols.some((c) => c.name === 'lease_until')) this.db.exec('ALTER TABLE queue ADD COLUMN lease_until INTEGER');
@@ -165,7 +184,9 @@ export class EmbeddedEngine implements Engine {
     const pageQ = db.prepare<[string, number, number], { seq: number; body: string }>(
       'SELECT seq, body FROM log WHERE name = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
-    const count = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM log WHERE name = ?');
+    const newestQ = db.prepare<[string, number], { body: string }>('SELECT body FROM log WHERE name = ? ORDER BY seq DESC LIMIT ?');
+    const countQ = db.prepare<[string], { n: number }>('SELECT coalesce(sum(n), 0) AS n FROM log_count WHERE name = ?');
+    const countByQ = db.prepare<[string], { by: string; n: number }>('SELECT logged_by AS by, n FROM log_count WHERE name = ?');
     const put = (entry: LogEntry) => {
       const r = insert.run(name, entry.id, JSON.stringify(entry));
       if (r.changes === 1) return { created: true, entry };
@@ -190,7 +211,12 @@ export class EmbeddedEngine implements Engine {
         if (more) page.next = String(kept[kept.length - 1]!.seq);
         return page;
       },
-      size: async () => count.get(name)!.n,
+      newest: async (limit) => {
+        if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad limit: ${limit}`);
+        return newestQ.all(name, limit).map((r) => JSON.parse(r.body) as LogEntry);
+      },
+      size: async () => countQ.get(name)!.n,
+      countByLogger: async () => Object.fromEntries(countByQ.all(name).map((r) => [r.by, r.n])),
     };
     this.logs.set(name, log);
     return log;

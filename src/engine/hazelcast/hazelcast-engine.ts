@@ -75,7 +75,8 @@ const CLOSE_TIMEOUT_MS = 5000;
  *
  * - log(name): IMap<id, JSON>; put is putIfAbsent, so a retried put keeps the first entry.
  *   Whole-log reads and pages are served from a LogMirror (a local ordered copy fed by
- *   the map's events, checked against the map's size on every read).
+ *   the map's events, checked against the map's size on every read); so are the
+ *   newest entries and the count per logging instance, which the mirror keeps as entries arrive.
  * - queue(name): IQueue<JSON>; its bound is the member config's max-size.
  * - kv(name): IMap<key, JSON> with per-entry TTL.
  *
@@ -142,7 +143,9 @@ export class HazelcastEngine implements Engine {
         const from = pageStart(limit, after);
         return pageOf(await mirror.read(), limit, from);
       },
+      newest: (limit) => mirror.newest(limit),
       size: () => onMap((m) => m.size()),
+      countByLogger: () => mirror.countByLogger(),
     };
   }
 

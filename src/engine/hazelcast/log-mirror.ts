@@ -1,3 +1,4 @@
+import type { LogEntry } from '../ports.js';
 import { compareKeyed, joinJson, keyedOf, sortedTexts, type Keyed } from './log-order.js';
 
 /** What a mirror needs from the shared map: its added-entry events, its values and its size. */
@@ -58,6 +59,10 @@ export class LogMirror {
   private sorted: Keyed[] = [];
   private unsorted = false;
   private json: string | undefined;
+  /** Entries of the copy per `loggedBy`, kept as entries are added. */
+  private counts = new Map<string, number>();
+  /** Reads waiting for the copy to reach a size (events in flight). */
+  private readonly waiters = new Set<{ n: number; reached: () => void }>();
   private sub: Promise<MirrorSubscription> | undefined;
   /** Bumped whenever the copy is emptied: a fill that a reset followed no longer vouches for it. */
   private generation = 0;
@@ -109,11 +114,107 @@ export class LogMirror {
     return sortedTexts(await this.source.values());
   }
 
+  /**
+   * How many entries each logging instance stored (`loggedBy` → count),
+   * counted as the copy was filled: no value is fetched from the map unless
+   * the copy cannot be trusted. See current() for how fresh it is.
+   */
+  async countByLogger(): Promise<Record<string, number>> {
+    const values = await this.current();
+    if (values === undefined) return Object.fromEntries(this.counts);
+    const counts = new Map<string, number>();
+    for (const text of values) {
+      const by = loggedByOf(text);
+      counts.set(by, (counts.get(by) ?? 0) + 1);
+    }
+    return Object.fromEntries(counts);
+  }
+
+  /**
+   * The newest `limit` entries, newest first. Sorting the copy is close to
+   * linear and only needed after events arrived out of order; only the
+   * answered entries are parsed.
+   */
+  async newest(limit: number): Promise<LogEntry[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad limit: ${limit}`);
+    const values = await this.current();
+    const sorted = values === undefined ? this.view() : sortedTexts(values);
+    return sorted
+      .slice(-limit)
+      .reverse()
+      .map((k) => JSON.parse(k.text) as LogEntry);
+  }
+
   /** The same as read(), joined into one JSON array (kept until the next added entry). */
   async readJson(): Promise<string> {
     const sorted = await this.read();
     if (sorted !== this.sorted) return joinJson(sorted);
     return (this.json ??= joinJson(sorted));
+  }
+
+  /**
+   * Brings the copy up to at least the map's size as it was when called, and
+   * answers undefined when the copy may be read; otherwise the map's values
+   * to read instead (no listener could be added).
+   *
+   * Looser than read(): under steady writes the copy and the map are rarely
+   * the same size at one instant, and read() would then fetch every value. A
+   * trusted copy is a subset of the map, so once it holds as many entries as
+   * the map did, it holds all of them unless an older event is still in
+   * flight while a newer one arrived; for counts and the newest few entries
+   * that is fresh enough, and with no writes under way it is exact. Events
+   * that do not come within `catchUpMs` are fetched as read() would.
+   */
+  private async current(catchUpMs = 250): Promise<Iterable<string> | undefined> {
+    this.open();
+    this.touch();
+    let sub: MirrorSubscription;
+    try {
+      sub = await this.subscribed();
+    } catch {
+      this.open();
+      return this.source.values();
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.open();
+      const generation = this.generation;
+      const mark = this.source.disruptions();
+      const counted = this.texts.size;
+      const n = await this.source.size();
+      this.open();
+      const trusted = () => this.trustedAt === mark && this.source.disruptions() === mark && !sub.stale() && generation === this.generation;
+      if (trusted() && counted <= n && (await this.reach(n, catchUpMs)) && trusted()) {
+        this.touch();
+        return undefined;
+      }
+      const filled = await this.fill(!trusted() || counted > n);
+      this.open();
+      if (filled === this.generation) {
+        this.touch();
+        return undefined;
+      }
+    }
+    return this.source.values();
+  }
+
+  /** True once the copy holds n entries; false when it did not within ms. */
+  private reach(n: number, ms: number): Promise<boolean> {
+    if (this.texts.size >= n) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        n,
+        reached: () => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        resolve(false);
+      }, ms);
+      this.waiters.add(w);
+    });
   }
 
   /** How many entries the copy holds (0 when asleep). */
@@ -216,6 +317,9 @@ export class LogMirror {
     if (last && compareKeyed(k, last) < 0) this.unsorted = true;
     this.sorted.push(k);
     this.json = undefined;
+    const by = loggedByOf(text);
+    this.counts.set(by, (this.counts.get(by) ?? 0) + 1);
+    for (const w of this.waiters) if (this.texts.size >= w.n) w.reached();
   }
 
   private view(): Keyed[] {
@@ -234,6 +338,7 @@ export class LogMirror {
     this.sorted = [];
     this.unsorted = false;
     this.json = undefined;
+    this.counts = new Map();
   }
 
   /** Forgets the subscription (stopping it) and the copy its events made. */
@@ -250,6 +355,26 @@ export class LogMirror {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     return this.dropSubscription();
+  }
+}
+
+/**
+ * The `loggedBy` of a stored entry. As with tsOf, an unescaped `"loggedBy":"`
+ * in JSON text can only be that key; a value holding an escape is parsed in
+ * full.
+ */
+export function loggedByOf(text: string): string {
+  const key = '"loggedBy":"';
+  const at = text.indexOf(key);
+  if (at >= 0) {
+    const end = text.indexOf('"', at + key.length);
+    const by = text.slice(at + key.length, end);
+    if (end > 0 && !by.includes('\\')) return by;
+  }
+  try {
+    return String((JSON.parse(text) as Partial<LogEntry>).loggedBy ?? '?');
+  } catch {
+    return '?';
   }
 }
 

@@ -7,7 +7,8 @@ import { waitFor } from '../../lib/wait.js';
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
-  private readonly logs = new Map<string, Map<string, LogEntry>>();
+  /** Per log: entries by id, in arrival order, and how many each logging instance stored. */
+  private readonly logs = new Map<string, { byId: Map<string, LogEntry>; order: LogEntry[]; counts: Map<string, number> }>();
   private readonly queues = new Map<string, Array<{ seq: number; item: QueueItem; leaseUntil: number }>>();
   private seq = 0;
   private readonly kvs = new Map<string, Map<string, { value: unknown; expiresAt?: number }>>();
@@ -29,27 +30,34 @@ export class MemoryEngine implements Engine {
 
   log(name: string): MessageLog {
     let m = this.logs.get(name);
-    if (!m) this.logs.set(name, (m = new Map()));
-    const map = m;
+    if (!m) this.logs.set(name, (m = { byId: new Map(), order: [], counts: new Map() }));
+    const { byId, order, counts } = m;
     return {
       put: async (entry) => {
         this.check();
-        const had = map.get(entry.id);
+        const had = byId.get(entry.id);
         if (had) return { created: false, entry: had };
-        map.set(entry.id, entry);
+        byId.set(entry.id, entry);
+        order.push(entry);
+        counts.set(entry.loggedBy, (counts.get(entry.loggedBy) ?? 0) + 1);
         return { created: true, entry };
       },
-      get: async (id) => (this.check(), map.get(id)),
-      list: async () => (this.check(), [...map.values()]),
-      listJson: async () => (this.check(), JSON.stringify([...map.values()])),
+      get: async (id) => (this.check(), byId.get(id)),
+      list: async () => (this.check(), [...order]),
+      listJson: async () => (this.check(), JSON.stringify(order)),
       page: async (limit, after): Promise<LogPage> => {
         this.check();
-        const all = [...map.values()];
         const from = after === undefined ? 0 : Number(after);
-        const entries = all.slice(from, from + limit);
-        return from + limit < all.length ? { entries, next: String(from + limit) } : { entries };
+        const entries = order.slice(from, from + limit);
+        return from + limit < order.length ? { entries, next: String(from + limit) } : { entries };
       },
-      size: async () => (this.check(), map.size),
+      newest: async (limit) => {
+        this.check();
+        if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad limit: ${limit}`);
+        return order.slice(-limit).reverse();
+      },
+      size: async () => (this.check(), order.length),
+      countByLogger: async () => (this.check(), Object.fromEntries(counts)),
     };
   }
 

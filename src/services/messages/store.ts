@@ -17,6 +17,9 @@ export class ConsumedStore {
   private readonly allQ: Database.Statement<[], { body: string }>;
   private readonly countQ: Database.Statement<[], { n: number }>;
   private readonly pageQ: Database.Statement<[number, number], { seq: number; body: string }>;
+  private readonly newestQ: Database.Statement<[number], { body: string }>;
+  /** Rows stored: counted once at open, then kept by add() (this instance is the store's only writer). */
+  private stored: number;
   private readonly addManyTx: Database.Transaction<(entries: ConsumedEntry[]) => boolean[]>;
   private closed = false;
 
@@ -29,17 +32,28 @@ export class ConsumedStore {
     this.allQ = this.db.prepare('SELECT body FROM consumed ORDER BY seq');
     this.countQ = this.db.prepare('SELECT count(*) AS n FROM consumed');
     this.pageQ = this.db.prepare('SELECT seq, body FROM consumed WHERE seq > ? ORDER BY seq LIMIT ?');
-    this.addManyTx = this.db.transaction((entries: ConsumedEntry[]) => entries.map((e) => this.add(e)));
+    this.newestQ = this.db.prepare('SELECT body FROM consumed ORDER BY seq DESC LIMIT ?');
+    this.stored = this.countQ.get()!.n;
+    this.addManyTx = this.db.transaction((entries: ConsumedEntry[]) => entries.map((e) => this.insert(e)));
   }
 
   /** True when new; false when this id was already stored. */
   add(entry: ConsumedEntry): boolean {
+    const added = this.insert(entry);
+    if (added) this.stored++;
+    return added;
+  }
+
+  private insert(entry: ConsumedEntry): boolean {
     return this.insertQ.run(entry.id, JSON.stringify(entry)).changes === 1;
   }
 
   /** add() for many entries in one transaction; one flag per entry. */
   addMany(entries: ConsumedEntry[]): boolean[] {
-    return this.addManyTx(entries);
+    // Counted once the transaction committed: a rolled-back one stored nothing.
+    const added = this.addManyTx(entries);
+    for (const a of added) if (a) this.stored++;
+    return added;
   }
 
   list(): ConsumedEntry[] {
@@ -61,8 +75,15 @@ export class ConsumedStore {
     return joinJsonTexts(this.allQ.all());
   }
 
+  /** The newest `limit` entries, newest first, as JSON text: reads only those rows. */
+  newestJson(limit: number): string {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bad limit: ${limit}`);
+    return joinJsonTexts(this.newestQ.all(limit));
+  }
+
+  /** Entries stored, without counting the table. */
   count(): number {
-    return this.countQ.get()!.n;
+    return this.stored;
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
-import { LogMirror, type LogMirrorOptions, type MirrorSource, type MirrorSubscription } from '../../../src/engine/hazelcast/log-mirror.js';
+import { LogMirror, loggedByOf, type LogMirrorOptions, type MirrorSource, type MirrorSubscription } from '../../../src/engine/hazelcast/log-mirror.js';
 import type { LogEntry } from '../../../src/engine/ports.js';
 
 /**
@@ -28,8 +28,8 @@ class FakeMap implements MirrorSource {
     return this.disrupted;
   }
 
-  put(id: string, ts: number, msg = `text of ${id}`): string {
-    const text = JSON.stringify({ id, msg, loggedBy: 'logging-1', loggedAt: new Date(ts).toISOString(), ts } satisfies LogEntry);
+  put(id: string, ts: number, msg = `text of ${id}`, loggedBy = 'logging-1'): string {
+    const text = JSON.stringify({ id, msg, loggedBy, loggedAt: new Date(ts).toISOString(), ts } satisfies LogEntry);
     if (this.texts.has(id)) return this.texts.get(id)!;
     this.texts.set(id, text);
     if (this.dropEvents) return text;
@@ -327,5 +327,65 @@ describe('LogMirror: a local copy of the log map, trusted only when its size mat
     assert.equal(map.listening, 0);
     await assert.rejects(mirror.read(), /closed/);
     assert.throws(() => new LogMirror(map, { idleMs: 0 }), /idleMs/);
+  });
+});
+
+describe('LogMirror: counts per logging instance and the newest entries, without fetching the log', () => {
+  it('counts and the newest come from the copy: one size() per call, no values fetched once filled', async (t) => {
+    const { map, mirror } = mirrored(t);
+    for (let i = 0; i < 6; i++) map.put(`a${i}`, 1000 + i, 'x', i < 4 ? 'logging-1' : 'logging-2');
+    assert.deepEqual(await mirror.countByLogger(), { 'logging-1': 4, 'logging-2': 2 });
+    map.put('b0', 2000, 'x', 'logging-3');
+    const values = map.calls.values;
+    assert.deepEqual(await mirror.countByLogger(), { 'logging-1': 4, 'logging-2': 2, 'logging-3': 1 });
+    assert.deepEqual(
+      (await mirror.newest(3)).map((e) => e.id),
+      ['b0', 'a5', 'a4'],
+    );
+    assert.equal((await mirror.newest(100)).length, 7);
+    assert.equal(map.calls.values, values, 'answered from the copy');
+    await assert.rejects(mirror.newest(0), RangeError);
+  });
+
+  it('events in flight are waited for, not fetched; events that never come are fetched', async (t) => {
+    const { map, mirror } = mirrored(t);
+    map.put('a', 1);
+    await mirror.countByLogger();
+    const values = map.calls.values;
+    map.holdEvents = true;
+    map.put('b', 2, 'x', 'logging-2');
+    const counted = mirror.countByLogger();
+    setImmediate(() => map.release());
+    assert.deepEqual(await counted, { 'logging-1': 1, 'logging-2': 1 });
+    assert.equal(map.calls.values, values, 'the late event arrived: nothing fetched');
+    map.holdEvents = false;
+    map.dropEvents = true;
+    map.put('c', 3, 'x', 'logging-2');
+    map.dropEvents = false;
+    assert.deepEqual(await mirror.countByLogger(), { 'logging-1': 1, 'logging-2': 2 });
+    assert.deepEqual(
+      (await mirror.newest(1)).map((e) => e.id),
+      ['c'],
+    );
+    assert.equal(map.calls.values, values + 1, 'the missed event was made up by one fetch');
+  });
+
+  it('when the map lost entries, the counts start again from the map', async (t) => {
+    const { map, mirror } = mirrored(t);
+    for (let i = 0; i < 4; i++) map.put(`e${i}`, i, 'x', i % 2 ? 'logging-2' : 'logging-1');
+    await mirror.countByLogger();
+    map.lose('e1', 'e3');
+    map.dropEvents = true;
+    map.put('n', 9, 'x', 'logging-3');
+    map.dropEvents = false;
+    assert.deepEqual(await mirror.countByLogger(), { 'logging-1': 2, 'logging-3': 1 });
+  });
+
+  it('loggedByOf reads the instance from the stored text, escapes included', () => {
+    const text = (loggedBy: string) => JSON.stringify({ id: 'i', msg: '"loggedBy":"fake"', loggedBy, loggedAt: '', ts: 1 });
+    assert.equal(loggedByOf(text('logging-1')), 'logging-1');
+    assert.equal(loggedByOf(text('odd "name" \\ here')), 'odd "name" \\ here');
+    assert.equal(loggedByOf('{"id":"x"}'), '?');
+    assert.equal(loggedByOf('not json'), '?');
   });
 });

@@ -110,9 +110,26 @@ describe('logging service', () => {
     assert.deepEqual(seen, ids);
   });
 
+  test('GET /log?newest=N answers the newest N, newest first; /log/counts counts per logging instance', async (t) => {
+    const { post, app, log } = setup(t);
+    for (const id of ['a', 'b', 'c', 'd']) await post({ id, msg: `msg-${id}` });
+    await log.put({ id: 'e', msg: 'from another instance', loggedBy: 'logging-2', loggedAt: new Date().toISOString(), ts: Date.now() + 1 });
+    const res = await app.inject({ method: 'GET', url: '/log?newest=3' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(
+      (res.json() as LogEntry[]).map((e) => e.id),
+      ['e', 'd', 'c'],
+    );
+    assert.equal(res.headers['x-next-cursor'], undefined);
+    assert.equal((await app.inject({ method: 'GET', url: '/log?newest=1000' })).json<LogEntry[]>().length, 5);
+    const counts = await app.inject({ method: 'GET', url: '/log/counts' });
+    assert.equal(counts.statusCode, 200);
+    assert.deepEqual(counts.json(), { total: 5, byInstance: { 'logging-1': 4, 'logging-2': 1 } });
+  });
+
   test('bad paging parameters are 400 with {error, message}', async (t) => {
     const { app } = setup(t);
-    for (const url of ['/log?limit=0', '/log?limit=abc', '/log?limit=-1', '/log?foo=1']) {
+    for (const url of ['/log?limit=0', '/log?limit=abc', '/log?limit=-1', '/log?foo=1', '/log?newest=0', '/log?newest=1001', '/log?newest=x', '/log?newest=', '/log?newest=5&limit=5', '/log?newest=5&after=1']) {
       const res = await app.inject({ method: 'GET', url });
       assertErrorBody(res, 400);
     }

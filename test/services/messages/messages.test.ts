@@ -42,6 +42,23 @@ describe('messages service HTTP', () => {
     );
     const count = await app.inject({ method: 'GET', url: '/messages/count' });
     assert.deepEqual(count.json(), { count: 2, consumedSinceStart: 2, duplicatesSkipped: 1 });
+    const newest = await app.inject({ method: 'GET', url: '/messages?newest=1' });
+    assert.equal(newest.statusCode, 200);
+    assert.deepEqual(
+      (newest.json() as ConsumedEntry[]).map((e) => e.id),
+      ['m2'],
+      'the newest first',
+    );
+    assert.deepEqual(
+      (await app.inject({ method: 'GET', url: '/messages?newest=10' })).json<ConsumedEntry[]>().map((e) => e.id),
+      ['m2', 'm1'],
+    );
+    for (const url of ['/messages?newest=0', '/messages?newest=1001', '/messages?newest=-1', '/messages?newest=2&limit=2', '/messages?newest=2&after=0']) {
+      const bad = await app.inject({ method: 'GET', url });
+      assert.equal(bad.statusCode, 400, url);
+      assert.match(String(bad.headers['content-type']), /application\/json/);
+      assert.equal(typeof bad.json<{ message?: unknown }>().message, 'string', url);
+    }
     // What the consumer reports once an item is stored shows in the metrics.
     const page = (await app.inject({ method: 'GET', url: '/metrics' })).payload;
     assert.equal(metric(page, 'messages_consumed_total'), 2);

@@ -10,9 +10,11 @@ import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { MessageQueue } from '../../../engine/ports.js';
+import type { DashboardEntry, DashboardEvent, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
+import { NEWEST_MAX, type ConsumedEntry, type LogCountsResponse, type MessagesCountResponse } from '../../../contracts/http.js';
+import type { LogEntry, MessageQueue } from '../../../engine/ports.js';
 import { errorBody } from '../../../shared/http.js';
-import type { InstanceRecord, ServiceName } from '../../../shared/registry.js';
+import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
 import type { InstanceCaller } from '../resilience.js';
@@ -30,52 +32,17 @@ export interface DashboardDeps {
 export interface DashboardOptions {
   /** Folder holding index.html, dashboard.js, dashboard.css. Default: `<repo>/src/web`. */
   webDir?: string;
-  /** Timeout of each health probe and each `GET /messages` to an instance. Default 800. */
+  /** Timeout of each health probe and each read of an instance's counts and newest messages. Default 800. */
   probeTimeoutMs?: number;
   /** Interval of the server-sent state. Default 1000. */
   pushEveryMs?: number;
-  /** Newest entries kept per instance; counts stay full. Default 50. */
+  /** Newest entries shown per instance (at most 1000); counts stay full. Default 50. */
   recent?: number;
   /** Longest message text sent to the page, in characters. Default 300. */
   maxText?: number;
 }
 
-/** One message as the page shows it. */
-export interface DashboardEntry {
-  id: string;
-  msg: string;
-  /** loggedAt / consumedAt. */
-  at?: string;
-  /** The text was cut to `maxText` characters. */
-  truncated?: true;
-}
-
-export interface DashboardInstance {
-  service: ServiceName;
-  instance: string;
-  url: string | null;
-  /** False for a logging instance that left the registry but whose entries are in the log. */
-  registered: boolean;
-  heartbeatAt: string | null;
-  heartbeatAgeMs: number | null;
-  breaker: ReturnType<InstanceCaller['breakerState']> | null;
-  health: { status: 'up' | 'down'; reason?: string; ms?: number };
-  /** Full count of what it logged / consumed; null when unknown. */
-  count: number | null;
-  /** The newest entries, newest first. */
-  messages: DashboardEntry[];
-  messagesError?: string;
-}
-
-export interface DashboardState {
-  at: string;
-  tookMs: number;
-  /** Depth (items not yet acknowledged), and what the engine says of where the queue lives. */
-  queue: { depth: number | null; error?: string; about?: string[] };
-  registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
-  log: { total: number | null; readFrom: string | null; error?: string };
-  instances: DashboardInstance[];
-}
+export type { DashboardEntry, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
 
 /** The only files served under /assets/; nothing else is ever read from disk. */
 const ASSETS: Readonly<Record<string, string>> = {
@@ -169,7 +136,7 @@ const reasonOf = (err: unknown) => {
 export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts: DashboardOptions = {}): void {
   const probeTimeoutMs = opts.probeTimeoutMs ?? 800;
   const pushEveryMs = opts.pushEveryMs ?? 1000;
-  const recent = opts.recent ?? 50;
+  const recent = Math.max(1, Math.min(NEWEST_MAX, opts.recent ?? 50));
   const maxText = opts.maxText ?? 300;
   const ttlMs = deps.registryTtlMs ?? 3000;
   const webDir = opts.webDir ?? defaultWebDir();
@@ -206,8 +173,6 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     if (msg.length > maxText) out.truncated = true;
     return out;
   };
-  /** The newest `recent` entries, newest first. */
-  const tail = <T>(xs: T[]) => xs.slice(-recent).reverse();
 
   async function probe(r: InstanceRecord): Promise<DashboardInstance['health']> {
     const t0 = performance.now();
@@ -222,32 +187,57 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     }
   }
 
+  // The snapshot reads counts the services keep and newest-first pages of a
+  // few entries: what it reads does not grow with the history.
+
+  /** A messages instance's count and its newest entries (two small reads). */
   async function consumed(r: InstanceRecord): Promise<{ count: number; messages: DashboardEntry[] }> {
-    const res = await withTimeout(probeTimeoutMs, (signal) => deps.caller.call(r.url, { method: 'GET', path: '/messages', signal }));
-    if (res.status !== 200 || !Array.isArray(res.body)) throw new Error(`GET /messages answered ${res.status}`);
-    const xs = res.body as Array<{ id?: unknown; msg?: unknown; consumedAt?: unknown }>;
-    return { count: xs.length, messages: tail(xs).map((e) => entry(e, e.consumedAt)) };
+    const [count, newest] = await withTimeout(probeTimeoutMs, (signal) =>
+      Promise.all([
+        deps.caller.call(r.url, { method: 'GET', path: '/messages/count', signal }),
+        deps.caller.call(r.url, { method: 'GET', path: `/messages?newest=${recent}`, signal }),
+      ]),
+    );
+    const n = (count.body as Partial<MessagesCountResponse> | undefined)?.count;
+    if (count.status !== 200 || typeof n !== 'number') throw new Error(`GET /messages/count answered ${count.status}`);
+    if (newest.status !== 200 || !Array.isArray(newest.body)) throw new Error(`GET /messages?newest answered ${newest.status}`);
+    const xs = newest.body as Array<Partial<Record<keyof ConsumedEntry, unknown>>>;
+    return { count: n, messages: xs.map((e) => entry(e, e.consumedAt)) };
   }
 
-  /** One read of the whole log through the facade's failover; grouped by loggedBy. */
+  /**
+   * The log's counts per logging instance and its newest entries, from one
+   * logging instance (through the facade's failover). The newest page holds
+   * `recent` entries per registered logging instance, grouped by loggedBy:
+   * each card shows its own among the log's newest.
+   */
   async function readLog(logging: InstanceRecord[]) {
+    const window = Math.min(NEWEST_MAX, recent * Math.max(1, logging.length));
     const out = await deps.calls.call(
       logging,
       async (inst, signal) => {
-        const res = await deps.caller.call(inst.url, { method: 'GET', path: '/log', signal });
-        if (res.status !== 200 || !Array.isArray(res.body)) throw new Error(`${inst.instance} answered ${res.status}`);
-        return res.body as Array<{ id?: unknown; msg?: unknown; loggedBy?: unknown; loggedAt?: unknown }>;
+        const [counts, newest] = await Promise.all([
+          deps.caller.call(inst.url, { method: 'GET', path: '/log/counts', signal }),
+          deps.caller.call(inst.url, { method: 'GET', path: `/log?newest=${window}`, signal }),
+        ]);
+        const c = counts.body as Partial<LogCountsResponse> | undefined;
+        if (counts.status !== 200 || typeof c?.total !== 'number' || typeof c.byInstance !== 'object' || c.byInstance === null) {
+          throw new Error(`${inst.instance} answered ${counts.status} to GET /log/counts`);
+        }
+        if (newest.status !== 200 || !Array.isArray(newest.body)) throw new Error(`${inst.instance} answered ${newest.status} to GET /log?newest`);
+        return { total: c.total, byInstance: c.byInstance, newest: newest.body as Array<Partial<Record<keyof LogEntry, unknown>>> };
       },
       { rounds: 1 },
     );
-    const by = new Map<string, typeof out.value>();
-    for (const e of out.value) {
+    const recentBy = new Map<string, DashboardEntry[]>();
+    for (const e of out.value.newest) {
       const k = String(e.loggedBy ?? '?');
-      let l = by.get(k);
-      if (!l) by.set(k, (l = []));
-      l.push(e);
+      let l = recentBy.get(k);
+      if (!l) recentBy.set(k, (l = []));
+      if (l.length < recent) l.push(entry(e, e.loggedAt));
     }
-    return { total: out.value.length, readFrom: out.instance.instance, by };
+    const counts = new Map(Object.entries(out.value.byInstance).filter((kv): kv is [string, number] => typeof kv[1] === 'number'));
+    return { total: out.value.total, readFrom: out.instance.instance, window, counts, recentBy };
   }
 
   async function build(): Promise<DashboardState> {
@@ -290,9 +280,8 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       };
       if (r.service === 'logging') {
         if (logOk) {
-          const mine = logOk.by.get(r.instance) ?? [];
-          v.count = mine.length;
-          v.messages = tail(mine).map((e) => entry(e, e.loggedAt));
+          v.count = logOk.counts.get(r.instance) ?? 0;
+          v.messages = logOk.recentBy.get(r.instance) ?? [];
         } else if ('error' in log) v.messagesError = `log unreadable: ${log.error}`;
       } else if (r.service === 'messages') {
         const s = stores[i];
@@ -304,7 +293,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     // Entries logged by instances no longer registered still count: show them too.
     if (logOk) {
       const live = new Set(logging.map((r) => r.instance));
-      for (const [name, mine] of logOk.by) {
+      for (const [name, count] of logOk.counts) {
         if (live.has(name)) continue;
         instances.push({
           service: 'logging',
@@ -315,8 +304,8 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
           heartbeatAgeMs: null,
           breaker: null,
           health: { status: 'down', reason: 'not in the registry (stopped, or its heartbeat expired)' },
-          count: mine.length,
-          messages: tail(mine).map((e) => entry(e, e.loggedAt)),
+          count,
+          messages: logOk.recentBy.get(name) ?? [],
         });
       }
     }
@@ -328,7 +317,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       tookMs: Math.round(performance.now() - t0),
       queue: depth,
       registry,
-      log: logOk ? { total: logOk.total, readFrom: logOk.readFrom } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
+      log: logOk ? { total: logOk.total, readFrom: logOk.readFrom, newestRead: logOk.window } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
     };
   }
@@ -374,9 +363,9 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     const push = async () => {
       let data: string;
       try {
-        data = JSON.stringify(await snapshot());
+        data = JSON.stringify((await snapshot()) satisfies DashboardEvent);
       } catch (err) {
-        data = JSON.stringify({ error: reasonOf(err) });
+        data = JSON.stringify({ error: reasonOf(err) } satisfies DashboardEvent);
       }
       if (!open) return;
       res.write(`event: state\ndata: ${data}\n\n`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
+import type { FacadePostResponse } from '../../../contracts/dashboard.js';
 import type { MessageQueue, QueueItem } from '../../../engine/ports.js';
 import { HttpError, isNoInstanceError, isPermanentCallError } from '../../../lib/errors.js';
 import type { Metrics } from '../../../shared/metrics.js';
@@ -118,7 +119,7 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
         switch (d.kind) {
           case 'repeat':
             req.log.info({ id: d.id, idempotencyKey: key }, 'repeat of an accepted request');
-            return reply.code(200).send({ id: d.id, repeated: true });
+            return reply.code(200).send({ id: d.id, repeated: true } satisfies FacadePostResponse);
           case 'conflict':
             throw new HttpError(422, `this Idempotency-Key was already used for a different message (id ${d.id}); use a new key for a new message`);
           case 'in-progress':
@@ -143,6 +144,6 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
     }
     accepted.inc();
     req.log.info({ id, correlationId, loggedBy: logged.instance.instance, attempts: logged.attempts.length }, 'accepted message');
-    return reply.code(201).send({ id });
+    return reply.code(201).send({ id } satisfies FacadePostResponse);
   });
 };

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { FacadeReadResponse } from '../../../contracts/dashboard.js';
 import { NEXT_CURSOR_HEADER } from '../../../contracts/http.js';
 import { HttpError, isNoInstanceError, isPermanentCallError } from '../../../lib/errors.js';
 import type { FacadeConfig } from '../config.js';
@@ -70,7 +71,8 @@ export const readMessagesRoute: FastifyPluginAsync<ReadMessagesOptions> = async 
         };
         return [`== logging (${loggingInstance}) ==`, lines(loggingJson), `== messages (${messagesInstance ?? 'none'}) ==`, note ? `(${note})` : lines(messagesJson), ''].join('\n');
       }
-      const tail = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}), ...(messagesNext ? { messagesNext } : {}) };
+      // Everything but the two parts, which are spliced in as the bytes the instances sent.
+      const tail: Omit<FacadeReadResponse, 'logging' | 'messages'> = { loggingInstance, messagesInstance, ...(note ? { note } : {}), ...(next ? { next } : {}), ...(messagesNext ? { messagesNext } : {}) };
       reply.type('application/json; charset=utf-8');
       return reply.send(Buffer.concat([Buffer.from('{"logging":'), loggingJson, Buffer.from(',"messages":'), messagesJson, Buffer.from(`,${JSON.stringify(tail).slice(1)}`)]));
     },

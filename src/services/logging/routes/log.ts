@@ -4,10 +4,12 @@ import {
   logBatchRequestSchema,
   logPageQuerySchema,
   logRequestSchema,
+  NEWEST_ALONE,
   NEXT_CURSOR_HEADER,
   type LogBatchRequest,
   type LogBatchResponse,
   type LogCountResponse,
+  type LogCountsResponse,
   type LogRequest,
   type PageQuery,
 } from '../../../contracts/http.js';
@@ -24,7 +26,7 @@ export interface LogRoutesOptions {
 const jsonOnly = { accepts: 'application/json' };
 
 /**
- * POST /log, POST /log/batch, GET /log, GET /log/count: the shared log, as
+ * POST /log, POST /log/batch, GET /log, GET /log/count, GET /log/counts: the shared log, as
  * the facade uses it. An engine failure surfaces as EngineUnavailableError,
  * which the server answers with 503.
  */
@@ -69,6 +71,10 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) =>
   );
 
   app.get<{ Querystring: PageQuery }>('/log', { schema: { querystring: logPageQuerySchema } }, async (req, reply) => {
+    if (req.query.newest !== undefined) {
+      if (req.query.limit !== undefined || req.query.after !== undefined) throw new HttpError(400, NEWEST_ALONE);
+      return o.log.newest(Number(req.query.newest));
+    }
     if (req.query.limit === undefined && req.query.after === undefined) {
       reply.type('application/json; charset=utf-8');
       return await o.log.listJson();
@@ -85,4 +91,10 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) =>
   });
 
   app.get('/log/count', async (): Promise<LogCountResponse> => ({ count: await o.log.size() }));
+
+  // What the dashboard shows per logging instance, without reading the log.
+  app.get('/log/counts', async (): Promise<LogCountsResponse> => {
+    const byInstance = await o.log.countByLogger();
+    return { total: Object.values(byInstance).reduce((a, b) => a + b, 0), byInstance };
+  });
 };

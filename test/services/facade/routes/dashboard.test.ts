@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
 import { describe, test, type TestContext } from 'node:test';
-import type { MessageQueue } from '../../../../src/engine/ports.js';
+import type { Engine, MessageLog, MessageQueue } from '../../../../src/engine/ports.js';
+import type { CallRequest, CallResponse } from '../../../../src/services/facade/caller.js';
 import { MemoryEngine } from '../../../../src/engine/memory/memory-engine.js';
 import { defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../../../src/services/facade/routes/dashboard.js';
 import type { ConsumedStore } from '../../../../src/services/messages/store.js';
@@ -33,8 +37,12 @@ interface Setup {
 async function setup(t: TestContext, s: Setup = {}) {
   const memory = new MemoryEngine();
   // The facade's queue is the one the dashboard shows; a test may give its own.
-  const engine = withQueues(memory, (n, own) => (n === QUEUE && s.queue ? s.queue : own));
-  const caller = new InjectCaller();
+  const engine = withCountedLogReads(
+    withQueues(memory, (n, own) => (n === QUEUE && s.queue ? s.queue : own)),
+    (n) => (engineRead += n),
+  );
+  let engineRead = 0;
+  const caller = new CountingCaller();
   const urls = new Map<string, string>();
   for (const name of s.logging ?? ['logging-1', 'logging-2']) {
     const { service } = buildLogging(t, engine, { name });
@@ -85,7 +93,50 @@ async function setup(t: TestContext, s: Setup = {}) {
     assert.ok(i, `${instance} is in the state (has: ${st.instances.map((x) => x.instance).join(', ')})`);
     return i;
   };
-  return { engine: memory, caller, app, facade, directory, calls, queue, urlFor, logAs, consumeAs, state, find };
+  /** Entries read so far: taken out of the log by the logging instances, and answered to the facade in list bodies. */
+  const read = () => ({ fromLog: engineRead, answered: caller.entriesAnswered });
+  return { engine: memory, caller, app, facade, directory, calls, queue, urlFor, logAs, consumeAs, state, find, read };
+}
+
+/** Counts the entries every answer carries in a list body. */
+class CountingCaller extends InjectCaller {
+  entriesAnswered = 0;
+  override async call(baseUrl: string, req: CallRequest): Promise<CallResponse> {
+    const res = await super.call(baseUrl, req);
+    if (Array.isArray(res.body)) this.entriesAnswered += res.body.length;
+    return res;
+  }
+}
+
+/** The engine with every entry its logs hand out counted (whole reads counted as the whole log). */
+function withCountedLogReads(engine: Engine, count: (n: number) => void): Engine {
+  return {
+    ...engine,
+    kind: engine.kind,
+    ping: () => engine.ping(),
+    close: () => engine.close(),
+    kv: (n) => engine.kv(n),
+    queue: (n) => engine.queue(n),
+    log: (n): MessageLog => {
+      const l = engine.log(n);
+      const counted = async <T>(p: Promise<T>, size: (v: T) => number) => {
+        const v = await p;
+        count(size(v));
+        return v;
+      };
+      return {
+        ...l,
+        put: (e) => l.put(e),
+        get: (id) => counted(l.get(id), (v) => (v ? 1 : 0)),
+        list: () => counted(l.list(), (v) => v.length),
+        listJson: () => counted(l.listJson(), (v) => (JSON.parse(v) as unknown[]).length),
+        page: (limit, after) => counted(l.page(limit, after), (v) => v.entries.length),
+        newest: (limit) => counted(l.newest(limit), (v) => v.length),
+        size: () => l.size(),
+        countByLogger: () => l.countByLogger(),
+      };
+    },
+  };
 }
 
 describe('dashboard: page and assets', () => {
@@ -127,6 +178,27 @@ describe('dashboard: page and assets', () => {
     assert.equal(css.statusCode, 200);
     assert.match(String(css.headers['content-type']), /^text\/css; charset=utf-8/);
     assert.equal(css.headers['cache-control'], 'public, max-age=31536000, immutable');
+  });
+
+  test("the page's script is checked: type-checked against src/contracts (tsconfig.web.json, run by npm run typecheck) and linted", async () => {
+    const root = new URL('../../../../', import.meta.url);
+    const js = readFileSync(new URL('src/web/dashboard.js', root), 'utf8');
+    assert.match(js, /^\/\/ @ts-check\n/);
+    assert.match(js, /import\('\.\.\/contracts\/dashboard\.js'\)\.DashboardState/);
+    const web = JSON.parse(readFileSync(new URL('tsconfig.web.json', root), 'utf8')) as { include: string[]; compilerOptions: { checkJs?: boolean; strict?: boolean } };
+    assert.deepEqual(web.include, ['src/web/*.js']);
+    assert.equal(web.compilerOptions.checkJs, true);
+    assert.equal(web.compilerOptions.strict, true);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts.typecheck!, /tsc -p tsconfig\.web\.json/);
+    const eslint = new ESLint({ cwd: fileURLToPath(root) });
+    assert.equal(await eslint.isPathIgnored('src/web/dashboard.js'), false, 'ESLint checks the page');
+    // The rule that keeps data out of HTML is on for the page.
+    const [report] = await eslint.lintText("'use strict';\ndocument.body.innerHTML = 'x';\n", { filePath: 'src/web/dashboard.js' });
+    assert.deepEqual(
+      report!.messages.map((m) => m.ruleId),
+      ['no-restricted-properties'],
+    );
   });
 
   test('only the known asset names are served: traversal and other files → 404', async (t) => {
@@ -305,8 +377,41 @@ describe('dashboard: state', () => {
     const c = await setup(t, { logging: ['logging-1'], messages: ['messages-1'] });
     const before = c.caller.calls.length;
     await Promise.all([c.state(), c.state(), c.state(), c.state()]);
-    // One snapshot: 2 health probes + 1 GET /log + 1 GET /messages.
-    assert.equal(c.caller.calls.length - before, 4);
+    // One snapshot: 2 health probes + the log's counts and newest entries + the store's count and newest entries.
+    assert.equal(c.caller.calls.length - before, 6);
+  });
+
+  test('what a snapshot reads does not grow with the history: the same entries at 10 and at 5 000 messages', async (t) => {
+    const readAt = async (n: number) => {
+      const c = await setup(t, { logging: ['logging-1', 'logging-2'], messages: ['messages-1'], options: { recent: 5 } });
+      for (let i = 1; i <= n; i++) {
+        const id = await c.logAs(i % 2 ? 'logging-1' : 'logging-2', `m${i}`);
+        c.consumeAs('messages-1', id, `m${i}`);
+      }
+      const before = c.read();
+      const calls = c.caller.calls.length;
+      const st = await c.state();
+      const after = c.read();
+      // What the page shows is still whole: the counts, and each card's newest.
+      assert.equal(st.log.total, n);
+      assert.equal(c.find(st, 'logging-1').count, n / 2);
+      assert.equal(c.find(st, 'logging-2').count, n / 2);
+      assert.equal(c.find(st, 'messages-1').count, n);
+      assert.deepEqual(
+        c.find(st, 'logging-2').messages.map((e) => e.msg),
+        [n, n - 2, n - 4, n - 6, n - 8].map((i) => `m${i}`),
+      );
+      assert.deepEqual(
+        c.find(st, 'messages-1').messages.map((e) => e.msg),
+        [n, n - 1, n - 2, n - 3, n - 4].map((i) => `m${i}`),
+      );
+      return { fromLog: after.fromLog - before.fromLog, answered: after.answered - before.answered, calls: c.caller.calls.length - calls };
+    };
+    const small = await readAt(10);
+    const large = await readAt(5000);
+    // 10 of the log's newest (5 per logging instance) and 5 of the store's newest, however long the history.
+    assert.deepEqual(small, { fromLog: 10, answered: 15, calls: 7 });
+    assert.deepEqual(large, small);
   });
 });
 
