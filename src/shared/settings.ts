@@ -66,6 +66,14 @@ export class SettingsReader {
     return r.value;
   }
 
+  /** A secret: checked like string(), but a refused value is never quoted. */
+  secretString(flag: string, envName: string, def: string, pattern: RegExp, expected: string): string {
+    const r = this.raw(flag, envName);
+    if (!r) return def;
+    if (!pattern.test(r.value)) throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected} (the value given is not shown: it is a secret)`);
+    return r.value;
+  }
+
   int(flag: string, envName: string, def: number, min: number, max: number): number {
     const r = this.raw(flag, envName);
     if (!r) return def;
@@ -137,6 +145,8 @@ export interface Setting<T> {
   defaultText?: string;
   /** The values it takes, in words (e.g. "10–600000", "embedded | hazelcast"). */
   range: string;
+  /** A secret: its value is never printed (not in errors, help or `settings` output). */
+  secret?: true;
   /** Reads the value (from the flag, else the env variable, else `def`), validating it. */
   read(r: SettingsReader, def: T): T;
 }
@@ -175,6 +185,10 @@ export const setting = {
   addresses: (flag: string, env: string, def: string[], help: string): Setting<string[]> => ({
     flag, env, help, default: def, range: 'host:port,…',
     read: (r, d) => r.list(flag, env, d, HOST_PORT, 'comma-separated host:port addresses'),
+  }),
+  secret: (flag: string, env: string, help: string, form: { pattern: RegExp; expected: string; range: string }): Setting<string> => ({
+    flag, env, help, default: '', defaultText: '(none)', range: form.range, secret: true,
+    read: (r, d) => r.secretString(flag, env, d, form.pattern, form.expected),
   }),
   address: (flag: string, env: string, help: string): Setting<string> => ({
     flag, env, help, default: '', range: 'host:port',

@@ -18,6 +18,7 @@ import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
 import type { InstanceCaller } from '../resilience.js';
+import { consoleState, NO_LAUNCHER, type FacadeConsole } from './console.js';
 
 export interface DashboardDeps {
   directory: InstanceDirectory;
@@ -27,6 +28,8 @@ export interface DashboardDeps {
   calls: InstanceCaller;
   /** Registry TTL; an older heartbeat is shown as stale. Default 3000. */
   registryTtlMs?: number;
+  /** The lab console (controls under the launcher); absent: no controls. */
+  console?: FacadeConsole | undefined;
 }
 
 export interface DashboardOptions {
@@ -319,6 +322,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       registry,
       log: logOk ? { total: logOk.total, readFrom: logOk.readFrom, newestRead: logOk.window } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
+      console: deps.console ? consoleState(deps.console) : { enabled: false, reason: NO_LAUNCHER, tokenRequired: false, view: null },
     };
   }
 
@@ -371,6 +375,11 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       res.write(`event: state\ndata: ${data}\n\n`);
       timer = setTimeout(() => void push(), pushEveryMs);
     };
+    // What the launcher's shell reports, as it happens (not only once a second).
+    const unsubscribe = deps.console?.link?.onEvent((e) => {
+      if (open) res.write(`event: console\ndata: ${JSON.stringify(e)}\n\n`);
+    });
+    if (unsubscribe) res.once('close', unsubscribe);
     req.raw.on('close', stop);
     res.on('close', stop);
     res.on('error', stop);
