@@ -11,6 +11,16 @@ export interface ScenarioReport {
 
 export const silentReport: ScenarioReport = { step: () => undefined, line: () => undefined };
 
+/** A report that prints each finished step (`3. kill -9 member-2: done in 0.4 s — 2 members left`) and each line. */
+export function linesReport(print: (line: string) => void, indent = '  '): ScenarioReport {
+  return {
+    step: (s) => {
+      if (s.state !== 'running') print(`${indent}${s.n}. ${s.title}: ${s.state === 'done' ? 'done' : 'FAILED'} in ${secs(s.ms ?? 0)}${s.detail ? ` — ${s.detail}` : ''}`);
+    },
+    line: (text) => print(`${indent}${text}`),
+  };
+}
+
 export class Steps {
   private n = 0;
   constructor(private readonly report: ScenarioReport) {}
