@@ -121,6 +121,10 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     assert.equal(await page.locator('[data-testid="messages-columns"] .card').count(), 2);
     await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
     assert.match((await page.locator('[data-testid="queue-depth"]').textContent())!, /^\d+$/);
+    // This facade has no launcher console: the page has no controls, and says why.
+    await page.locator('[data-testid="console"][data-enabled="false"]').waitFor();
+    assert.match((await page.locator('[data-testid="console-reason"]').textContent())!, /^no controls: started alone/);
+    assert.equal(await page.locator('[data-testid="action-kill"], [data-testid="scenarios"] button').count(), 0);
     assert.deepEqual(pageErrors, []);
   });
 
