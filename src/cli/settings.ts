@@ -38,8 +38,14 @@ async function main(): Promise<void> {
   const engine = await createEngine(engineConfig, createLogger('settings', 'warn', false), 'settings-cli');
   try {
     const kv = engine.kv<string>(SETTINGS_MAP);
-    if (cmd === 'list') for (const [k, val] of await kv.entries()) console.log(`${k}=${val}`);
-    if (cmd === 'get') console.log((await kv.get(name!)) ?? '(not set)');
+    // A secret (its table says so) is shown as set, never by its value.
+    const secret = new Set(tables.flatMap((t) => Object.values(t)).filter((x) => x.secret).map((x) => x.env));
+    const shown = (k: string, val: string) => (secret.has(k) ? '(set; a secret is not shown)' : val);
+    if (cmd === 'list') for (const [k, val] of await kv.entries()) console.log(`${k}=${shown(k, val)}`);
+    if (cmd === 'get') {
+      const val = await kv.get(name!);
+      console.log(val === undefined ? '(not set)' : shown(name!, val));
+    }
     if (cmd === 'set') await kv.set(name!, value!);
     if (cmd === 'unset') await kv.delete(name!);
   } finally {
