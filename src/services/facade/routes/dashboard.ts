@@ -312,6 +312,23 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
         });
       }
     }
+    // The launcher's instances that are not registered (stopped from the console, or starting): their cards stay, with `start`.
+    const view = deps.console?.link?.view();
+    for (const p of view?.processes ?? []) {
+      if (p.service === 'facade' || instances.some((i) => i.instance === p.name)) continue;
+      instances.push({
+        service: p.service,
+        instance: p.name,
+        url: null,
+        registered: false,
+        heartbeatAt: null,
+        heartbeatAgeMs: null,
+        breaker: null,
+        health: { status: 'down', reason: p.running ? 'started, not registered yet' : 'not running: the launcher stopped it' },
+        count: null,
+        messages: [],
+      });
+    }
     instances.sort((a, b) => a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance, 'en', { numeric: true }));
     const registry: DashboardState['registry'] = { ttlMs, refreshedAgoMs: deps.directory.lastRefresh ? now - deps.directory.lastRefresh : null };
     if (deps.directory.lastError) registry.error = deps.directory.lastError;

@@ -16,7 +16,7 @@ const VIEW: LauncherView = { engine: 'embedded', queue: 'engine', processes: [],
  * records every action that reaches it and accepts it, or refuses it while
  * one is "running".
  */
-function fakeLauncher() {
+function fakeLauncher(view: LauncherView = VIEW) {
   const received: ConsoleAction[] = [];
   const subscribers = new Set<(m: unknown) => void>();
   let busy: string | null = null;
@@ -37,12 +37,12 @@ function fakeLauncher() {
       return () => subscribers.delete(fn);
     },
   );
-  deliver({ type: 'console-view', view: VIEW });
+  deliver({ type: 'console-view', view });
   return { link, received, done: () => (busy = null) };
 }
 
-function facade(t: TestContext, flags: Flags = {}, withLauncher = true) {
-  const launcher = fakeLauncher();
+function facade(t: TestContext, flags: Flags = {}, withLauncher = true, view?: LauncherView) {
+  const launcher = fakeLauncher(view);
   const { service } = buildFacade(t, new MemoryEngine(), { port: String(PORT), ...flags }, { console: withLauncher ? launcher.link : null });
   return { app: service.app, launcher };
 }
@@ -178,5 +178,17 @@ describe('console guard: who may press the controls', () => {
     const state = (await app.inject({ url: '/dashboard/state' })).json() as DashboardState;
     assert.equal(state.console.enabled, true);
     assert.deepEqual(state.console.view, VIEW);
+  });
+
+  test("an instance the launcher stopped keeps its card (not registered, down, why) so the page can start it", async (t) => {
+    const view: LauncherView = { ...VIEW, processes: [{ name: 'messages-5001', service: 'messages', running: false }, { name: 'facade-8000', service: 'facade', running: true }] };
+    const { app } = facade(t, {}, true, view);
+    await new Promise((r) => setImmediate(r));
+    const state = (await app.inject({ url: '/dashboard/state' })).json() as DashboardState;
+    const card = state.instances.find((i) => i.instance === 'messages-5001');
+    assert.ok(card, JSON.stringify(state.instances));
+    assert.equal(card.registered, false);
+    assert.deepEqual(card.health, { status: 'down', reason: 'not running: the launcher stopped it' });
+    assert.ok(!state.instances.some((i) => i.instance === 'facade-8000'), 'the facade gets no card');
   });
 });
