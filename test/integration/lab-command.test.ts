@@ -62,4 +62,15 @@ describe('npm run lab against a running lab', { timeout: 120_000 }, () => {
     assert.equal(none.code, 2);
     assert.match(none.out, /no facade at http:\/\/127\.0\.0\.1:9/);
   });
+
+  it('fail-over: a logging instance killed mid-run; every message still accepted and logged, none by the dead one', async () => {
+    const r = await lab('fail-over', '--url', t.facade);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /kill -9 logging-\d+ \(a logging instance\): done/);
+    assert.match(r.out, /verdict: OK — 30\/30 accepted and logged; before the kill: .*; after: /);
+    const killed = t.topo.byService('logging')[0]!.name;
+    assert.equal(t.topo.isRunning(killed), false, `${killed} was killed`);
+    const after = /after: (.*)$/m.exec(r.out)![1]!;
+    assert.ok(!after.includes(killed), `nothing logged by ${killed} after its kill: ${after}`);
+  });
 });
