@@ -7,6 +7,7 @@ import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js'
 import { countBy, http, postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
 import { lab4, type LabFourResult } from '../../src/scenarios/lab4.js';
+import { mapDurability, type MapDurabilityResult } from '../../src/scenarios/map-durability.js';
 import { msgs } from '../../src/scenarios/msgs.js';
 import { linesReport, Steps } from '../../src/scenarios/runner.js';
 import { topologyActions } from '../../src/scenarios/topology-actions.js';
@@ -181,65 +182,24 @@ describe('Hazelcast lab demonstrations (3 real members, real service processes)'
     );
   });
 
-  it('2. map durability: 1000 entries survive kill -9 of one member, then a graceful stop of a second', { timeout: 120_000 }, async () => {
-    await fullStrength();
-    const N = 1000;
-    const prefix = `dur-${runId}-`;
-    const logs = loggingProcs();
-    const t0 = Date.now();
-    await pool(N, 16, async (i) => {
-      const p = logs[i % logs.length]!;
-      const r = await http<LogRow>(`${p.url}/log`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `${prefix}${i}`, msg: `durable ${i}` }),
-      });
-      assert.equal(r.status, 201, `POST /log ${i} to ${p.name}: ${JSON.stringify(r.body)}`);
-    });
-    const writeMs = Date.now() - t0;
-
-    /** GET /log via one logging instance: how many of ours it returns (retrying only non-200 answers). */
-    const readOurs = async (p: Proc) => {
-      const start = Date.now();
-      let failures = 0;
-      const r = await until(`${p.name} GET /log answers 200`, async () => {
-        const res = await http<LogRow[]>(`${p.url}/log`);
-        if (res.status === 200) return res;
-        failures++;
-        return undefined;
-      }, 30_000, 250);
-      const ours = r.body.filter((e) => e.id.startsWith(prefix));
-      return { count: new Set(ours.map((e) => e.id)).size, rows: ours.length, ms: Date.now() - start, failures };
-    };
-    const report: string[] = [`[2] map durability: ${N} entries written straight to ${logs.map((p) => p.name).join(', ')} in ${secs(writeMs)}`];
-    const check = async (p: Proc, when: string) => {
-      const r = await readOurs(p);
-      report.push(`    ${when}: GET /log via ${p.name} → ${r.count}/${N} (${r.ms} ms${r.failures ? `, ${r.failures} non-200 answer(s) first` : ''})`);
-      assert.equal(r.rows, r.count, `${p.name}: no entry twice`);
-      assert.equal(r.count, N, `${p.name} ${when}: all ${N} entries readable`);
-    };
-    for (const p of logs) await check(p, '3 members');
-
-    // Logging instance i is paired with member i (its client prefers it).
-    const crashed = 0;
-    const stopped = 1;
+  it('2. map durability: 1000 entries survive kill -9 of one member, then a graceful stop of a second', { timeout: 180_000 }, async () => {
+    // The scenario the dashboard's map durability button runs, with 1000 entries and the second member stopped gracefully.
+    const report: string[] = ['[2] map durability (src/scenarios/map-durability.ts)'];
+    let r: MapDurabilityResult;
     try {
-      await cluster.waitForSafe(); // one crash loses nothing once every backup is in sync
-      await cluster.killMember(crashed, 'SIGKILL');
-      await cluster.waitForSize(2);
-      report.push(`    kill -9 member ${cluster.addresses[crashed]} (paired with ${logs[crashed]!.name}); 2 members left`);
-      await check(logs[stopped]!, 'after the crash, own member alive');
-      await check(logs[crashed]!, 'after the crash, own member dead (client failed over)');
-
-      // A graceful stop hands the member's partitions over before it leaves.
-      const s0 = Date.now();
-      await cluster.killMember(stopped, 'SIGTERM');
-      await cluster.waitForSize(1);
-      report.push(`    SIGTERM member ${cluster.addresses[stopped]} (paired with ${logs[stopped]!.name}): left gracefully in ${secs(Date.now() - s0)}; 1 member left`);
-      for (const p of [logs[2]!, logs[crashed]!, logs[stopped]!]) await check(p, '1 member left');
+      r = await mapDurability(topologyActions(t.topo), new Steps(linesReport((l) => report.push(l), '    ')), { entries: 1000, signals: ['SIGKILL', 'SIGTERM'] });
     } finally {
       console.log(report.join('\n'));
     }
+    const logs = loggingProcs().map((p) => p.name);
+    // Written, then read through each of the 3; after the crash through the 3 (the dead member's paired instance failed over); after the stop too.
+    assert.deepEqual(r.reads.map((x) => x.after), [...logs.map(() => 'writing'), ...logs.map(() => 'member-1 killed'), ...logs.map(() => 'member-2 stopped')]);
+    for (const x of r.reads) {
+      assert.equal(x.rows, x.found, `${x.via} after ${x.after}: no entry twice`);
+      assert.equal(x.found, 1000, `${x.via} after ${x.after}: all 1000 entries readable`);
+    }
+    assert.ok(!cluster.member(0).running && !cluster.member(1).running && cluster.member(2).running, 'one member left');
+    assert.equal(r.verdict.ok, true, r.verdict.summary);
   });
 
   it('3. lab 4: consumers down, 100 queued, kill -9 the queue owner, consumers back → each of the 100 consumed exactly once', { timeout: 180_000 }, async () => {
