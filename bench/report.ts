@@ -172,6 +172,8 @@ export function renderMarkdown(r: BenchReport): string {
     ['drain after load (s)', '–', (s) => [`${s.drainSeconds.toFixed(2)}${s.drainTimedOut ? ' (timed out)' : ''}`, '']],
     ['consumer throughput (msg/s)', '–', (s) => [fmt(s.consumerThroughput, 0), ref ? `${fmt(s.consumerThroughput / ref.throughput, 2)}×` : '–']],
     ['CPU of the services during load (cores)', ref?.cpu ? fmt(servicesCpu(ref.cpu)) : '–', (s) => [s.cpu ? fmt(servicesCpu(s.cpu)) : '–', '']],
+    ['CPU per message, Node services only (µs)', ref?.cpu ? fmt(perMessageUs(nodeCpu(ref.cpu), ref.throughput), 0) : '–', (s) => perMessageCell(s, nodeCpu)],
+    ['CPU per message, with members and brokers (µs)', ref?.cpu ? fmt(perMessageUs(servicesCpu(ref.cpu), ref.throughput), 0) : '–', (s) => perMessageCell(s, servicesCpu)],
     ['CPU of the bench / load generator (cores)', ref?.cpu ? fmt(ref.cpu.bench) : '–', (s) => [s.cpu ? fmt(s.cpu.bench) : '–', '']],
     ['CPU of other work on the machine (cores)', ref?.cpu ? fmt(ref.cpu.foreign + ref.cpu.steal) : '–', (s) => [s.cpu ? fmt(s.cpu.foreign + s.cpu.steal) : '–', '']],
     ['peak RSS, all Node processes (MB)', ref ? fmt(sum(ref.memory.filter((x) => x.kind === 'node').map((x) => x.loadPeakMb))) : '–', (s) => {
@@ -180,6 +182,16 @@ export function renderMarkdown(r: BenchReport): string {
     }],
   ];
   out.push(table(head, rows.map(([name, refCell, f]) => [name, refCell, ...sys.flatMap(([, s]) => f(s))])), '');
+  const hz = r.systems.hazelcast;
+  const kf = r.systems.kafka;
+  if (hz && kf && !('skipped' in hz) && !('skipped' in kf) && hz.cpu && kf.cpu) {
+    out.push(
+      `Kafka against Hazelcast in this run: throughput ${fmt(kf.load.throughput / hz.load.throughput, 2)}×, p99 ${fmt(kf.load.latencyMs.p99 / hz.load.latencyMs.p99, 2)}×, ` +
+        `CPU per message ${fmt(perMessageUs(nodeCpu(kf.cpu), kf.load.throughput) / perMessageUs(nodeCpu(hz.cpu), hz.load.throughput), 2)}× (Node services) and ` +
+        `${fmt(perMessageUs(servicesCpu(kf.cpu), kf.load.throughput) / perMessageUs(servicesCpu(hz.cpu), hz.load.throughput), 2)}× (with members and brokers).`,
+      '',
+    );
+  }
   if (ref && ref.runs.length > 1) {
     out.push(
       `Reference throughput is the mean of ${ref.runs.length} runs (before and after the systems; spread ${fmt(((Math.max(...ref.runs) - Math.min(...ref.runs)) / ref.throughput) * 100, 0)}% of the mean); its latency, CPU and memory figures are from the first run.`,
@@ -244,6 +256,22 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(table(['target', 'value', 'limit', 'result'], r.targets.map((t) => [t.name, t.value, t.limit, t.result])), '');
   if (r.notes.length) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return out.join('\n');
+}
+
+/** CPU of the Node processes only (not the Hazelcast members or Kafka brokers). */
+function nodeCpu(c: CpuUse): number {
+  return Object.entries(c.byProcess)
+    .filter(([name]) => !/^(member|broker)-/.test(name))
+    .reduce((a, [, b]) => a + b, 0);
+}
+
+/** Microseconds of CPU per message: cores busy divided by messages per second. */
+function perMessageUs(cores: number, throughput: number): number {
+  return throughput > 0 ? (cores / throughput) * 1e6 : NaN;
+}
+
+function perMessageCell(s: SystemResult, cpu: (c: CpuUse) => number): [string, string] {
+  return [s.cpu ? fmt(perMessageUs(cpu(s.cpu), s.load.throughput), 0) : '–', ''];
 }
 
 function servicesCpu(c: CpuUse): number {

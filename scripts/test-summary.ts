@@ -8,7 +8,7 @@
  * describe() with `skip` disappears from it with all its tests), so the
  * skips are collected here from the events instead.
  */
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 
 export interface ReporterEvent {
   type: 'test:start' | 'test:pass' | 'test:fail' | 'test:diagnostic';
@@ -57,6 +57,10 @@ export function parseEvents(text: string): ReporterEvent[] {
   return out;
 }
 
+/**
+ * `events` may hold several runs of node's test runner one after the other
+ * (scripts/test.ts --embedded makes two): their closing counts are added up.
+ */
 export function collect(events: Iterable<ReporterEvent>): TestRun {
   const run: TestRun = { skipped: [], failed: [], counts: {} };
   // The names of the suites the current test sits in. One stack for the run: scripts/test.ts runs one
@@ -65,8 +69,9 @@ export function collect(events: Iterable<ReporterEvent>): TestRun {
   for (const e of events) {
     const nesting = e.nesting ?? 0;
     if (e.type === 'test:diagnostic') {
+      // One set of closing counts per run of the runner; a selection made of several runs adds them up.
       const m = nesting === 0 ? /^(\w+) (\d+)$/.exec(e.message ?? '') : null;
-      if (m && (COUNTS as readonly string[]).includes(m[1]!)) run.counts[m[1] as CountName] = Number(m[2]);
+      if (m && (COUNTS as readonly string[]).includes(m[1]!)) run.counts[m[1] as CountName] = (run.counts[m[1] as CountName] ?? 0) + Number(m[2]);
       continue;
     }
     const name = e.name ?? '(unnamed)';
@@ -91,12 +96,21 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
+/**
+ * A file that fails outside any test (it threw while loading, or exited
+ * non-zero) is reported as a test named after the file: node 20 names it by
+ * its absolute path, node 22 and later by its path relative to the runner's
+ * working directory (scripts/test.ts runs it in the repository root).
+ */
+export function isFileItself(item: TestItem, root: string): boolean {
+  return item.file !== undefined && item.path.length === 1 && resolve(root, item.path[0]!) === item.file;
+}
+
 export function label(item: TestItem, root: string): string {
   const names = item.path.join(' › ');
   if (!item.file) return names;
   const file = relative(root, item.file) || item.file;
-  // A file that fails outside any test (it threw while loading) is reported under its own path as name.
-  return item.path.length === 1 && item.path[0] === item.file ? `${file} (the file itself, outside any test)` : `${file} › ${names}`;
+  return isFileItself(item, root) ? `${file} (the file itself, outside any test)` : `${file} › ${names}`;
 }
 
 export interface SummaryOptions {
@@ -106,12 +120,17 @@ export interface SummaryOptions {
   root: string;
   /** Prerequisites that could not be readied, and why ("Hazelcast: java is not on PATH …"). */
   notReady?: string[];
+  /** What ran ("full suite", "unit + embedded integration", …), named in the closing line with `node`. */
+  selection?: string;
+  /** The Node version the tests ran on (`process.version`). */
+  node?: string;
 }
 
 /**
  * The closing lines: each failure, each skip with its reason, each
  * prerequisite that could not be readied, then one verdict line that gives
- * the counts and the reasons for anything skipped (or "nothing skipped").
+ * what ran on which Node, the counts and the reasons for anything skipped
+ * (or "nothing skipped").
  */
 export function summaryLines(run: TestRun, opts: SummaryOptions): string[] {
   const lines = ['', '── test summary ──'];
@@ -127,8 +146,9 @@ export function summaryLines(run: TestRun, opts: SummaryOptions): string[] {
     if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   }
   parts.push(skippedPart(run.skipped));
+  const what = [opts.selection, opts.node && `on Node ${opts.node}`].filter(Boolean).join(' ');
   const verdict = passed(run, opts.exitCode) ? 'tests passed' : `TESTS FAILED${opts.exitCode !== 0 ? ` (exit ${opts.exitCode})` : ''}`;
-  lines.push(`${verdict}: ${parts.join(', ')}`);
+  lines.push(`${verdict}${what ? ` (${what})` : ''}: ${parts.join(', ')}`);
   return lines;
 }
 

@@ -1,6 +1,13 @@
 /**
  * `npm test`, after lint, typecheck and build:
- *   tsx scripts/test.ts [--no-setup] [test files…]
+ *   tsx scripts/test.ts [--no-setup] [--unit | --embedded] [test files…]
+ *
+ * What runs: every test file (the full suite, integration suites last), or
+ * `--unit` the files outside test/integration (nothing readied first), or
+ * `--embedded` the unit suite and then the integration suites with those that
+ * need more than the embedded engine (Hazelcast, Kafka, network namespaces)
+ * skipped as not selected: what needs Node and the machine only, which
+ * scripts/other-nodes.sh runs on other Node versions.
  *
  * 1. Readies what gated suites need, as `npm start` does on first use: the
  *    Hazelcast member jar and the Kafka broker jars are fetched with Maven
@@ -12,7 +19,8 @@
  *    "ℹ pass N" …, are printed as before) and scripts/test-events-reporter.mjs
  *    writing the events to a temp file.
  * 3. Ends with a summary (scripts/test-summary.ts) naming every skipped suite
- *    or test and why, or "nothing skipped", and exits with the runner's status.
+ *    or test and why, or "nothing skipped", and a closing line with the
+ *    selection, the Node version and the counts; exits with the runner's status.
  *
  * A new prerequisite (a Kafka jar, …) goes into PREREQUISITES; its tests use
  * the gate in test/helpers/gate.ts, whose skip reasons the summary lists.
@@ -24,6 +32,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable } from '../src/engine/hazelcast/jar.js';
 import { ensureKafkaJars, isKafkaSetupError } from '../src/engine/kafka/jars.js';
+import { EMBEDDED_ONLY_ENV } from '../test/helpers/gate.js';
 import { collect, parseEvents, passed, summaryLines } from './test-summary.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,7 +84,7 @@ const PREREQUISITES: Prerequisite[] = [
  * integration suites (real processes, slow) last; `unit` leaves them out.
  * test/fixtures holds files the tests run, not tests.
  */
-function defaultFiles(unit = false): string[] {
+function defaultFiles(which: 'all' | 'unit' | 'integration'): string[] {
   const found: string[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
@@ -87,22 +96,94 @@ function defaultFiles(unit = false): string[] {
   };
   walk('test');
   const slow = (f: string) => f.startsWith(join('test', 'integration') + '/');
-  return unit ? found.filter((f) => !slow(f)) : [...found.filter((f) => !slow(f)), ...found.filter(slow)];
+  const unit = found.filter((f) => !slow(f));
+  const integration = found.filter(slow);
+  return which === 'unit' ? unit : which === 'integration' ? integration : [...unit, ...integration];
+}
+
+interface Phase {
+  files: string[];
+  /** Set for this phase's test processes. */
+  env?: Record<string, string>;
+}
+
+/**
+ * What a run covers: the named selection printed in the closing line, and the
+ * phases (runs of node's test runner) that make it up.
+ */
+function selection(argv: string[]): { name: string; phases: Phase[]; setup: boolean } | string {
+  const unit = argv.includes('--unit');
+  const embedded = argv.includes('--embedded');
+  const given = argv.filter((a) => a !== '--no-setup' && a !== '--unit' && a !== '--embedded');
+  const unknown = given.find((a) => a.startsWith('-'));
+  if (unknown) return `unknown flag ${unknown}`;
+  if (unit && embedded) return '--unit and --embedded are two selections; give one';
+  const embeddedOnly = { [EMBEDDED_ONLY_ENV]: '1' };
+  let name: string;
+  let phases: Phase[];
+  if (given.length > 0) {
+    name = `${given.length} given file${given.length === 1 ? '' : 's'}${embedded ? ' with --embedded' : ''}`;
+    phases = [{ files: given, env: embedded ? embeddedOnly : undefined }];
+  } else if (unit) {
+    name = 'unit suite';
+    phases = [{ files: defaultFiles('unit') }];
+  } else if (embedded) {
+    // The unit suite whole (its Hazelcast and Kafka engine tests run when their gates let them), then the
+    // integration suites with the gated ones (Hazelcast, Kafka, network namespaces) skipped as not selected.
+    name = 'unit + embedded integration';
+    phases = [{ files: defaultFiles('unit') }, { files: defaultFiles('integration'), env: embeddedOnly }];
+  } else {
+    name = 'full suite';
+    phases = [{ files: defaultFiles('all') }];
+  }
+  // The quick unit run readies nothing: its gated suites skip (or fail when required) as they are.
+  return { name, phases, setup: !argv.includes('--no-setup') && !unit };
+}
+
+/** Runs node's test runner over `phase.files`, its events appended to `eventsFile`; resolves to its exit status. */
+async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
+  const reporter = pathToFileURL(join(root, 'scripts', 'test-events-reporter.mjs')).href;
+  // Started from inside a test (the runner's own test), node would otherwise act as a child of that run.
+  const env = { ...process.env, ...phase.env };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(
+    process.execPath,
+    [
+      '--import', 'tsx', '--test', '--test-concurrency=1',
+      '--test-reporter=spec', '--test-reporter-destination=stdout',
+      `--test-reporter=${reporter}`, `--test-reporter-destination=${eventsFile}`,
+      ...phase.files,
+    ],
+    { cwd: root, stdio: 'inherit', env },
+  );
+  // Stay for the summary: pass a stop request on and let the runner end its tests.
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise<number>((res) => {
+      child.on('error', (e) => {
+        console.error(`could not start node's test runner: ${e.message}`);
+        res(1);
+      });
+      child.on('close', (code, signal) => res(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
-  const setup = !argv.includes('--no-setup') && !argv.includes('--unit');
-  const unit = argv.includes('--unit');
-  const given = argv.filter((a) => a !== '--no-setup' && a !== '--unit');
-  const unknown = given.find((a) => a.startsWith('-'));
-  if (unknown) {
-    console.error(`unknown flag ${unknown}; usage: tsx scripts/test.ts [--no-setup] [--unit] [test files…]`);
+  const sel = selection(argv);
+  if (typeof sel === 'string') {
+    console.error(`${sel}; usage: tsx scripts/test.ts [--no-setup] [--unit | --embedded] [test files…]`);
     return 2;
   }
-  const files = given.length > 0 ? given : defaultFiles(unit);
+  console.log(`test run: ${sel.name} on Node ${process.version} (${process.execPath})`);
 
   const notReady: string[] = [];
-  if (setup) {
+  if (sel.setup) {
     for (const p of PREREQUISITES) {
       const why = await p.ready();
       if (why) {
@@ -113,44 +194,22 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const tmp = mkdtempSync(join(tmpdir(), 'test-events-'));
-  const eventsFile = join(tmp, 'events.jsonl');
   try {
-    const reporter = pathToFileURL(join(root, 'scripts', 'test-events-reporter.mjs')).href;
-    // Started from inside a test (the runner's own test), node would otherwise act as a child of that run.
-    const env = { ...process.env };
-    delete env.NODE_TEST_CONTEXT;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import', 'tsx', '--test', '--test-concurrency=1',
-        '--test-reporter=spec', '--test-reporter-destination=stdout',
-        `--test-reporter=${reporter}`, `--test-reporter-destination=${eventsFile}`,
-        ...files,
-      ],
-      { cwd: root, stdio: 'inherit', env },
-    );
-    // Stay for the summary: pass a stop request on and let the runner end its tests.
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    const exitCode = await new Promise<number>((res) => {
-      child.on('error', (e) => {
-        console.error(`could not start node's test runner: ${e.message}`);
-        res(1);
-      });
-      child.on('close', (code, signal) => res(code ?? (signal ? 1 : 0)));
-    });
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
-
+    let exitCode = 0;
     let text = '';
-    try {
-      text = readFileSync(eventsFile, 'utf8');
-    } catch {
-      // No events at all: the summary says the counts are missing and fails.
+    for (const [i, phase] of sel.phases.entries()) {
+      const eventsFile = join(tmp, `events-${i}.jsonl`);
+      const code = await runPhase(phase, eventsFile);
+      if (exitCode === 0) exitCode = code;
+      try {
+        text += readFileSync(eventsFile, 'utf8');
+      } catch {
+        // No events at all: the summary says the counts are missing and fails.
+        text += '\n';
+      }
     }
     const run = collect(parseEvents(text));
-    for (const line of summaryLines(run, { exitCode, root, notReady })) console.log(line);
+    for (const line of summaryLines(run, { exitCode, root, notReady, selection: sel.name, node: process.version })) console.log(line);
     return exitCode !== 0 ? exitCode : passed(run, exitCode) ? 0 : 1;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

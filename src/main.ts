@@ -107,7 +107,11 @@ async function withEngineSettings(service: ServiceName, config: ServiceConfig, e
     return config;
   }
   // Only names this service has: a setting stored for another service is not this one's concern.
-  const mine = new Set(Object.values(SETTINGS_TABLES[service]).map((s) => s.env));
+  // A secret is never taken from the engine (`settings set` refuses one): anyone who reaches the engine could have put it there.
+  const table = Object.values(SETTINGS_TABLES[service]);
+  const mine = new Set(table.filter((s) => !s.secret).map((s) => s.env));
+  const ignored = stored.filter(([k]) => table.some((s) => s.secret && s.env === k)).map(([k]) => k);
+  if (ignored.length > 0) logger.warn({ ignored }, 'secret settings found in the engine are not used; give them by flag, file or environment');
   const applicable = stored.filter(([k]) => mine.has(k) && src.env[k] === undefined);
   if (applicable.length === 0) return config;
   const merged: Source = { flags: src.flags, env: { ...Object.fromEntries(applicable.map(([k, v]) => [k, String(v)])), ...src.env } };

@@ -24,6 +24,8 @@ export interface CommandShellOptions {
    * queue's name (Hazelcast only). Undefined owner: not known yet.
    */
   queueOwner?: () => Promise<{ queue: string; owner: string | undefined }>;
+  /** What the Hazelcast cluster is waiting for (Engine.waiting): members not answering and not yet declared gone, a minority. */
+  waiting?: () => Promise<string[]>;
   /** Lines on the Kafka queue (each partition's leader and in-sync replicas, the group's lag per consumer), when it is on Kafka. */
   kafkaQueue?: () => Promise<string[]>;
   /** Each action's beginning, printed lines, scenario steps and end, as they happen (the page's console). */
@@ -308,6 +310,13 @@ export class CommandShell {
       const h = await this.clusterHealth();
       c.addresses.forEach((a, i) => lines.push(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
       if (h) lines.push(`  cluster: ${h.clusterSize} member(s), ${isSafe(h) ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
+    }
+    if (this.opts.waiting) {
+      try {
+        for (const w of await this.opts.waiting()) lines.push(`  waiting: ${w}`);
+      } catch (err) {
+        lines.push(`  cluster: no answer (${(err as Error).message})`);
+      }
     }
     if (this.opts.queueOwner) {
       try {

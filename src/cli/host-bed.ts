@@ -74,26 +74,12 @@ export interface BedState extends NetPlan {
 }
 
 /**
- * Settings across hosts. In the first seconds of a partition, before the
- * members notice (hazelcast.max.no.heartbeat.seconds, 8), every call whose
- * partition lives on the cut-off member waits, from any client on the other
- * side, until the members drop it and promote its backups (measured: up to
- * ~10 s). So:
- * - the facade's attempt timeout is longer than that wait: with the default
- *   1 s it gave up on healthy logging instances, opened all their breakers,
- *   and failed 13–28 % of POSTs then; now they are only slow;
- * - registry entries outlive a heartbeat that waits that long (a beat every
- *   third of the TTL: TTL/3 + 10 s < TTL): with the default 3 s, the entries
- *   of logging-1 and -2 lapsed when their keys lived on the cut-off member,
- *   and the facade answered "no logging instance is registered" to 31 % of
- *   POSTs. A crashed instance then stays listed up to 20 s; the facade's
- *   breaker skips it meanwhile.
+ * Settings across hosts: the `lan` profile (longer attempt timeout, deadline
+ * and registry TTL; see PROFILES in shared/common-config.ts and
+ * docs/operations.md). With the one-machine defaults 13–31 % of POSTs failed
+ * during a partition here.
  */
-export const NETWORK_ARGS: Partial<Record<ServiceKind, string[]>> = {
-  facade: ['--attempt-timeout-ms', '10000', '--request-deadline-ms', '15000', '--registry-ttl-ms', '20000'],
-  logging: ['--registry-ttl-ms', '20000'],
-  messages: ['--registry-ttl-ms', '20000'],
-};
+export const NETWORK_ARGS: readonly string[] = ['--profile', 'lan'];
 
 export const DEFAULT_PLAN: NetPlan = { prefix: 'hlab', subnet: '10.203.0', hosts: 4 };
 export const stateFile = (stateDir: string) => join(stateDir, 'state.json');
@@ -266,7 +252,7 @@ export class HostBed {
     // Logging i and messages i prefer the member on their own host.
     if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
     if (this.queueName !== undefined) args.push('--queue-name', this.queueName);
-    args.push(...(NETWORK_ARGS[p.kind as ServiceKind] ?? []));
+    args.push(...NETWORK_ARGS);
     args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
     return args;
   }
@@ -375,9 +361,9 @@ async function stopChild(r: Running, graceMs: number): Promise<void> {
 }
 
 /** GET with a short timeout: a member or service on a cut-off host may not answer at all. */
-export async function probe(url: string, timeoutMs = 2000): Promise<{ ok: boolean; status?: number; detail: string; body?: unknown }> {
+export async function probe(url: string, timeoutMs = 2000, headers?: Record<string, string>): Promise<{ ok: boolean; status?: number; detail: string; body?: unknown }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(headers ? { headers } : {}) });
     const text = await res.text();
     let body: unknown = text;
     try {
@@ -392,10 +378,51 @@ export async function probe(url: string, timeoutMs = 2000): Promise<{ ok: boolea
   }
 }
 
-/** One line per process of a bed, with where it runs and how it is doing now; for `status` and `up`. */
-export async function describeBed(state: BedState): Promise<string[]> {
+/**
+ * Bound of each probe of `status`. Members busy detecting a partition took
+ * longer than 1.5 s to answer their health check, which then read as "not
+ * answering" for the healthy side.
+ */
+export const STATUS_PROBE_MS = 5000;
+
+/** How a member's health reads: how many members it sees of how many, and what that means for writes. */
+export function memberLine(h: Partial<MemberHealth>, members: number): string {
+  const majority = Math.floor(members / 2) + 1;
+  const sees = h.clusterSize ?? 0;
+  const head = `${h.nodeState ?? '?'}, sees ${sees} of ${members} members`;
+  if (sees < majority) return `${head}: in the minority — writes refused (split-brain protection needs ${majority})`;
+  if (h.clusterSafe && !h.migrationQueueSize) return `${head}, safe (backups in sync)`;
+  const queued = h.migrationQueueSize ? `, ${h.migrationQueueSize} migration(s) queued` : '';
+  return `${head}, not safe (backups not in sync${queued}: a crash now can lose data)`;
+}
+
+/**
+ * What `status` and `up` print: each process with where it runs and how it
+ * answers now (fresh probes, all at once, each bounded by STATUS_PROBE_MS),
+ * the faults in force, the queue's owner and what the cluster waits for (as
+ * the facade sees them), the totals logged and consumed, and the ports.
+ */
+export async function describeBed(state: BedState, stateDir: string): Promise<string[]> {
+  let token: string | undefined;
+  try {
+    token = readFileSync(join(stateDir, 'token'), 'utf8').trim();
+  } catch {
+    // Readable by root alone: the totals say so.
+  }
+  const internal = token ? { [INTERNAL_TOKEN_HEADER]: token } : undefined;
+  const members = state.processes.filter((p) => p.kind === 'member').length;
+  const facade = state.processes.find((p) => p.kind === 'facade');
+  const t0 = new Date();
+  const [health, dashboard, logCounts, storeCounts] = await Promise.all([
+    Promise.all(state.processes.map((p) => probe(p.kind === 'member' ? `http://${p.address}/hazelcast/health` : `http://${p.address}/health/ready`, STATUS_PROBE_MS))),
+    facade ? probe(`http://${facade.address}/dashboard/state`, 2 * STATUS_PROBE_MS) : undefined,
+    Promise.all(state.processes.filter((p) => p.kind === 'logging').map(async (p) => ({ p, r: internal ? await probe(`http://${p.address}/log/count`, STATUS_PROBE_MS, internal) : undefined }))),
+    Promise.all(state.processes.filter((p) => p.kind === 'messages').map(async (p) => ({ p, r: internal ? await probe(`http://${p.address}/messages/count`, STATUS_PROBE_MS, internal) : undefined }))),
+  ]);
+
   const lines: string[] = [];
   lines.push(`bed '${state.prefix}' on ${state.subnet}.0/24 (this machine is ${controlAddress(state)}), run by pid ${state.pid}${pidAlive(state.pid) ? '' : ' (gone)'}, since ${state.startedAt}`);
+  lines.push(`probed at ${t0.toISOString().slice(11, 19)} UTC, each answer within ${STATUS_PROBE_MS / 1000} s`);
   for (let h = 1; h <= state.hosts; h++) {
     const faults = (() => {
       try {
@@ -405,18 +432,43 @@ export async function describeBed(state: BedState): Promise<string[]> {
       }
     })();
     lines.push(`host ${h}  ${hostAddress(state, h).padEnd(13)} ${faults.length ? `[${faults.join(', ')}]` : ''}`);
-    for (const p of state.processes.filter((x) => x.host === h)) {
-      const url = p.kind === 'member' ? `http://${p.address}/hazelcast/health` : `http://${p.address}/health/ready`;
-      const r = await probe(url, 1500);
+    // A host whose link is down is out of this machine's reach too: say so rather than blame the process. (A partitioned one is not: this machine's address is not cut off.)
+    const unreachable = faults.some((f) => f === 'link down' || f === 'no link') ? `; host ${h} is ${faults.join(', ')}: this machine cannot reach it` : '';
+    state.processes.forEach((p, i) => {
+      if (p.host !== h) return;
+      const r = health[i]!;
       let how: string;
       if (p.kind === 'member') {
         const b = r.body as Partial<MemberHealth> | undefined;
-        how = r.ok && b ? `${b.nodeState ?? '?'}, sees ${b.clusterSize ?? '?'} member(s), ${b.clusterSafe ? 'safe' : 'not safe'}` : `not answering (${r.detail})`;
+        how = r.ok && b && typeof b === 'object' ? memberLine(b, members) : `not answering (${r.detail}${r.status === undefined ? unreachable : ''})`;
       } else {
-        how = r.ok ? 'ready' : `not ready (${r.detail})`;
+        how = r.ok ? 'ready' : `not ready (${r.detail}${r.status === undefined ? unreachable : ''})`;
       }
       lines.push(`  ${p.name.padEnd(11)} ${(p.kind === 'member' ? p.address : `http://${p.address}`).padEnd(26)} ${how}`);
-    }
+    });
   }
+
+  // The facade is a client of the cluster: it knows the queue's owner and whether the cluster waits on a member.
+  const d = dashboard?.ok ? (dashboard.body as { queue?: { about?: string[] }; cluster?: { waiting?: string[] } }) : undefined;
+  if (!d) lines.push(`facade: no cluster view (${dashboard?.detail ?? 'no facade'})`);
+  for (const l of d?.queue?.about ?? []) lines.push(l);
+  for (const w of d?.cluster?.waiting ?? []) lines.push(`waiting: ${w}`);
+
+  const count = (r: { ok: boolean; body?: unknown } | undefined) => (r?.ok && typeof (r.body as { count?: unknown })?.count === 'number' ? (r.body as { count: number }).count : undefined);
+  if (!internal) {
+    lines.push(`totals: unknown (the internal token in ${join(stateDir, 'token')} is readable by root alone)`);
+  } else {
+    const logged = logCounts.find((x) => count(x.r) !== undefined);
+    const stores = storeCounts.map(({ p, r }) => ({ name: p.name, n: count(r), detail: r?.detail }));
+    const consumed = stores.reduce((n, s) => n + (s.n ?? 0), 0);
+    const unknown = stores.filter((s) => s.n === undefined);
+    lines.push(
+      `totals: ${logged ? `${count(logged.r)} logged (the log, read from ${logged.p.name})` : 'logged unknown (no logging instance answered)'}, ` +
+        `${unknown.length ? '≥ ' : ''}${consumed} consumed (${stores.map((s) => `${s.name} ${s.n ?? `? ${s.detail ?? ''}`.trim()}`).join(', ')}; a message consumed by both stores counts twice)`,
+    );
+  }
+  lines.push(
+    `ports: facade ${PORTS.facade} (public API and dashboard), logging ${PORTS.logging} and messages ${PORTS.messages} (internal: send the token in ${join(stateDir, 'token')} as ${INTERNAL_TOKEN_HEADER}), members ${MEMBER_PORT}`,
+  );
   return lines;
 }

@@ -7,7 +7,8 @@
  *                         the system across them; runs until Ctrl-C, then removes it all
  *   down                  stop a running bed and remove every namespace, link and
  *                         process of this prefix (also after a crash)
- *   status                where everything runs, its health, the faults in force
+ *   status                where everything runs, its health (fresh probes), the faults in
+ *                         force, the queue's owner, the totals, the ports
  *   partition H           cut host H off from the other hosts (the facade's host still reaches it)
  *   isolate H             take host H's link down (nobody reaches it)
  *   delay H MS            add MS ms to everything host H sends (needs netem)
@@ -16,11 +17,13 @@
  * Options: --state-dir DIR (default $TMPDIR/hazel-lab-hosts), --prefix P
  * (names of namespaces and links, default hlab), --subnet A.B.C (default 10.203.0).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findHazelcastJar, javaAvailable } from '../engine/hazelcast/jar.js';
+import { staleSources } from '../lib/build-state.js';
 import { DEFAULT_PLAN, describeBed, HostBed, pidAlive, readState, stateFile, type BedState } from './host-bed.js';
 import { destroyNet, NetemUnavailableError, netnsMissing, ourNamespaces } from './netns.js';
 import { MAIN_JS } from '../topology/topology.js';
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
         console.log(`no bed up (no ${stateFile(stateDir)})${left.length ? `; namespaces left from an earlier run: ${left.join(', ')} (npm run hosts -- down)` : ''}`);
         return;
       }
-      for (const l of await describeBed(state)) console.log(l);
+      for (const l of await describeBed(state, stateDir)) console.log(l);
       return;
     }
     case 'partition':
@@ -90,7 +93,7 @@ async function up(stateDir: string, values: { hosts?: string | undefined; prefix
   if (state && pidAlive(state.pid)) fail(`a bed is already up (run by pid ${state.pid}); \`npm run hosts -- down\` first`);
   if (!javaAvailable()) fail('cannot start the Hazelcast members: java is not on PATH (install a Java 17+ runtime)');
   if (!findHazelcastJar()) fail('cannot start the Hazelcast members: the member jar is missing (run `npm run hazelcast:fetch`)');
-  if (!existsSync(MAIN_JS)) fail(`${MAIN_JS} is missing: run \`npm run -s build\` first`);
+  buildIfStale();
   const hosts = values.hosts === undefined ? DEFAULT_PLAN.hosts : Number(values.hosts);
   console.log(`hosts: building ${hosts} hosts and starting the system (members first; this takes a minute)…`);
   let bed: HostBed;
@@ -105,7 +108,7 @@ async function up(stateDir: string, values: { hosts?: string | undefined; prefix
     fail(`up failed (everything it made is removed again): ${(e as Error).message}`);
   }
   const s = readState(stateDir);
-  if (s) for (const l of await describeBed(s)) console.log(l);
+  if (s) for (const l of await describeBed(s, stateDir)) console.log(l);
   console.log(`\nfacade: ${bed.facadeUrl}   logs: ${join(stateDir, 'logs')}   internal token: ${bed.tokenFile} (send it as x-internal-token to call logging or messages directly)`);
   console.log(`faults (another terminal): npm run hosts -- partition 3 | isolate 3 | delay 3 200 | heal 3 | status`);
   console.log('Ctrl-C stops everything and removes the hosts.');
@@ -121,6 +124,17 @@ async function up(stateDir: string, values: { hosts?: string | undefined; prefix
     process.on('SIGTERM', stop);
   });
   console.log('hosts: down');
+}
+
+/** The services run from dist/: build it when a source is newer (only `up` needs it; `status` and the faults never build). */
+function buildIfStale(): void {
+  const dist = dirname(MAIN_JS);
+  const root = dirname(dist);
+  const stale = staleSources(join(root, 'src'), dist);
+  if (stale.length === 0) return;
+  console.log(`hosts: building dist/ (${stale.length} source file(s) newer than their build, e.g. src/${stale[0]})…`);
+  const r = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) fail(`the build failed (exit ${r.status ?? r.signal}); fix it and run up again`);
 }
 
 async function down(stateDir: string, prefix: string, state: BedState | undefined): Promise<void> {

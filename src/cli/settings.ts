@@ -10,7 +10,7 @@ import { ConfigError, isConfigError } from '../lib/errors.js';
 import { SERVICE_NAMES, SETTINGS_TABLES } from '../services/config.js';
 import { commonFrom, commonSettings, SETTINGS_MAP } from '../shared/common-config.js';
 import { createLogger } from '../shared/logger.js';
-import { checkSetting, formatHelp, processSource, readSettings } from '../shared/settings.js';
+import { checkSetting, formatHelp, processSource, readSettings, secretSettings, shownValue } from '../shared/settings.js';
 
 const USAGE = 'usage: npm run settings -- list | get NAME | set NAME VALUE | unset NAME   (NAME is an env name, e.g. ATTEMPT_TIMEOUT_MS)';
 const c = commonSettings('settings', 0);
@@ -31,6 +31,11 @@ async function main(): Promise<void> {
   }
   const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
   if (name && !/^[A-Z][A-Z0-9_]*$/.test(name)) throw new ConfigError(`setting names are env names (A-Z, 0-9, _), got ${JSON.stringify(name)}`);
+  // A secret is not kept where anyone who reaches the engine could read it (Hazelcast's open-source
+  // members have no authentication), and its value is never printed, even to say it is wrong.
+  if (cmd === 'set' && secretSettings(tables).some((s) => s.env === name)) {
+    throw new ConfigError(`${name} is a secret: it is not kept in the engine, where anyone who reaches the engine could read it; give it to each service by its file setting (e.g. --internal-token-file) or environment variable`);
+  }
   // The same check a service makes at start: an unknown name or a bad value is refused, nothing stored.
   if (cmd === 'set') checkSetting(tables, name!, value!);
   const defaults = readSettings(c, { flags: new Map(), env: {} });
@@ -38,13 +43,10 @@ async function main(): Promise<void> {
   const engine = await createEngine(engineConfig, createLogger('settings', 'warn', false), 'settings-cli');
   try {
     const kv = engine.kv<string>(SETTINGS_MAP);
-    // A secret (its table says so) is shown as set, never by its value.
-    const secret = new Set(tables.flatMap((t) => Object.values(t)).filter((x) => x.secret).map((x) => x.env));
-    const shown = (k: string, val: string) => (secret.has(k) ? '(set; a secret is not shown)' : val);
-    if (cmd === 'list') for (const [k, val] of await kv.entries()) console.log(`${k}=${shown(k, val)}`);
+    if (cmd === 'list') for (const [k, val] of await kv.entries()) console.log(`${k}=${shownValue(tables, k, String(val))}`);
     if (cmd === 'get') {
       const val = await kv.get(name!);
-      console.log(val === undefined ? '(not set)' : shown(name!, val));
+      console.log(val === undefined ? '(not set)' : shownValue(tables, name!, String(val)));
     }
     if (cmd === 'set') await kv.set(name!, value!);
     if (cmd === 'unset') await kv.delete(name!);

@@ -188,34 +188,25 @@ async function main(): Promise<void> {
 }
 
 /**
- * Each partition's leader and in-sync replicas, and the group's lag per
- * consumer. A fresh admin client per question, to the brokers running now:
- * one that saw a broker die keeps asking it from its cached metadata.
+ * The Kafka queue's describe data (admin-describe.ts) as `ps` lines: each
+ * partition's leader and in-sync replicas, the group's lag per consumer, and
+ * the partitions no live consumer reads (a messages instance this launcher
+ * runs and that has exited counts as gone at once, before the group's
+ * session timeout drops it). A fresh admin client per question, to the
+ * brokers running now: one that saw a broker die keeps asking it.
  */
-async function kafkaQueueLines(topo: Topology): Promise<string[]> {
-  const { Admin } = await import('@platformatic/kafka');
-  const { guardUnknownBroker } = await import('../engine/kafka/client-fixes.js');
-  const { groupLagOf, partitionStates } = await import('../engine/kafka/offsets.js');
+async function kafkaQueueLines(topo: Topology, watch: import('../engine/kafka/admin-describe.js').ConsumerWatch): Promise<string[]> {
+  const { withFreshAdmin } = await import('../engine/kafka/admin.js');
+  const { psLines, readQueueDescription } = await import('../engine/kafka/admin-describe.js');
   const k = topo.kafka;
   const live = k ? k.bootstrap.filter((_, i) => k.broker(i).running) : topo.kafkaBootstrap!;
   if (live.length === 0) return ['kafka: no broker running'];
-  const admin = new Admin({ clientId: 'launcher-ps', bootstrapBrokers: live, retries: 1, retryDelay: 250, timeout: 5000 });
-  guardUnknownBroker(admin);
-  admin.on('error', () => {}); // failures reach the caller through the calls
-  try {
-    const [parts, lag] = await Promise.all([partitionStates(admin, DEFAULT_KAFKA_TOPIC), groupLagOf(admin, KAFKA_GROUP, DEFAULT_KAFKA_TOPIC)]);
-    const node = (id: number) => (id < 0 ? 'none' : `broker-${id}`);
-    const lines = [`topic ${DEFAULT_KAFKA_TOPIC}: ${parts.length} partitions`];
-    for (const p of parts) {
-      const out = p.replicas.filter((r) => !p.isr.includes(r));
-      lines.push(`  partition ${p.partition}: leader ${node(p.leader)}, in-sync ${p.isr.join(',') || 'none'}${out.length ? ` (out of sync: ${out.join(',')})` : ''}`);
-    }
-    const members = lag.members.map((m) => `${m.clientId} ${m.lag} (partitions ${m.partitions.join(',') || 'none'})`);
-    lines.push(`group ${KAFKA_GROUP} (${lag.state.toLowerCase()}) lag: ${members.length ? members.join(', ') : 'no consumer'}${lag.unassignedLag ? `; unassigned ${lag.unassignedLag}` : ''}`);
-    return lines;
-  } finally {
-    await admin.close().catch(() => {});
-  }
+  // A consumer's client id is its instance name (messages-<port>) and '-consumer'.
+  const isLive = (clientId: string) => {
+    const name = clientId.replace(/-consumer$/, '');
+    return /^messages-\d+$/.test(name) ? topo.isRunning(name) : undefined;
+  };
+  return withFreshAdmin(live, 'launcher-ps', async (admin) => psLines(await readQueueDescription(admin, DEFAULT_KAFKA_TOPIC, KAFKA_GROUP, watch, isLive)));
 }
 
 /**
@@ -230,6 +221,7 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
     (engine ??= import('../engine/hazelcast/hazelcast-engine.js').then(
       ({ HazelcastEngine }) => new HazelcastEngine({ members: hzMembers!, clusterName, instanceName: 'launcher', connectTimeoutMs: 5000 }),
     ));
+  let kafkaWatch: import('../engine/kafka/admin-describe.js').ConsumerWatch | undefined;
   const shell = new LauncherConsole(topo, {
     out: (line) => console.log(line),
     // With the queue on Kafka the engine's queue is unused: no Hazelcast owner to name.
@@ -243,7 +235,8 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
           },
         }
       : {}),
-    ...(topo.opts.queue === 'kafka' ? { kafkaQueue: () => kafkaQueueLines(topo) } : {}),
+    ...(topo.opts.queue === 'kafka' ? { kafkaQueue: async () => kafkaQueueLines(topo, (kafkaWatch ??= new (await import('../engine/kafka/admin-describe.js')).ConsumerWatch())) } : {}),
+    ...(hzMembers ? { waiting: async () => (await client()).waiting() } : {}),
   });
   const rl = typed ? createInterface({ input: process.stdin }) : undefined;
   rl?.on('line', (line) => void shell.submit(line));

@@ -54,6 +54,8 @@ export interface DashboardState {
    */
   log: { total: number | null; readFrom: string | null; newestRead?: number; error?: string };
   instances: DashboardInstance[];
+  /** What the cluster is waiting for, one line each (e.g. a member not answering, not yet declared gone); present on a cluster engine. */
+  cluster?: { waiting: string[] };
   /** The lab console: whether this page has controls, why (not), and the launcher's view of its processes and cluster nodes. */
   console: ConsoleState;
 }

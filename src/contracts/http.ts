@@ -8,6 +8,19 @@ import type { LogEntry } from '../engine/ports.js';
 
 /** Carries the caller's correlation id; every service answers with it too. */
 export const CORRELATION_HEADER = 'x-correlation-id';
+/**
+ * Set on an answer when the request's correlation id was not short and plain
+ * and a fresh one was used instead (in CORRELATION_HEADER); says why.
+ */
+export const CORRELATION_REPLACED_HEADER = 'x-correlation-id-replaced';
+/** Longest correlation id taken as it is. */
+export const CORRELATION_ID_MAX = 128;
+/**
+ * A correlation id every service takes as it is: up to 128 letters, digits,
+ * `.`, `_`, `-` or `:` (a UUID, a W3C trace id, `order-42:retry-1`). Safe in a
+ * header, a log line and a store.
+ */
+export const CORRELATION_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
 /** Carries the internal token on calls between services. */
 export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
 /** The cursor of the next page of a paged read. */
@@ -29,7 +42,7 @@ export const logRequestSchema = {
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 200 },
     msg: { type: 'string', minLength: 1, pattern: '\\S' },
-    correlationId: { type: 'string', maxLength: 200 },
+    correlationId: { type: 'string', pattern: CORRELATION_ID_PATTERN },
   },
 } as const;
 

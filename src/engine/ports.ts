@@ -65,12 +65,17 @@ export interface Delivery {
  *
  * A consumer receives items under a lease and acknowledges each once it has
  * stored it. An item not acknowledged within the engine's lease time (a
- * consumer that died, hung or forgot) is delivered again, to any consumer: so
- * an item may arrive twice, and consumers dedup by id. An acknowledged item
- * is never delivered again. How the lease is kept is the adapter's business.
+ * consumer that died, hung or forgot) is delivered again: so an item may
+ * arrive twice, and consumers dedup by id. An acknowledged item is never
+ * delivered again. How the lease is kept is the adapter's business.
+ *
+ * Where engines differ — which consumer gets an item again, where a lease
+ * starts, what depth() and the bound count, the unit of order — each
+ * engine's queue keeps the readings QUEUE_PROMISES gives for it, and the
+ * contract suites assert exactly those.
  */
 export interface MessageQueue {
-  /** Adds the item, waiting at most timeoutMs for room. False when still full. */
+  /** Adds the item, waiting at most timeoutMs for room (what takes room: QueuePromises.bound). False when still full. */
   offer(item: QueueItem, timeoutMs: number): Promise<boolean>;
   /**
    * Up to `max` items in order of first delivery, waiting at most timeoutMs
@@ -80,10 +85,83 @@ export interface MessageQueue {
   receive(max: number, timeoutMs: number, signal?: AbortSignal): Promise<Delivery[]>;
   /** The items are stored: never deliver them again. Idempotent; a tag already acknowledged is ignored. */
   ack(deliveries: readonly Delivery[]): Promise<void>;
-  /** Items offered and not yet acknowledged (waiting or leased). */
+  /** Items offered and not yet acknowledged, waiting or leased (exactly which: QueuePromises.depth). */
   depth(): Promise<number>;
   /** What the engine can say about where the queue lives (for operators); absent when it has nothing to say. */
   describe?(): Promise<QueueInfo>;
+}
+
+/** What one engine's queue does where the engines differ; each field names the reading that holds. */
+export interface QueuePromises {
+  /**
+   * Who receives an item again once its lease ended unacknowledged.
+   * - 'any': the next receive of any consumer of the queue.
+   * - 'holder': the consumer that held it (the item's partition stays with that
+   *   consumer), and no other while it stays in the group; once it leaves (it
+   *   closes, or is silent for the group's session timeout) its partitions move
+   *   to another consumer, which receives again every item not acknowledged
+   *   there from the partition's last commit on.
+   */
+  redelivery: 'any' | 'holder';
+  /**
+   * Where an item's lease starts.
+   * - 'receive': at the receive that handed it out; the item comes again when,
+   *   and only when, the lease ends unacknowledged.
+   * - 'offer': at its offer. An item that waited in the queue longer than the
+   *   lease may come again soon after it is received, if it is not acknowledged
+   *   within two of the reconciler's scans (harmless: consumers dedup by id).
+   */
+  leaseFrom: 'receive' | 'offer';
+  /**
+   * What depth() counts.
+   * - 'unacknowledged': exactly the items offered and not yet acknowledged,
+   *   waiting or leased, as of every offer and ack that returned before it.
+   * - 'from-first-unacknowledged': per partition, every item from the first
+   *   one not yet acknowledged to the end (an offset is committed, not single
+   *   items): acknowledged items behind an unacknowledged one still count. Read
+   *   from the brokers and reused for up to 250 ms, so it may follow an offer
+   *   or ack a moment late.
+   */
+  depth: 'unacknowledged' | 'from-first-unacknowledged';
+  /**
+   * What fills the queue, making offer() wait and answer false.
+   * - 'depth': depth() at capacity: a received item keeps its room until it is
+   *   acknowledged.
+   * - 'waiting': items waiting to be received at capacity: a received item
+   *   makes room at once, acknowledged or not (depth() may then exceed the
+   *   capacity by the items leased).
+   */
+  bound: 'depth' | 'waiting';
+  /**
+   * Within what one producer's offers are first delivered in offer order.
+   * - 'queue': the whole queue is FIFO.
+   * - 'partition': each partition is (items are spread over partitions by id);
+   *   the queue as a whole is not.
+   */
+  order: 'queue' | 'partition';
+}
+
+/** What each engine's queue promises (the engine's kind; "+kafka" engines keep Kafka's). */
+export const QUEUE_PROMISES = {
+  /** A table with a lease column: one SQLite file. */
+  embedded: { redelivery: 'any', leaseFrom: 'receive', depth: 'unacknowledged', bound: 'depth', order: 'queue' },
+  /** The unit tests' fake: as embedded. */
+  memory: { redelivery: 'any', leaseFrom: 'receive', depth: 'unacknowledged', bound: 'depth', order: 'queue' },
+  /** An IQueue (bounded by the members' max-size) and a delivery ledger beside it. */
+  hazelcast: { redelivery: 'any', leaseFrom: 'offer', depth: 'unacknowledged', bound: 'waiting', order: 'queue' },
+  /**
+   * A topic read by one consumer group; the lease is kept by the member holding the partition.
+   * Its bound counts depth() as last read (at most 250 ms old) plus this producer's own offers in
+   * flight, so producers in several processes together may pass it by their offers in flight.
+   */
+  kafka: { redelivery: 'holder', leaseFrom: 'receive', depth: 'from-first-unacknowledged', bound: 'depth', order: 'partition' },
+} as const satisfies Record<string, QueuePromises>;
+
+/** The promises of an engine's queue by the engine's kind ("hazelcast+kafka" → Kafka's). */
+export function queuePromisesOf(kind: string): QueuePromises {
+  if (kind.endsWith('+kafka') || kind === 'kafka') return QUEUE_PROMISES.kafka;
+  if (kind in QUEUE_PROMISES) return QUEUE_PROMISES[kind as keyof typeof QUEUE_PROMISES];
+  throw new RangeError(`no queue promises known for engine kind '${kind}'`);
 }
 
 /** Where a queue lives, for `ps` and the dashboard. */
@@ -117,6 +195,12 @@ export interface Engine {
   kv<V>(name: string): KvMap<V>;
   /** Resolves when the engine answers; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /**
+   * What the engine's cluster is waiting for now, one line each (e.g. a
+   * member that does not answer and is not yet declared gone: calls whose
+   * data it holds wait); [] when nothing. Absent on engines without a cluster.
+   */
+  waiting?(): Promise<string[]>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -121,6 +121,8 @@ export function registeredReadiness(engine: Engine, shell: { readonly membership
         throw new Error(`engine unreachable: ${(err as Error).message}`);
       }
       const m = shell.membership;
+      // The engine answers now: a heartbeat that failed before (a partition since healed) is retried at once rather than reported.
+      if (m && !m.registered && m.lastError) await m.renew();
       if (!m?.registered) throw new Error(`not registered${m?.lastError ? `: ${m.lastError}` : ' yet'}`);
       return { engine: engine.kind, registered: true };
     },

@@ -19,11 +19,23 @@ export const SETTINGS_MAP = 'settings';
 export { ENGINE_KINDS, QUEUE_KINDS, type EngineConfig, type EngineKind, type QueueKind } from '../engine/config.js';
 
 /**
+ * Named presets of defaults (`--profile`). `local`: every service on one
+ * machine (the defaults). `lan`: services and members on several hosts, where
+ * a member cut off by a partition makes calls whose data lives on it wait until
+ * the others declare it gone (Hazelcast's failure detection, ~8–10 s): longer
+ * attempt timeouts, deadline and registry TTL ride that out (docs/operations.md).
+ */
+export const PROFILES = ['local', 'lan'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/**
  * The settings every service has, in the order they are read (a computed
- * default may use the ones above it).
+ * default may use the ones above it; the profile comes first, as it picks
+ * defaults).
  */
 export function commonSettings(service: string, defaultPort: number) {
   return {
+    profile: setting.choice('profile', 'PROFILE', 'local', PROFILES, 'preset of defaults: local (one machine) or lan (services on several hosts: longer timeouts and registry TTL; see docs/operations.md)'),
     port: setting.int('port', 'PORT', defaultPort, 0, 65535, 'port to listen on (0: any free port)'),
     host: setting.host('host', 'HOST', '127.0.0.1', 'address to listen on; a non-loopback address needs an internal token'),
     name: { ...setting.name('name', 'INSTANCE_NAME', (got) => `${service}-${String(got.port)}`, 'instance name in logs, the registry and metrics'), defaultText: '<service>-<port>' },
@@ -46,9 +58,10 @@ export function commonSettings(service: string, defaultPort: number) {
     hzConnectTimeoutMs: setting.int('hz-connect-timeout-ms', 'HZ_CONNECT_TIMEOUT_MS', 5000, 100, 600_000, 'hazelcast: longest wait for a (re)connection before a call fails'),
     mapName: setting.name('map-name', 'MAP_NAME', DEFAULT_MAP_NAME, 'name of the shared log map'),
     queueName: setting.name('queue-name', 'QUEUE_NAME', DEFAULT_QUEUE_NAME, 'name of the shared queue'),
-    registryTtlMs: setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'),
+    // lan: a heartbeat (every TTL/3) may wait ~10 s on a cut-off member, so TTL/3 + 10 s < TTL.
+    registryTtlMs: { ...setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'), profiles: { lan: 20_000 } },
     shutdownTimeoutMs: setting.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000, 'longest an orderly shutdown may take'),
-    internalToken: { ...setting.text('internal-token', 'INTERNAL_TOKEN', '', 'shared secret services demand on internal routes (required on a non-loopback bind)', { pattern: /^\S{16,}$/, expected: 'at least 16 characters without spaces', range: '16+ characters' }), defaultText: '(none)' },
+    internalToken: setting.secret('internal-token', 'INTERNAL_TOKEN', 'shared secret services demand on internal routes (required on a non-loopback bind); never printed'),
     internalTokenFile: setting.text('internal-token-file', 'INTERNAL_TOKEN_FILE', '', 'file holding the internal token (instead of --internal-token)'),
   } as const;
 }
@@ -71,6 +84,8 @@ export interface CommonConfig {
   /** Names of the shared structures. */
   mapName: string;
   queueName: string;
+  /** The preset of defaults the settings were read with. */
+  profile: Profile;
   /** How long a registry entry lives without a heartbeat. */
   registryTtlMs: number;
   /** How long shutdown may take before the process exits anyway. */
@@ -113,6 +128,7 @@ export function commonFrom(v: CommonSettings, isTty: boolean): CommonConfig {
     engine,
     mapName: v.mapName,
     queueName: v.queueName,
+    profile: v.profile,
     registryTtlMs: v.registryTtlMs,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     internalToken,

@@ -1,11 +1,13 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { HttpError, isEngineUnavailable, isHttpError } from '../lib/errors.js';
+import { excerpt, quotedExcerpt } from '../lib/excerpt.js';
+import { correlationIdOf, correlationIdProblem } from './correlation-id.js';
 import type { Metrics } from './metrics.js';
 import { decodeCharset, decodeContentEncoding, parseJson } from './request-body.js';
 
-import { CORRELATION_HEADER, INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
+import { CORRELATION_HEADER, CORRELATION_ID_MAX, CORRELATION_REPLACED_HEADER, INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
 
 export { CORRELATION_HEADER };
 
@@ -55,14 +57,20 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 65_536,
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: CORRELATION_HEADER,
-    genReqId: () => randomUUID(),
+    // The id is chosen here rather than by Fastify, which would take any header value as it is.
+    requestIdHeader: false,
+    genReqId: (raw) => correlationIdOf(raw.headers[CORRELATION_HEADER]),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
   });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header(CORRELATION_HEADER, req.id);
+    const problem = correlationIdProblem(req.headers[CORRELATION_HEADER]);
+    if (problem) {
+      reply.header(CORRELATION_REPLACED_HEADER, problem);
+      req.log.debug({ correlationId: req.id, problem }, 'replaced the correlation id the client sent');
+    }
   });
   if (opts.internalToken) {
     const expected = digest(opts.internalToken);
@@ -107,9 +115,9 @@ export function createHttpServer(opts: HttpOptions): FastifyInstance {
     const path = req.url.split('?')[0] ?? req.url;
     const allowed = METHODS.filter((m) => m !== req.method && app.hasRoute({ method: m, url: path }));
     if (allowed.length > 0) {
-      return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(405, `method ${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`));
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(405, `method ${req.method} is not allowed on ${excerpt(path, 100)}; use ${allowed.join(' or ')}`));
     }
-    return reply.code(404).send(errorBody(404, `no route ${req.method} ${path}`));
+    return reply.code(404).send(errorBody(404, `no route ${req.method} ${excerpt(path, 100)}`));
   });
 
   return app;
@@ -120,18 +128,21 @@ function validationMessage(e: FastifyError): string {
   const v = e.validation?.[0];
   if (!v) return e.message;
   const where = `${e.validationContext ?? 'request'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
-  const field = where.replace(/^body\./, '').replace(/^querystring\./, 'query parameter ');
+  const field = where.replace(/^body\./, '').replace(/^querystring\./, 'query parameter ').replace(/^headers\./, 'header ');
   switch (v.keyword) {
     case 'additionalProperties':
-      return `unknown ${e.validationContext === 'querystring' ? 'query parameter' : 'field'} "${String((v.params as { additionalProperty?: unknown }).additionalProperty)}"`;
+      return `unknown ${e.validationContext === 'querystring' ? 'query parameter' : 'field'} ${quotedExcerpt(String((v.params as { additionalProperty?: unknown }).additionalProperty))}`;
     case 'required':
       return `${where === 'body' ? 'body' : field} must have "${String((v.params as { missingProperty?: unknown }).missingProperty)}"`;
     case 'pattern':
       if (/\.msg$|^body$/.test(where) || where === 'body.msg') return `${field} must contain a non-blank character`;
       if (/limit$/.test(where)) return `${field} must be an integer from 1 to 999999`;
+      if (/correlationId$/.test(where)) return `${field} must be 1–${CORRELATION_ID_MAX} letters, digits, ".", "_", "-" or ":"`;
       return `${field} is not in the expected form`;
     case 'minLength':
       return `${field} must not be empty`;
+    case 'maxLength':
+      return `${field} must be at most ${String((v.params as { limit?: unknown }).limit)} characters`;
     case 'minItems':
       return `${field} must hold at least ${String((v.params as { limit?: unknown }).limit)} item(s)`;
     case 'maxItems':
@@ -139,7 +150,7 @@ function validationMessage(e: FastifyError): string {
     case 'type':
       return `${field} must be ${(v.params as { type?: unknown }).type === 'object' ? 'a JSON object' : `of type ${String((v.params as { type?: unknown }).type)}`}`;
     default:
-      return e.message;
+      return excerpt(e.message, 200);
   }
 }
 
@@ -198,7 +209,8 @@ function clientMessage(e: FastifyError, bodyLimit: number, hints: FastifyContext
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return 'the body is not as long as its Content-Length says';
     default:
-      return e.message;
+      // Fastify's own words may quote what the client sent.
+      return excerpt(e.message, 200);
   }
 }
 

@@ -85,6 +85,7 @@ export class Metrics {
     return {
       kind: engine.kind,
       ping: () => engine.ping(),
+      ...(engine.waiting ? { waiting: () => engine.waiting!() } : {}),
       close: () => engine.close(),
       log: (name: string): MessageLog => {
         const l = engine.log(name);

@@ -38,7 +38,26 @@ export class RegistryMembership {
     private readonly log: Logger,
   ) {}
 
-  private async beat(): Promise<void> {
+  private beating: Promise<void> | undefined;
+
+  /** One heartbeat; a call while one is in flight shares it. */
+  private beat(): Promise<void> {
+    this.beating ??= this.writeBeat().finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+
+  /**
+   * A heartbeat now, outside the schedule: readiness asks for one when the
+   * engine answers again but the last heartbeat failed (e.g. during a
+   * partition), so a failure from before is not reported as current for up
+   * to a third of the TTL. Nothing once stopped or before start.
+   */
+  renew(): Promise<void> {
+    if (!this.loop || this.ac.signal.aborted) return Promise.resolve();
+    return this.beat();
+  }
+
+  private async writeBeat(): Promise<void> {
     try {
       await this.kv.set(key(this.record), { ...this.record, heartbeatAt: new Date().toISOString(), ttlMs: this.ttlMs }, this.ttlMs);
       if (!this.registered) this.log.info({ url: this.record.url }, 'registered');

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { HttpError } from '../lib/errors.js';
+import { excerpt, quotedExcerpt } from '../lib/excerpt.js';
 
 /** Content codings a request body may arrive in; each is undone before the body is read. */
 export const SUPPORTED_ENCODINGS = ['identity', 'gzip', 'deflate', 'br'] as const;
@@ -25,7 +26,7 @@ export function decodeContentEncoding(body: Buffer, header: string | undefined, 
     .filter((c) => c !== '' && c !== 'identity');
   // All refused before any work is done.
   for (const c of codings) {
-    if (!DECODERS[c]) throw new HttpError(415, `unsupported content encoding "${c}"; send the body as ${SUPPORTED_ENCODINGS.join(', ')}`);
+    if (!DECODERS[c]) throw new HttpError(415, `unsupported content encoding ${quotedExcerpt(c)}; send the body as ${SUPPORTED_ENCODINGS.join(', ')}`);
   }
   let out = body;
   // Codings are listed in the order they were applied: undone from the last.
@@ -69,7 +70,7 @@ export function decodeCharset(body: Buffer, contentType: string | undefined, kee
   try {
     encoding = new TextDecoder(label).encoding;
   } catch {
-    throw new HttpError(415, `unsupported charset "${label}"; send one of ${CHARSET_EXAMPLES} (any WHATWG encoding label)`);
+    throw new HttpError(415, `unsupported charset ${quotedExcerpt(label)}; send one of ${CHARSET_EXAMPLES} (any WHATWG encoding label)`);
   }
   if (encoding === 'utf-8') {
     // isUtf8 is the fast check; the scan for the offset runs only on failure.
@@ -140,14 +141,56 @@ export function parseJson(text: string): unknown {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, `invalid JSON body: ${(err as Error).message}`);
+    throw new HttpError(400, `invalid JSON body: ${excerpt((err as Error).message, 200)}`);
   }
   // A key can only be one of these if its name, or an escape (\u…), is in the text.
   if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
     const bad = forbiddenKey(value);
     if (bad) throw new HttpError(400, `JSON body has a "${bad}" key, which is refused`);
   }
+  // Bytes are decoded strictly, so a lone surrogate can only come from an escape (\ud800).
+  if (text.includes('\\u')) {
+    const lone = loneSurrogate(value);
+    if (lone) {
+      throw new HttpError(
+        400,
+        `request body is not valid Unicode text: ${/^(the body|a key)/.test(lone.where) ? lone.where : `the field ${JSON.stringify(lone.where)}`} holds a lone surrogate (\\u${lone.unit.toString(16)} at character ${lone.at}); a surrogate escape must be one of a pair`,
+      );
+    }
+  }
   return value;
+}
+
+// In a `u` regex a surrogate range matches only a surrogate that is not part of a pair.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** The first string (value or key) holding a lone surrogate: where it is, the code unit and its index. */
+function loneSurrogate(root: unknown): { where: string; unit: number; at: number } | undefined {
+  const stack: Array<[unknown, string]> = [[root, 'the body']];
+  const check = (s: string, where: string) => {
+    const m = LONE_SURROGATE.exec(s);
+    return m ? { where, unit: s.charCodeAt(m.index), at: m.index } : undefined;
+  };
+  while (stack.length > 0) {
+    const [node, where] = stack.pop()!;
+    if (typeof node === 'string') {
+      const found = check(node, where);
+      if (found) return found;
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      node.forEach((v: unknown, i) => stack.push([v, `${where === 'the body' ? '' : where}[${i}]`]));
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      const name = where === 'the body' ? key : `${where}.${key}`;
+      const inKey = check(key, `a key in ${where === 'the body' ? 'the body' : where}`);
+      if (inKey) return inKey;
+      stack.push([(node as Record<string, unknown>)[key], excerpt(name, 64)]);
+    }
+  }
+  return undefined;
 }
 
 function forbiddenKey(root: unknown): string | undefined {

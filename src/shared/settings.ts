@@ -44,7 +44,14 @@ export interface Source {
 /** Reads settings from flags first, then env, then the default; remembers which flags it used. */
 export class SettingsReader {
   private readonly used = new Set<string>();
+  private readonly secrets = new Set<string>();
   constructor(private readonly src: Source) {}
+
+  /** The value of this flag is secret: an error about it says what is wrong, never what was given. */
+  secret(flag: string): this {
+    this.secrets.add(flag);
+    return this;
+  }
 
   private raw(flag: string, envName: string): { value: string; from: string } | undefined {
     this.used.add(flag);
@@ -56,21 +63,14 @@ export class SettingsReader {
   }
 
   private fail(flag: string, envName: string, expected: string, got: string): never {
-    throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected}, got ${JSON.stringify(got)}`);
+    const shown = this.secrets.has(flag) ? describeSecret(got) : JSON.stringify(got);
+    throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected}, got ${shown}`);
   }
 
   string(flag: string, envName: string, def: string, pattern?: RegExp, expected = 'a non-empty string'): string {
     const r = this.raw(flag, envName);
     if (!r) return def;
     if (r.value.trim() === '' || (pattern && !pattern.test(r.value)) || (pattern === HOST_PORT && !validPort(r.value))) this.fail(flag, envName, expected, r.value);
-    return r.value;
-  }
-
-  /** A secret: checked like string(), but a refused value is never quoted. */
-  secretString(flag: string, envName: string, def: string, pattern: RegExp, expected: string): string {
-    const r = this.raw(flag, envName);
-    if (!r) return def;
-    if (!pattern.test(r.value)) throw new ConfigError(`invalid setting --${flag} / ${envName}: expected ${expected} (the value given is not shown: it is a secret)`);
     return r.value;
   }
 
@@ -104,6 +104,13 @@ export class SettingsReader {
       if (!this.used.has(k)) throw new ConfigError(`unknown option --${k}`);
     }
   }
+}
+
+/** What an error may say of a secret value: its shape, never a character of it. */
+export function describeSecret(value: string): string {
+  const traits = [`${value.length} character${value.length === 1 ? '' : 's'}`];
+  if (/\s/.test(value)) traits.push('with white space');
+  return `a value of ${traits.join(', ')} (not shown: it is secret)`;
 }
 
 export const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
@@ -145,11 +152,27 @@ export interface Setting<T> {
   defaultText?: string;
   /** The values it takes, in words (e.g. "10–600000", "embedded | hazelcast"). */
   range: string;
-  /** A secret: its value is never printed (not in errors, help or `settings` output). */
-  secret?: true;
+  /**
+   * A secret (a token): its value is never printed — not in an error about
+   * it, `--help`, `npm run settings -- list`, a log line or a command line
+   * shown by the launcher — and it is not kept in the engine's settings map.
+   */
+  secret?: boolean;
+  /**
+   * Defaults under a named profile (see PROFILE_KEY): e.g. `{ lan: 10000 }`.
+   * A flag or variable still wins; without a profile `default` applies.
+   */
+  profiles?: Readonly<Record<string, T>>;
   /** Reads the value (from the flag, else the env variable, else `def`), validating it. */
   read(r: SettingsReader, def: T): T;
 }
+
+/**
+ * The key of a table's profile setting. Read before the settings that have
+ * `profiles`, its value picks their defaults: a named preset (e.g. `lan`) that
+ * changes several defaults at once while explicit flags and variables win.
+ */
+export const PROFILE_KEY = 'profile';
 
 export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
 export type ValuesOf<T extends SettingsTable> = { -readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
@@ -186,13 +209,14 @@ export const setting = {
     flag, env, help, default: def, range: 'host:port,…',
     read: (r, d) => r.list(flag, env, d, HOST_PORT, 'comma-separated host:port addresses'),
   }),
-  secret: (flag: string, env: string, help: string, form: { pattern: RegExp; expected: string; range: string }): Setting<string> => ({
-    flag, env, help, default: '', defaultText: '(none)', range: form.range, secret: true,
-    read: (r, d) => r.secretString(flag, env, d, form.pattern, form.expected),
-  }),
   address: (flag: string, env: string, help: string): Setting<string> => ({
     flag, env, help, default: '', range: 'host:port',
     read: (r, d) => r.string(flag, env, d, HOST_PORT, 'a host:port address'),
+  }),
+  /** A secret token (none by default): at least `min` characters without white space; its value is never printed. */
+  secret: (flag: string, env: string, help: string, min = 16): Setting<string> => ({
+    flag, env, help, default: '', defaultText: '(none)', range: `${min}+ characters`, secret: true,
+    read: (r, d) => r.secret(flag).string(flag, env, d, new RegExp(`^\\S{${min},}$`), `at least ${min} characters without spaces`),
   }),
 } as const;
 
@@ -201,11 +225,32 @@ export function readSettings<T extends SettingsTable>(table: T, src: Source): Va
   const r = new SettingsReader(src);
   const got: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(table)) {
-    const def = typeof s.default === 'function' ? (s.default as (g: Record<string, unknown>) => unknown)(got) : s.default;
+    const def = defaultOf(s, got);
+    if (s.secret) r.secret(s.flag);
     got[key] = s.read(r, def);
   }
   r.rejectUnknown();
   return got as ValuesOf<T>;
+}
+
+/** A setting's default given the settings read before it: the profile's value when the chosen profile names one. */
+function defaultOf(s: Setting<unknown>, got: Readonly<Record<string, unknown>>): unknown {
+  const profile = got[PROFILE_KEY];
+  if (typeof profile === 'string' && s.profiles && Object.hasOwn(s.profiles, profile)) return s.profiles[profile];
+  return typeof s.default === 'function' ? (s.default as (g: Readonly<Record<string, unknown>>) => unknown)(got) : s.default;
+}
+
+/** What each profile sets, from a table: `{ lan: [['attempt-timeout-ms', '10000'], …] }`. */
+export function profilesOf(table: SettingsTable): Map<string, Array<[flag: string, value: string]>> {
+  const out = new Map<string, Array<[string, string]>>();
+  for (const s of Object.values(table)) {
+    for (const [name, v] of Object.entries(s.profiles ?? {})) {
+      const list = out.get(name) ?? [];
+      list.push([s.flag, Array.isArray(v) ? v.join(',') : String(v)]);
+      out.set(name, list);
+    }
+  }
+  return out;
 }
 
 /** Checks one value given by env name (as `settings set` and the engine's settings map use them), with the message a service would give. */
@@ -215,15 +260,44 @@ export function checkSetting(tables: readonly SettingsTable[], envName: string, 
     const known = [...new Set(tables.flatMap((t) => Object.values(t).map((x) => x.env)))].sort();
     throw new ConfigError(`unknown setting ${envName}; known: ${known.join(', ')}`);
   }
-  s.read(new SettingsReader({ flags: new Map(), env: { [envName]: value } }), undefined as never);
+  const r = new SettingsReader({ flags: new Map(), env: { [envName]: value } });
+  if (s.secret) r.secret(s.flag);
+  s.read(r, undefined as never);
   return s;
 }
 
+/** The settings of these tables marked secret. */
+export function secretSettings(tables: readonly SettingsTable[]): Array<Setting<unknown>> {
+  return tables.flatMap((t) => Object.values(t)).filter((s) => s.secret === true);
+}
+
+/** How a value is shown (`settings list`, `get`): a secret's never is. */
+export function shownValue(tables: readonly SettingsTable[], envName: string, value: string): string {
+  return secretSettings(tables).some((s) => s.env === envName) ? `(secret: ${value.length} characters, not shown)` : value;
+}
+
+/**
+ * A command line (as /proc or `ps` shows it, words joined by spaces) with the
+ * values of secret flags (`--internal-token X`, `--internal-token=X`) replaced
+ * by `***`, for the launcher's messages about other processes. The value is
+ * taken to run to the next flag: a bad one may hold spaces.
+ */
+export function redactCommandLine(cmd: string, tables: readonly SettingsTable[]): string {
+  let out = cmd;
+  for (const s of secretSettings(tables)) {
+    const flag = s.flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(--${flag})(=|\\s+)(?!--).*?(?=\\s--|$)`, 'g'), '$1$2***');
+  }
+  return out;
+}
+
 export function defaultText(s: Setting<unknown>): string {
-  if (s.defaultText !== undefined) return s.defaultText;
-  const d = s.default;
-  if (Array.isArray(d)) return d.join(',');
-  return d === '' ? '(none)' : String(d);
+  // A secret has no default worth showing; were one set, it would not be shown.
+  if (s.secret) return s.default === '' ? '(none)' : '(secret)';
+  const shown = (d: unknown) => (Array.isArray(d) ? d.join(',') : d === '' ? '(none)' : String(d));
+  const base = s.defaultText ?? shown(s.default);
+  const byProfile = Object.entries(s.profiles ?? {}).map(([name, v]) => `${name}: ${shown(v)}`);
+  return byProfile.length ? `${base} (${byProfile.join(', ')})` : base;
 }
 
 /** `--help` text: one line per setting. */
@@ -231,7 +305,9 @@ export function formatHelp(usage: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => [`--${s.flag}`, s.env, defaultText(s), s.range, s.help]);
   const w = [0, 1, 2].map((i) => Math.min(24, Math.max(...rows.map((r) => r[i]!.length))));
   const lines = rows.map((r) => `  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[4]} (${r[3]})`);
-  return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n`;
+  const profiles = [...profilesOf(table)].map(([name, set]) => `  ${name}: ${set.map(([f, v]) => `--${f} ${v}`).join(', ')}`);
+  const profileText = profiles.length ? `\nprofiles (--${PROFILE_KEY} NAME sets these defaults; a flag or variable given explicitly still wins):\n${profiles.join('\n')}\n` : '';
+  return `${usage}\n\nsettings (flag, environment variable, default, what it does and takes); a flag wins over the variable:\n${lines.join('\n')}\n${profileText}`;
 }
 
 /**

@@ -6,6 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { SERVICE_NAMES, SETTINGS_TABLES } from '../services/config.js';
+import { redactCommandLine } from '../shared/settings.js';
 import { commandLine, type PidFileContent } from './pid-file.js';
 
 export interface PlannedPort {
@@ -40,7 +42,16 @@ export function listenerPid(port: number): number | undefined {
   return fromLsof ? Number(fromLsof[1]) : undefined;
 }
 
-const short = (s: string, n = 90) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/**
+ * A command line in at most `n` characters that still says what runs: an
+ * absolute path (the node binary, the script, a data dir) is shown by its last
+ * two parts, so the arguments that name the process (`--name facade-7000`)
+ * fit whatever the length of the paths where node and the project live.
+ */
+export function shortCommandLine(cmd: string, n = 90): string {
+  const s = cmd.replace(/(^|\s)\/(?:[^\s/]*\/)+([^\s/]+\/[^\s/]+)(?=\s|$)/g, '$1…/$2');
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
 
 /**
  * One line: the taken port, what this start wanted it for, who holds it as far
@@ -61,7 +72,8 @@ export function describeTakenPort(taken: PlannedPort, running: PidFileContent | 
     const dir = /(\S+)\/server\.properties/.exec(cmd)?.[1];
     owner = `a Kafka broker (pid ${pid}${dir ? `, data in ${dir}` : ''}; \`kill ${pid}\` stops it): stop it, or`;
   } else if (pid !== undefined) {
-    owner = `pid ${pid}${cmd ? ` (${short(cmd)})` : ''}: stop it, or`;
+    // A service started by hand may carry a secret on its command line: never shown.
+    owner = `pid ${pid}${cmd ? ` (${shortCommandLine(redactCommandLine(cmd, SERVICE_NAMES.map((n) => SETTINGS_TABLES[n])))})` : ''}: stop it, or`;
   } else if (running) {
     owner = `probably another npm start still running (launcher pid ${running.launcher.pid}, data dir ${running.dataDir}): stop that one first, or`;
   } else {

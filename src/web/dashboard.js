@@ -434,6 +434,9 @@
     depth.textContent = state.queue.depth === null ? 'n/a' : String(state.queue.depth);
     depth.title = state.queue.error || '';
     setText('queue-about', (state.queue.about || []).join(' · '));
+    const waiting = (state.cluster && state.cluster.waiting) || [];
+    setText('cluster-waiting', waiting.join(' · '));
+    $('cluster-waiting').hidden = waiting.length === 0;
     setText('total-logged', state.log.total === null ? 'n/a' : state.log.total);
     // A messages instance that does not answer: its store is unknown, so the total is a lower bound.
     const consumed = groups.messages.reduce((n, i) => n + (i.count || 0), 0);

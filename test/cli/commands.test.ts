@@ -91,6 +91,18 @@ describe('launcher commands: one at a time, each answered once', () => {
       'error: no process named member-1 (members: stop-member 1 / start-member 1); processes: (none)',
     ]);
   });
+
+  it('ps says when the cluster waits for a member to be declared gone, and when it cannot tell', async () => {
+    const { topo } = fakeTopology();
+    const out: string[] = [];
+    const line = 'member-2 (127.0.0.1:2) not answering for 6 s — the cluster waits up to 8 s without a heartbeat to declare it gone; writes whose primary is there wait';
+    await new CommandShell(topo, (l) => out.push(l), { waiting: async () => [line] }).submit('ps');
+    assert.match(out.at(-1)!, new RegExp(`^  waiting: ${line.replace(/[()]/g, '\\$&')}$`, 'm'));
+    await new CommandShell(topo, (l) => out.push(l), { waiting: async () => [] }).submit('ps');
+    assert.doesNotMatch(out.at(-1)!, /waiting:/, 'nothing waited for: no line');
+    await new CommandShell(topo, (l) => out.push(l), { waiting: () => Promise.reject(new Error('client offline')) }).submit('ps');
+    assert.match(out.at(-1)!, /^ {2}cluster: no answer \(client offline\)$/m);
+  });
 });
 
 /** A fake of the local Kafka brokers: broker 2 (index 1) is down; calls are recorded. */

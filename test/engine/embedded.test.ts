@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { QUEUE_PROMISES } from '../../src/engine/ports.js';
 import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
 import { engineContract } from './contract.js';
 import { leasedQueueContract } from './leased-queue-contract.js';
@@ -17,12 +18,12 @@ const leaseMs = 1000;
 engineContract('embedded (SQLite)', async () => new EmbeddedEngine({ dataDir: dir, queueCapacity: 50, leaseMs }), {
   queueCapacity: 50,
   leaseMs,
-  depthCountsLeased: true,
   consumerProcess: receiveAndDie(engineConfigWith({ kind: 'embedded', dataDir: dir, queueCapacity: 50, queueLeaseMs: leaseMs })),
 });
 
 // The queue contract the Kafka adapter passes too: each open is another process's client of the same file.
 leasedQueueContract('embedded (SQLite)', {
+  promises: QUEUE_PROMISES.embedded,
   open: async (name, o) => {
     const e = new EmbeddedEngine({ dataDir: dir, queueCapacity: o.capacity, leaseMs: o.leaseMs });
     return Object.assign(e.queue(name), { close: () => e.close() });
@@ -31,7 +32,7 @@ leasedQueueContract('embedded (SQLite)', {
 });
 
 const shared = new MemoryEngine(50, leaseMs);
-engineContract('memory (test fake)', async () => shared, { queueCapacity: 50, leaseMs, depthCountsLeased: true });
+engineContract('memory (test fake)', async () => shared, { queueCapacity: 50, leaseMs });
 
 describe('embedded engine specifics', () => {
   it('a queue row that is not JSON is dropped, the rest of the batch is delivered', async () => {

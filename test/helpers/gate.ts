@@ -15,6 +15,17 @@ export interface GateOptions {
   requireEnv: string;
 }
 
+/**
+ * Set to 1 (by `scripts/test.ts --embedded`), every gated suite is skipped as
+ * not selected, whatever the machine has: the run covers the embedded engine.
+ */
+export const EMBEDDED_ONLY_ENV = 'TEST_EMBEDDED_ONLY';
+
+/** The skip reason when the run covers the embedded engine only, else undefined. */
+export function notSelected(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[EMBEDDED_ONLY_ENV] === '1' ? skipReason(name, 'not selected (--embedded runs the embedded engine only)') : undefined;
+}
+
 /** Gated tests' skip reasons start with this; scripts/test.ts does not depend on it, people reading logs do. */
 export function skipReason(name: string, why: string): string {
   return `${name} tests skipped: ${why}`;
@@ -22,6 +33,8 @@ export function skipReason(name: string, why: string): string {
 
 /** `skip` value for describe()/it(): false when the tests can run, else the reason; throws when required. */
 export function gate(opts: GateOptions, env: NodeJS.ProcessEnv = process.env): string | false {
+  const unselected = notSelected(opts.name, env);
+  if (unselected) return unselected;
   const why = opts.missing();
   if (why === undefined) return false;
   if (env[opts.requireEnv] === '1') throw new Error(`${opts.requireEnv}=1 but ${why}`);

@@ -1,5 +1,5 @@
 import { ensureKafkaJars, findKafkaClasspath, isKafkaSetupError, javaAvailable } from '../../src/engine/kafka/jars.js';
-import { gate } from './gate.js';
+import { gate, notSelected } from './gate.js';
 
 /** Why Kafka tests cannot run here, or undefined: java, and the broker jars (fetched now when mvn is there). */
 async function kafkaMissing(): Promise<string | undefined> {
@@ -21,6 +21,7 @@ async function kafkaMissing(): Promise<string | undefined> {
  * unless REQUIRE_KAFKA=1 (CI), which makes that a failure.
  */
 export async function kafkaSkip(): Promise<string | false> {
-  const missing = await kafkaMissing();
+  // Not selected: skipped without looking for (or fetching) the jars.
+  const missing = notSelected('Kafka') ? undefined : await kafkaMissing();
   return gate({ name: 'Kafka', missing: () => missing, requireEnv: 'REQUIRE_KAFKA' });
 }

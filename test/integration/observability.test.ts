@@ -71,6 +71,17 @@ describe('metrics, structured logs and API docs (real processes)', () => {
     const r2 = await postJson(`${t.facade}/messages`, { msg: 'trace mine' }, { 'x-correlation-id': mine });
     assert.equal(r2.headers.get('x-correlation-id'), mine);
     await until('consumer logged the client id', async () => linesWith('messages').length > 0 && [...t.lines.values()].flat().some((l) => l.includes(mine) && l.includes('consumed message')));
+
+    // One that is not short and plain is replaced at the door: the fresh id travels; the sent one is in no line of any service.
+    const odd = `<b>odd id</b> ${'o'.repeat(10_000)}`;
+    const r3 = await postJson(`${t.facade}/messages`, { msg: 'trace odd' }, { 'x-correlation-id': odd });
+    assert.equal(r3.status, 201);
+    const fresh = r3.headers.get('x-correlation-id') ?? '';
+    assert.match(fresh, /^[0-9a-f-]{36}$/);
+    assert.equal(r3.headers.get('x-correlation-id-replaced'), 'longer than 128 characters');
+    await until('consumer logged the fresh id', async () => [...t.lines.values()].flat().some((l) => l.includes(fresh) && l.includes('consumed message')));
+    const leaked = [...t.lines.values()].flat().filter((l) => l.includes('odd id') || l.includes('o'.repeat(40)));
+    assert.deepEqual(leaked, [], 'no log line holds the id the client sent');
   });
 
   it('serves the API description and docs', async () => {

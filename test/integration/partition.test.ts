@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HostBed } from '../../src/cli/host-bed.js';
+import { describeBed, HostBed, readState } from '../../src/cli/host-bed.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
 import { netnsMissing } from '../../src/cli/netns.js';
 import { MAIN_JS } from '../../src/topology/topology.js';
@@ -17,7 +17,12 @@ import { http, postJson, until } from '../helpers/cluster-env.js';
  * of member 3 and logging 3 cut off from hosts 1 and 2 for PARTITION_MS (the
  * facade's host still reaches it), then healed. Members run
  * config/hazelcast-hosts.yaml (split-brain protection, merge policies);
- * services run with their default settings.
+ * services run with `--profile lan`, as the bed starts them.
+ *
+ * It prints, like the bench, the POSTs answered per second before, during and
+ * after the fault (a regression shows there; nothing is asserted on timing),
+ * what the dashboard said the cluster was waiting for, and `hosts status`
+ * during the partition and once whole again.
  *
  * Needs root, iproute2, nftables, java and the member jar; skips with one
  * line naming what is missing, or fails when REQUIRE_HOSTS=1 (CI).
@@ -30,6 +35,21 @@ const CLIENTS = 4;
 /** Pause between one client's POSTs: a steady load the shared 2-core machine carries. */
 const CLIENT_PAUSE_MS = 25;
 const CUT = 3;
+
+/** POSTs answered (acknowledged) per second, by when the answer came, in [from, to). */
+function answeredPerSecond(posts: ReadonlyArray<{ at: number; ms: number; ok: boolean }>, from: number, to: number): { rate: number; worstSecond: number; bestSecond: number } {
+  const secs = Math.max(1, Math.floor((to - from) / 1000));
+  const per = new Array<number>(secs).fill(0);
+  let n = 0;
+  for (const p of posts) {
+    const done = p.at + p.ms;
+    if (!p.ok || done < from || done >= to) continue;
+    n++;
+    const i = Math.floor((done - from) / 1000);
+    if (i < secs) per[i]!++;
+  }
+  return { rate: n / Math.max(0.001, (to - from) / 1000), worstSecond: Math.min(...per), bestSecond: Math.max(...per) };
+}
 
 function missing(): string | undefined {
   const why = netnsMissing() ?? hazelcastMissing();
@@ -124,6 +144,8 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
         await new Promise((r) => setTimeout(r, CLIENT_PAUSE_MS));
       }
     };
+    const loadFrom = Date.now();
+    let loadEnd = 0;
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -133,10 +155,23 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     let notReadyAt = 0;
     let readyAgainAt = 0;
     let leftDirectoryAt = 0;
+    /** What the dashboard said the cluster was waiting for, with when (ms after the cut). */
+    const waited: Array<{ after: number; lines: string[] }> = [];
+    const statusAt = async (label: string) => {
+      const st = readState(stateDir!);
+      if (!st) return `hosts status ${label}: no state file`;
+      return describeBed(st, stateDir!).then(
+        (lines) => `hosts status ${label}:\n    ${lines.join('\n    ')}`,
+        (e: unknown) => `hosts status ${label}: failed (${(e as Error).message})`,
+      );
+    };
+    const statuses: Array<Promise<string>> = [];
     try {
       await pause(WARMUP_MS);
       cutAt = Date.now();
       b.partition(CUT);
+      const statusTimer = setTimeout(() => statuses.push(statusAt(`6 s into the partition`)), 6000);
+      let lastDashboard = 0;
       // While cut off: when does the cut-off logging instance say it is not ready, and when does the facade drop it?
       while (Date.now() < cutAt + PARTITION_MS) {
         const [ready, instances] = await Promise.all([
@@ -145,8 +180,20 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
         ]);
         if (!notReadyAt && ready?.status === 503) notReadyAt = Date.now();
         if (!leftDirectoryAt && instances?.status === 200 && !instances.body.some((r) => r.instance === cutLogging && r.status === 'up')) leftDirectoryAt = Date.now();
+        if (Date.now() - lastDashboard >= 1000) {
+          lastDashboard = Date.now();
+          const at = lastDashboard - cutAt;
+          void http<{ cluster?: { waiting?: string[] } }>(`${facade}/dashboard/state`, { signal: AbortSignal.timeout(3000) }).then(
+            (r) => {
+              const lines = r.body.cluster?.waiting ?? [];
+              if (lines.length) waited.push({ after: at, lines });
+            },
+            () => undefined,
+          );
+        }
         await pause(250);
       }
+      clearTimeout(statusTimer);
       healedAt = Date.now();
       b.heal(CUT);
 
@@ -168,10 +215,12 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
         250,
       );
       wholeAt = Date.now();
+      statuses.push(statusAt('once whole again'));
       await pause(AFTER_HEAL_MS);
     } finally {
       loadDone = true;
       await load;
+      loadEnd = Date.now();
       // Whatever happened, the host is not left cut off for the next steps.
       if (!healedAt) b.heal(CUT);
     }
@@ -218,10 +267,26 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     const byCutBeforeNoticed = log.filter((e) => e.loggedBy === cutLogging && Date.parse(e.loggedAt) >= cutAt && (notReadyAt === 0 || Date.parse(e.loggedAt) < notReadyAt)).length;
     const byCutAfterHeal = log.filter((e) => e.loggedBy === cutLogging && Date.parse(e.loggedAt) >= healedAt).length;
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    // Like the bench: answered per second in each phase (the first 2 s of load are the clients starting).
+    const phases: Array<[string, number, number]> = [
+      ['before', loadFrom + 2000, cutAt],
+      ['during the partition', cutAt, healedAt],
+      ['heal → whole again', healedAt, wholeAt],
+      ['after, whole', wholeAt, loadEnd],
+    ];
+    const rates = phases.map(([name, from, to]) => {
+      const r = answeredPerSecond(posts, from, to);
+      return `${name} ${r.rate.toFixed(1)}/s (${s(to - from)}; seconds from ${r.worstSecond} to ${r.bestSecond})`;
+    });
+    const waitSeen = waited.length
+      ? `the dashboard said the cluster waited from ${s(waited[0]!.after)} to ${s(waited.at(-1)!.after)} after the cut (${waited.length} of its snapshots), e.g. "${waited[Math.floor(waited.length / 2)]!.lines.join(' · ')}"`
+      : 'the dashboard never said the cluster was waiting';
 
     console.log(
       [
         `partition report: host ${CUT} (member-${CUT}, ${cutLogging}) cut off from hosts 1-2 for ${s(healedAt - cutAt)}, ${CLIENTS} clients through the facade on host 4; the queue (${b.queueName}) lives on member-${CUT}`,
+        `  POSTs answered per second: ${rates.join('; ')}`,
+        `  ${waitSeen}`,
         `  POSTs: ${posts.length} sent, ${acked.size} acknowledged; during the partition ${during.length} sent, ${failedDuring} failed (${((failedDuring / Math.max(1, during.length)) * 100).toFixed(2)}%); slowest acknowledged then ${s(slowest)}`,
         ...[...reasons].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([why, k]) => `    ${k} × ${why}`),
         `  ${cutLogging}: not ready ${notReadyAt ? `${s(notReadyAt - cutAt)} after the cut` : 'never seen'}; marked down or gone in the facade's /instances ${leftDirectoryAt ? `${s(leftDirectoryAt - cutAt)} after the cut` : 'never seen'}`,
@@ -230,6 +295,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
         `  acknowledged missing from the log: ${missingFromLog}; duplicates in the log: ${duplicatesInLog}`,
         `  acknowledged never consumed: ${neverConsumed.length}; a store holding one twice: ${duplicatesInStores}; consumed by both stores (at-least-once allows it): ${consumedTwice}`,
         `  redeliveries by the delivery ledger: ${redeliveries}`,
+        ...(await Promise.all(statuses)).map((x) => `  ${x}`),
       ].join('\n'),
     );
 

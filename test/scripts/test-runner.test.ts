@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { collect, parseEvents, passed, summaryLines, type ReporterEvent, type TestRun } from '../../scripts/test-summary.js';
-import { gate } from '../helpers/gate.js';
+import { collect, label, parseEvents, passed, summaryLines, type ReporterEvent, type TestRun } from '../../scripts/test-summary.js';
+import { EMBEDDED_ONLY_ENV, gate } from '../helpers/gate.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const f = (name: string) => join(root, 'test', name);
@@ -62,6 +62,32 @@ describe('test summary: collecting node:test events', () => {
     assert.deepEqual(run.counts, { tests: 4, suites: 2, pass: 1, fail: 1, cancelled: 0, skipped: 2, todo: 1 });
   });
 
+  // A file that fails outside any test: node 20 names it by its absolute path, 22 and later by the
+  // path relative to the runner's working directory (the repository root). Shapes as each emits them.
+  for (const [node, name] of [['20', f('fixtures/gated.fixture.ts')], ['22+', 'test/fixtures/gated.fixture.ts']] as const) {
+    test(`a file failing outside any test is named as the file itself (node ${node})`, () => {
+      const r = collect([
+        { type: 'test:start', nesting: 0, name, file: f('fixtures/gated.fixture.ts'), suite: false },
+        { type: 'test:fail', nesting: 0, name, file: f('fixtures/gated.fixture.ts'), suite: false },
+      ]);
+      assert.deepEqual(r.failed.map((x) => label(x, root)), ['test/fixtures/gated.fixture.ts (the file itself, outside any test)']);
+    });
+  }
+
+  test('a test that merely shares a name with another file is named as a test', () => {
+    const r = collect([
+      { type: 'test:start', nesting: 0, name: 'test/other.test.ts', file: f('fixtures/gated.fixture.ts') },
+      { type: 'test:fail', nesting: 0, name: 'test/other.test.ts', file: f('fixtures/gated.fixture.ts') },
+    ]);
+    assert.deepEqual(r.failed.map((x) => label(x, root)), ['test/fixtures/gated.fixture.ts › test/other.test.ts']);
+  });
+
+  test('the closing counts of several runs (one selection run in parts) add up', () => {
+    const closing = (pass: number, fail: number): ReporterEvent[] =>
+      [`pass ${pass}`, `fail ${fail}`, 'cancelled 0'].map((message) => ({ type: 'test:diagnostic', nesting: 0, message }));
+    assert.deepEqual(collect([...closing(400, 0), ...closing(19, 1)]).counts, { pass: 419, fail: 1, cancelled: 0 });
+  });
+
   test('a torn last line of the events file is ignored', () => {
     const text = events.slice(0, 2).map((e) => JSON.stringify(e)).join('\n') + '\n{"type":"test:pa';
     assert.equal(collect(parseEvents(text)).skipped.length, 1);
@@ -75,6 +101,13 @@ describe('test summary: the closing lines', () => {
     const lines = summaryLines(clean, { exitCode: 0, root });
     assert.equal(lines.at(-1), 'tests passed: 270 passed, 0 failed, nothing skipped');
     assert.ok(passed(clean, 0));
+  });
+
+  test('the closing line names what ran and on which Node', () => {
+    const lines = summaryLines(clean, { exitCode: 0, root, selection: 'unit + embedded integration', node: 'v26.12.1' });
+    assert.equal(lines.at(-1), 'tests passed (unit + embedded integration on Node v26.12.1): 270 passed, 0 failed, nothing skipped');
+    const failed = summaryLines({ ...clean, counts: { pass: 269, fail: 1 } }, { exitCode: 1, root, selection: 'full suite', node: 'v20.19.0' });
+    assert.equal(failed.at(-1), 'TESTS FAILED (exit 1) (full suite on Node v20.19.0): 269 passed, 1 failed, nothing skipped');
   });
 
   test('skips are listed one a line, and the last line gives their number and reason', () => {
@@ -121,6 +154,13 @@ describe('gate()', () => {
   test('something missing while required: a failure naming the variable', () => {
     assert.throws(() => gate({ ...opts, missing: () => 'the Kafka jar is missing' }, { REQUIRE_KAFKA: '1' }), /REQUIRE_KAFKA=1 but the Kafka jar is missing/);
   });
+
+  test('a run of the embedded engine only (--embedded): skipped as not selected, even when required or all there', () => {
+    const env = { [EMBEDDED_ONLY_ENV]: '1', REQUIRE_KAFKA: '1' };
+    for (const missing of [() => undefined, () => 'the Kafka jar is missing']) {
+      assert.equal(gate({ ...opts, missing }, env), 'Kafka tests skipped: not selected (--embedded runs the embedded engine only)');
+    }
+  });
 });
 
 /** Runs scripts/test.ts on the fixture; resolves to its exit code and output. */
@@ -128,7 +168,7 @@ function runner(env: Record<string, string>): Promise<{ code: number | null; out
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/test.ts', '--no-setup', 'test/fixtures/gated.fixture.ts'], {
       cwd: root,
-      env: { ...process.env, ...env },
+      env: { ...process.env, [EMBEDDED_ONLY_ENV]: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -153,7 +193,7 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     assert.ok(lines.includes('ℹ pass 1') && lines.includes('ℹ fail 0'), out);
     assert.deepEqual(lines.slice(-2), [
       `skipped suite: test/fixtures/gated.fixture.ts › needs fixture-tool — ${reason}`,
-      `tests passed: 1 passed, 0 failed, skipped 1 suite: ${reason}`,
+      `tests passed (1 given file on Node ${process.version}): 1 passed, 0 failed, skipped 1 suite: ${reason}`,
     ]);
   });
 
@@ -163,7 +203,7 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     assert.match(out, /REQUIRE_FIXTURE_TOOL=1 but fixture-tool is not installed/);
     assert.deepEqual(out.trimEnd().split('\n').slice(-2), [
       'failed: test/fixtures/gated.fixture.ts (the file itself, outside any test)',
-      'TESTS FAILED (exit 1): 0 passed, 1 failed, nothing skipped',
+      `TESTS FAILED (exit 1) (1 given file on Node ${process.version}): 0 passed, 1 failed, nothing skipped`,
     ]);
   });
 });

@@ -46,6 +46,24 @@ describe('RegistryMembership', () => {
     assert.equal(membership.lastError, undefined);
   });
 
+  test('renew() beats at once, outside the schedule; nothing before start or after stop', async (t) => {
+    // A TTL of a minute: the scheduled heartbeat comes only every 20 s.
+    const { engine, kv, membership } = setup(60_000);
+    t.after(() => membership.stop());
+    await membership.renew();
+    assert.equal(await kv.get('logging/logging-1'), undefined, 'not started: no entry');
+    engine.down = true;
+    membership.start();
+    assert.ok(await eventually(() => membership.lastError !== undefined, 5000), 'the first heartbeat failed');
+    engine.down = false;
+    await membership.renew();
+    assert.equal(membership.registered, true, 'registered by the renewal, not 20 s later');
+    assert.ok(await kv.get('logging/logging-1'));
+    await membership.stop();
+    await membership.renew();
+    assert.equal(await kv.get('logging/logging-1'), undefined, 'stopped: renew writes nothing back');
+  });
+
   test('stop removes the entry at once, is safe twice, and no heartbeat writes it back', async () => {
     const { kv, membership } = setup(300);
     membership.start();

@@ -122,3 +122,20 @@ describe('request body: JSON', () => {
     assert.deepEqual(parseJson('{"msg":"x","constructor":1}'), { msg: 'x', constructor: 1 });
   });
 });
+
+describe('request body: JSON text must be well-formed Unicode', () => {
+  for (const [name, text, says] of [
+    ['a lone high surrogate in a value', '{"msg":"\\ud800x"}', /the field "msg" holds a lone surrogate \(\\ud800 at character 0\)/],
+    ['a lone low surrogate', '{"msg":"ab\\uDC00"}', /\\udc00 at character 2/],
+    ['a reversed pair', '{"msg":"\\udc00\\ud800"}', /\\udc00 at character 0/],
+    ['nested', '{"a":{"b":["ok","\\ud83d"]}}', /the field "a\.b\[1\]"/],
+    ['in a key', '{"\\ud800":1}', /a key in the body/],
+    ['a string body', '"\\ud800"', /the body holds/],
+  ] as const) {
+    test(`${name} → 400`, () => refused(() => parseJson(text), 400, says));
+  }
+
+  test('escaped pairs, and astral characters written as they are, parse', () => {
+    assert.deepEqual(parseJson('{"msg":"\\ud83d\\ude80 🚀 \\u00e9"}'), { msg: '🚀 🚀 é' });
+  });
+});

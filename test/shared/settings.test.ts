@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, isConfigError } from '../../src/lib/errors.js';
 import { SERVICE_NAMES, SETTINGS_TABLES } from '../../src/services/config.js';
-import { checkSetting, formatHelp, parseArgv, readSettings, setting, SettingsReader } from '../../src/shared/settings.js';
+import { checkSetting, defaultText, formatHelp, markdownTable, parseArgv, readSettings, redactCommandLine, secretSettings, setting, SettingsReader, shownValue } from '../../src/shared/settings.js';
 import { configError, src } from '../helpers/settings.js';
 
 describe('parseArgv', () => {
@@ -126,7 +126,7 @@ describe('settings tables', () => {
   test('checkSetting: a bad value gets the message a service would give; a good one returns the setting', () => {
     const tables = SERVICE_NAMES.map((s) => SETTINGS_TABLES[s]);
     assert.equal(configError(() => checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', 'soon')), 'invalid setting --attempt-timeout-ms / ATTEMPT_TIMEOUT_MS: expected an integer from 10 to 600000, got "soon"');
-    assert.equal(configError(() => checkSetting(tables, 'INTERNAL_TOKEN', 'short')), 'invalid setting --internal-token / INTERNAL_TOKEN: expected at least 16 characters without spaces, got "short"');
+    assert.equal(configError(() => checkSetting(tables, 'INTERNAL_TOKEN', 'short')), 'invalid setting --internal-token / INTERNAL_TOKEN: expected at least 16 characters without spaces, got a value of 5 characters (not shown: it is secret)');
     assert.equal(checkSetting(tables, 'ATTEMPT_TIMEOUT_MS', '250').flag, 'attempt-timeout-ms');
     assert.equal(checkSetting(tables, 'QUEUE_NAME', 'orders').env, 'QUEUE_NAME');
   });
@@ -149,5 +149,64 @@ describe('settings tables', () => {
     const help = formatHelp('usage', SETTINGS_TABLES.messages);
     assert.match(help, /--store-file\s+STORE_FILE\s+<data-dir>\/store-<engine>-<name>\.db/, 'a computed default shows as its text');
     assert.match(help, /--internal-token\s+INTERNAL_TOKEN\s+\(none\)/);
+  });
+});
+
+describe('secret settings: a value is never printed', () => {
+  const tables = SERVICE_NAMES.map((n) => SETTINGS_TABLES[n]);
+  const SHORT = 'sh0rtT0k';
+  const SPACED = 'Sp4ced tOk3n qu1te-l0ng-v4lue';
+  const VALID = 'V4lid-t0ken-0123456789abcdef';
+
+  test("the internal token is marked secret in every service, the facade's console token too, and nothing else is", () => {
+    for (const n of SERVICE_NAMES) assert.equal(SETTINGS_TABLES[n]['internalToken']?.secret, true, n);
+    assert.equal(SETTINGS_TABLES.facade['consoleToken']?.secret, true);
+    assert.deepEqual([...new Set(secretSettings(tables).map((s) => s.env))].sort(), ['CONSOLE_TOKEN', 'INTERNAL_TOKEN']);
+  });
+
+  for (const service of SERVICE_NAMES) {
+    test(`${service}: a short or spaced token, by flag, by --flag=value or by env, is refused saying why, without its value`, () => {
+      for (const bad of [SHORT, SPACED]) {
+        for (const from of [src(['--internal-token', bad]), src([`--internal-token=${bad}`]), src([], { INTERNAL_TOKEN: bad })]) {
+          const msg = configError(() => readSettings(SETTINGS_TABLES[service], from));
+          assert.match(msg, /^invalid setting --internal-token \/ INTERNAL_TOKEN: expected at least 16 characters without spaces, got a value of \d+ characters/);
+          for (const piece of bad.split(' ')) assert.ok(!msg.includes(piece), `"${piece}" is not in: ${msg}`);
+        }
+      }
+      assert.match(configError(() => readSettings(SETTINGS_TABLES[service], src(['--internal-token', SPACED]))), /with white space \(not shown: it is secret\)$/);
+      assert.equal(readSettings(SETTINGS_TABLES[service], src(['--internal-token', VALID])).internalToken, VALID);
+    });
+  }
+
+  test('checkSetting (settings set, settings from the engine) says the same without the value', () => {
+    for (const bad of [SHORT, SPACED]) assert.ok(!configError(() => checkSetting(tables, 'INTERNAL_TOKEN', bad)).includes(bad.split(' ')[0]!));
+  });
+
+  test('a setting not marked secret still quotes the value (it helps to see it)', () => {
+    assert.match(configError(() => readSettings(SETTINGS_TABLES.logging, src(['--port', 'eighty']))), /got "eighty"$/);
+  });
+
+  test('--help and the README table show no value for a secret', () => {
+    const s = SETTINGS_TABLES.facade['internalToken']!;
+    assert.equal(defaultText(s), '(none)');
+    const { defaultText: _shown, ...rest } = s;
+    assert.equal(defaultText({ ...rest, default: 'would-be-a-secret-default' }), '(secret)');
+    assert.match(formatHelp('usage', SETTINGS_TABLES.facade), /--internal-token\s+INTERNAL_TOKEN\s+\(none\)/);
+    assert.match(markdownTable([{ who: 'facade', table: SETTINGS_TABLES.facade }]), /\| `--internal-token` \| `INTERNAL_TOKEN` \| \(none\) \|/);
+  });
+
+  test('settings list/get show a stored secret only as its length', () => {
+    assert.equal(shownValue(tables, 'INTERNAL_TOKEN', VALID), `(secret: ${VALID.length} characters, not shown)`);
+    assert.equal(shownValue(tables, 'ATTEMPT_TIMEOUT_MS', '800'), '800');
+  });
+
+  test('a command line shown by the launcher has every secret value replaced, however it was written', () => {
+    const cases: Array<[string, string]> = [
+      [`node main.js logging --internal-token ${VALID} --name logging-1`, 'node main.js logging --internal-token *** --name logging-1'],
+      [`node main.js logging --internal-token=${VALID}`, 'node main.js logging --internal-token=***'],
+      [`node main.js logging --internal-token ${SPACED} --port 1`, 'node main.js logging --internal-token *** --port 1'],
+      ['node main.js logging --internal-token-file /run/token --port 1', 'node main.js logging --internal-token-file /run/token --port 1'],
+    ];
+    for (const [cmd, shown] of cases) assert.equal(redactCommandLine(cmd, tables), shown);
   });
 });

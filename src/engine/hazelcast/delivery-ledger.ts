@@ -83,6 +83,9 @@ const groupKey = (kind: 'r' | 'a') => `${kind}:${randomUUID()}`;
 export class DeliveryLedger {
   private readonly records = new TurnBatch<LedgerRecord>((b) => settleAll(b, this.kv.set(groupKey('r'), { records: b.map((w) => w.value) })));
   private readonly acks = new TurnBatch<string>((b) => settleAll(b, this.kv.set(groupKey('a'), { acks: b.map((w) => w.value), at: Date.now() })));
+  /** The count read now running, and the one callers that came meanwhile wait for. */
+  private counting: Promise<number> | undefined;
+  private nextCount: Promise<number> | undefined;
 
   constructor(private readonly kv: KvMap<LedgerEntry>) {}
 
@@ -123,6 +126,38 @@ export class DeliveryLedger {
     const { groups, acked } = readLedger(await this.kv.entries());
     return groups.flatMap((g) => g.records.filter((r) => !acked.has(r.item.id)));
   }
+
+  /**
+   * How many items are recorded and not acknowledged: those waiting in the
+   * queue, those taken and not yet acknowledged, and those lost and not yet
+   * offered again. One read of the whole ledger (its size is what the
+   * reconciler has not tidied yet: a couple of scans' worth, or the backlog).
+   */
+  unacknowledged(): Promise<number> {
+    // Callers that come while a read runs share the next one, which starts after it: each answer is read
+    // after its call was made, and one read runs at a time however many callers (dashboard viewers, gauges).
+    if (!this.counting) return this.countNow();
+    const next = () => {
+      this.nextCount = undefined;
+      return this.countNow();
+    };
+    return (this.nextCount ??= this.counting.then(next, next));
+  }
+
+  private countNow(): Promise<number> {
+    const run = (async () => {
+      const { groups, acked } = readLedger(await this.kv.entries());
+      const open = new Set<string>();
+      for (const g of groups) for (const r of g.records) if (!acked.has(r.item.id)) open.add(r.item.id);
+      return open.size;
+    })();
+    this.counting = run;
+    const done = () => {
+      if (this.counting === run) this.counting = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
 }
 
 interface Group {
@@ -158,6 +193,8 @@ export class LedgerReconciler {
   private readonly ac = new AbortController();
   private loop: Promise<void> | undefined;
   private suspects = new Set<string>();
+  /** Ids whose records the last scan deleted (or found acknowledged and dropped): their acknowledgements may go now. */
+  private tidied = new Set<string>();
   redelivered = 0;
 
   constructor(
@@ -185,10 +222,10 @@ export class LedgerReconciler {
 
   /**
    * One scan; returns how many items were re-offered. Also tidies the map:
-   * deletes record groups whose items are all acknowledged, and
-   * acknowledgements that no record refers to any more (those naming an id
-   * no record has yet are kept for `redeliverAfterMs`: the record may still
-   * be on its way). Stops early on stop() or before its lease runs out.
+   * deletes record groups whose items are all acknowledged, and, a scan
+   * later, the acknowledgements no record refers to any more (those naming
+   * an id no record ever had are kept for `redeliverAfterMs`: the record may
+   * still be on its way). Stops early on stop() or before its lease runs out.
    */
   async scan(now = Date.now()): Promise<number> {
     const leaseEnds = Date.now() + this.interval * 2;
@@ -250,16 +287,19 @@ export class LedgerReconciler {
     }
     this.suspects = next;
 
-    // Acknowledgements: drop those whose ids all belonged to groups now gone; keep young ones naming unknown ids.
+    // Acknowledgements go one scan after the last record they cover, never in the same scan: a reader of
+    // the whole map (depth(), which counts records not acknowledged) that still met a record group about to
+    // be deleted must also meet its acknowledgements. Young ones naming ids no record has are kept (the record
+    // may be on its way), old ones dropped.
+    const known = new Set<string>(groups.flatMap((g) => g.records.map((r) => r.item.id)));
     if (!stopping()) {
-      const known = new Set<string>(groups.flatMap((g) => g.records.map((r) => r.item.id)));
       for (const a of ackGroups) {
         if (stopping()) break;
-        if (a.ids.some((id) => recorded.has(id))) continue;
-        if (a.ids.some((id) => !known.has(id)) && now - a.at <= redeliverAfter) continue;
-        goneAcks.push(a.key);
+        if (a.ids.some((id) => known.has(id))) continue;
+        if (a.ids.every((id) => this.tidied.has(id)) || now - a.at > redeliverAfter) goneAcks.push(a.key);
       }
     }
+    this.tidied = new Set([...known].filter((id) => !recorded.has(id)));
     // Deleted a few at a time side by side (under load a scan has hundreds to
     // delete): record groups first, so an acknowledgement never goes while a
     // record it covers stays (a failed delete ends the scan here).
@@ -279,7 +319,10 @@ export class LedgerReconciler {
         if (this.ac.signal.aborted) break;
         try {
           if (await this.lease()) await this.scan();
-          else this.suspects.clear();
+          else {
+            this.suspects.clear();
+            this.tidied.clear();
+          }
         } catch (err) {
           this.log.warn({ err }, 'ledger scan failed');
         }

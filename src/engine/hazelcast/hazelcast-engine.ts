@@ -22,6 +22,7 @@ import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Engi
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
+import { configuredHeartbeatTimeoutS, MemberWatch, probeMember } from './member-watch.js';
 import { pageOf, pageStart } from './log-order.js';
 import { partitionOwnerAddress } from './partition-owner.js';
 
@@ -77,7 +78,8 @@ const CLOSE_TIMEOUT_MS = 5000;
  *   Whole-log reads and pages are served from a LogMirror (a local ordered copy fed by
  *   the map's events, checked against the map's size on every read); so are the
  *   newest entries and the count per logging instance, which the mirror keeps as entries arrive.
- * - queue(name): IQueue<JSON>; its bound is the member config's max-size.
+ * - queue(name): IQueue<JSON>; its bound is the member config's max-size (items waiting, not
+ *   those taken and not yet acknowledged); depth counts both, from the delivery ledger.
  * - kv(name): IMap<key, JSON> with per-entry TTL.
  *
  * Values are JSON strings: every JS string survives (incl. \u0000 and emoji), and
@@ -122,9 +124,53 @@ export class HazelcastEngine implements Engine {
     this.startClient();
   }
 
+  /** What the member watch last said; its loop starts on the first call of waiting(). */
+  private watch: { lines: string[]; first: Promise<void>; timer?: NodeJS.Timeout } | undefined;
+
+  /**
+   * Members the cluster is waiting on, in words: one not answering (the
+   * cluster has not declared it gone yet, and calls whose partition it owns
+   * wait), or one in the minority. Probed every second from the first call on.
+   */
+  async waiting(): Promise<string[]> {
+    if (!this.watch) {
+      const watch = new MemberWatch({
+        configured: this.opts.members,
+        listed: () => this.listedMembers(),
+        probe: probeMember,
+        heartbeatTimeoutS: configuredHeartbeatTimeoutS(),
+      });
+      const state: NonNullable<HazelcastEngine['watch']> = { lines: [], first: Promise.resolve() };
+      const tick = async (): Promise<void> => {
+        try {
+          state.lines = await watch.check();
+        } catch {
+          state.lines = [];
+        }
+        if (!this.closing) state.timer = setTimeout(() => void tick(), 1000).unref();
+      };
+      this.watch = state;
+      state.first = tick();
+    }
+    await this.watch.first;
+    return this.watch.lines;
+  }
+
+  /** 'host:port' of the members in the client's member list; none while it is not connected. */
+  private async listedMembers(): Promise<string[]> {
+    if (!this.connected || !this.client) return [];
+    const client = await this.client;
+    return client.getCluster().getMembers().map((m) => `${m.address.host}:${m.address.port}`);
+  }
+
   /** The member that owns this queue's partition ('host:port'), if the client knows the partition table yet. */
   async queueOwner(name: string): Promise<string | undefined> {
     return partitionOwnerAddress(await this.ready(), name);
+  }
+
+  /** Items waiting in the queue's IQueue: depth() without those taken and not yet acknowledged (what a promoted backup holds; tests and diagnostics). */
+  async queueWaiting(name: string): Promise<number> {
+    return this.call(async (c) => (await c.getQueue<string>(name)).size());
   }
 
   log(name: string): MessageLog {
@@ -278,7 +324,9 @@ export class HazelcastEngine implements Engine {
       ack: async (deliveries) => {
         await Promise.all(deliveries.map((d) => ledger.ack(d.tag)));
       },
-      depth: () => onQueue((q) => q.size()),
+      // Waiting and leased alike: the ledger holds every item offered and not acknowledged (the IQueue's size
+      // would leave out the items taken and not yet acknowledged). Not on the offer path: the members keep the bound.
+      depth: () => ledger.unacknowledged(),
       describe: async () => {
         const owner = await this.queueOwner(name).catch(() => undefined);
         // Members are numbered as configured (the lab's member i), so `kill-member N` can target the owner.
@@ -326,6 +374,7 @@ export class HazelcastEngine implements Engine {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.watch?.timer);
       this.wakeWaiters();
       // Stopped while the client still serves them: a reconciler hands back its lease.
       await Promise.all(this.reconcilers.map((r) => r.stop().catch(() => undefined)));

@@ -21,6 +21,9 @@ export interface MirrorSubscription {
   stop(): Promise<void>;
 }
 
+/** How far from the end an out-of-order event is put in its place (beyond: the copy is sorted on the next read). */
+const PLACE_WITHIN = 256;
+
 export interface LogMirrorOptions {
   /** With no read for this long, the mirror removes its listener and drops its copy. Default 60000. */
   idleMs?: number;
@@ -260,7 +263,7 @@ export class LogMirror {
     this.open();
     const epoch = this.epoch;
     const made = this.source.subscribe((text) => {
-      if (epoch === this.epoch) this.add(text);
+      if (epoch === this.epoch) this.add(text, true);
     });
     this.sub = made;
     // A failed subscribe is not kept: the next read tries again.
@@ -303,7 +306,14 @@ export class LogMirror {
     return run;
   }
 
-  private add(text: string): void {
+  /**
+   * Adds one stored text. An event (`fromEvent`) that arrives a little out of
+   * order (events of different partitions race) is put in its place when that
+   * is within the last few entries, so the copy mostly stays sorted and a
+   * read need not sort it; anything else is appended and sorted on the next
+   * read.
+   */
+  private add(text: string, fromEvent = false): void {
     if (this.texts.has(text)) return;
     let k: Keyed;
     try {
@@ -313,13 +323,31 @@ export class LogMirror {
       return;
     }
     this.texts.add(text);
-    const last = this.sorted[this.sorted.length - 1];
-    if (last && compareKeyed(k, last) < 0) this.unsorted = true;
-    this.sorted.push(k);
+    this.place(k, fromEvent);
     this.json = undefined;
     const by = loggedByOf(text);
     this.counts.set(by, (this.counts.get(by) ?? 0) + 1);
     for (const w of this.waiters) if (this.texts.size >= w.n) w.reached();
+  }
+
+  private place(k: Keyed, fromEvent: boolean): void {
+    const sorted = this.sorted;
+    const last = sorted[sorted.length - 1];
+    if (!last || compareKeyed(k, last) >= 0) {
+      sorted.push(k);
+      return;
+    }
+    if (fromEvent && !this.unsorted) {
+      const stop = Math.max(0, sorted.length - PLACE_WITHIN);
+      for (let i = sorted.length - 1; i > stop; i--) {
+        if (compareKeyed(k, sorted[i - 1]!) >= 0) {
+          sorted.splice(i, 0, k);
+          return;
+        }
+      }
+    }
+    this.unsorted = true;
+    sorted.push(k);
   }
 
   private view(): Keyed[] {

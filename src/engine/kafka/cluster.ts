@@ -12,7 +12,7 @@ import { runCommand } from '../../lib/maven.js';
 import { DEFAULT_KAFKA_GROUP, DEFAULT_KAFKA_PARTITIONS, DEFAULT_KAFKA_PORT } from '../defaults.js';
 import { JvmSupervisor, type ProcessSlot } from '../jvm/supervisor.js';
 import { guardUnknownBroker } from './client-fixes.js';
-import { groupLagOf, partitionStates, type GroupLag, type PartitionState } from './offsets.js';
+import { ensureTopic as ensureTopicOn, groupLagOf, partitionStates, type GroupLag, type PartitionState } from './admin.js';
 import { findKafkaClasspath, javaAvailable, KAFKA_JAVA_HINT, KafkaSetupError } from './jars.js';
 
 export interface StartKafkaOptions {
@@ -66,8 +66,8 @@ export interface BrokerInfo {
   started: boolean;
 }
 
-export { groupLagOf } from './offsets.js';
-export type { GroupLag, MemberLag, PartitionState } from './offsets.js';
+export { groupLagOf } from './admin.js';
+export type { GroupLag, MemberLag, PartitionState } from './admin.js';
 
 export interface KafkaCluster {
   /** 'host:port' of every broker slot, running or not; index i is node i+1. */
@@ -226,6 +226,15 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
       'broker.heartbeat.interval.ms=500',
       // The default 128 MiB dedupe buffer is allocated on the heap: with -Xmx128m the broker dies at start.
       'log.cleaner.dedupe.buffer.size=8388608',
+      // A small machine: the group offsets topic with 3 partitions instead of 50 (× 3 replicas), and the
+      // controller's no-op metadata record every 5 s instead of every 0.5 s when idle.
+      'offsets.topic.num.partitions=3',
+      'metadata.max.idle.interval.ms=5000',
+      // Leaders back on their preferred replicas soon after a broker returns (and at start, after an earlier
+      // run left them elsewhere): checked every 5 s instead of 300 s, any imbalance counts (default 10 %).
+      'auto.leader.rebalance.enable=true',
+      'leader.imbalance.check.interval.seconds=5',
+      'leader.imbalance.per.broker.percentage=0',
       '',
     ].join('\n');
 
@@ -335,23 +344,8 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     return ps.length > 0 && ps.every((p) => p.leader >= 0 && p.replicas.every((r) => !live.has(r) || p.isr.includes(r)));
   };
 
-  const ensureTopic = async (t: string) => {
-    await withAdmin(async (admin) => {
-      const topics = await admin.listTopics();
-      if (topics.includes(t)) return;
-      try {
-        await admin.createTopics({
-          topics: [t],
-          partitions: partitionsWanted,
-          replicas: rf,
-          configs: [{ name: 'min.insync.replicas', value: String(minIsr) }],
-        });
-      } catch (e) {
-        // Another starter may have created it in between.
-        if (!(await admin.listTopics()).includes(t)) throw e;
-      }
-    });
-  };
+  const ensureTopic = (t: string) =>
+    withAdmin((admin) => ensureTopicOn(admin, { topic: t, partitions: partitionsWanted, replicationFactor: rf, minInsyncReplicas: minIsr }));
 
   const cluster: KafkaCluster = {
     bootstrap,

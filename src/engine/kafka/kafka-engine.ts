@@ -34,6 +34,7 @@ export function withKafkaQueue(store: Engine, opts: Omit<KafkaQueueOptions, 'top
     queue,
     kv: (name) => store.kv(name),
     ping: () => store.ping(),
+    ...(store.waiting ? { waiting: () => store.waiting!() } : {}),
     close() {
       closing ??= (async () => {
         await Promise.allSettled([...queues.values()].map(async (q) => (await q).close()));

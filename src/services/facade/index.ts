@@ -65,7 +65,16 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
   };
   const link = deps.console === undefined ? (config.consoleChannel === 'ipc' ? ipcConsoleLink() : undefined) : (deps.console ?? undefined);
   const facadeConsole: FacadeConsole = { guard: new ConsoleGuard({ host: config.host, port, token: config.consoleToken }), link };
-  app.register(dashboardRoute, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs, console: facadeConsole, options: deps.dashboard });
+  app.register(dashboardRoute, {
+    directory,
+    caller,
+    queue,
+    calls: policies,
+    registryTtlMs: config.registryTtlMs,
+    waiting: engine.waiting && (() => engine.waiting!()),
+    console: facadeConsole,
+    options: deps.dashboard,
+  });
   app.register(consoleRoute, { console: facadeConsole });
   app.register(docsRoute);
   healthRoutes(app, { service: 'facade', instance: config.name }, {

@@ -80,7 +80,45 @@ for (const [label, make] of [
       assert.equal((await kv.entries()).length, 2, 'plus one acknowledgement group');
       assert.deepEqual(await ledger.pending(), []);
       await rec.scan();
-      assert.deepEqual(await kv.entries(), [], 'a scan deletes the matched record group and its acknowledgements');
+      assert.deepEqual((await kv.entries()).map(([k]) => k[0]), ['a'], 'a scan deletes the matched record group');
+      assert.equal(await ledger.unacknowledged(), 0, 'a reader between the two deletions still counts nothing');
+      await rec.scan();
+      assert.deepEqual(await kv.entries(), [], 'the next scan deletes its acknowledgements');
+    });
+
+    it('counts the items recorded and not acknowledged: waiting, taken, or lost (each id once)', async () => {
+      const { q, ledger, rec } = setup();
+      for (const id of ['w1', 'w2', 't1', 't2', 'lost']) assert.equal(await ledger.recordAndOffer(item(id, id === 'lost' ? 5000 : 0), q, 100), true);
+      assert.equal(await ledger.unacknowledged(), 5, 'all waiting');
+      const taken = await q.pollMany(5, 100);
+      assert.equal(taken.length, 5);
+      assert.equal(await ledger.unacknowledged(), 5, 'taken and not acknowledged: still counted');
+      await ledger.ack('t1');
+      await ledger.ack('t2');
+      assert.equal(await ledger.unacknowledged(), 3);
+      // The old one is offered again by the reconciler (the queue is empty): a new record, the same item.
+      await rec.scan();
+      assert.equal(await rec.scan(), 1, 'only the old one is judged lost');
+      assert.equal(await ledger.unacknowledged(), 3, 'an item offered again counts once');
+      await Promise.all(['w1', 'w2', 'lost'].map((id) => ledger.ack(id)));
+      assert.equal(await ledger.unacknowledged(), 0);
+      await rec.scan();
+      await rec.scan();
+      assert.equal(await ledger.unacknowledged(), 0, 'and after the scans tidied');
+    });
+
+    it('concurrent counts share reads of the ledger, and each is read after it was asked', async () => {
+      const { q, kv, ledger } = setup();
+      let reads = 0;
+      const counted = new DeliveryLedger({ ...kv, entries: async () => (reads++, kv.entries()) });
+      for (const id of ['c1', 'c2', 'c3']) assert.equal(await ledger.recordAndOffer(item(id, 0), q, 100), true);
+      assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => counted.unacknowledged())), Array(10).fill(3));
+      assert.equal(reads, 2, 'the first read, and one more for every caller that came while it ran');
+      // A count still running when the acknowledgement lands may or may not see it; one asked after it does.
+      const running = counted.unacknowledged();
+      await ledger.ack('c1');
+      assert.equal(await counted.unacknowledged(), 2, 'a count asked after the acknowledgement sees it');
+      assert.ok([2, 3].includes(await running));
     });
 
     it('an acknowledgement that lands before its record still matches it', async () => {

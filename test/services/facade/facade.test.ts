@@ -162,6 +162,46 @@ describe('facade: accepting messages', () => {
     assert.equal((await c.consumed(id))?.correlationId, 'trace-123');
   });
 
+  test('a short plain correlation id is taken as it is, up to 128 characters', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    for (const sent of ['4bf92f3577b34da6a3ce929d0e0e4736', 'order-42:retry_1.a', 'c'.repeat(128)]) {
+      const res = await c.postJson({ msg: 'plain' }, { 'x-correlation-id': sent });
+      const id = idOf(res);
+      assert.equal(res.headers['x-correlation-id'], sent);
+      assert.equal(res.headers['x-correlation-id-replaced'], undefined);
+      assert.equal((await c.log.get(id))?.correlationId, sent);
+    }
+  });
+
+  for (const [what, sent, why] of [
+    ['10 000 characters', 'a'.repeat(10_000), /^longer than 128 characters$/],
+    ['129 characters', 'b'.repeat(129), /^longer than 128 characters$/],
+    ['markup and spaces', '<script>alert(1)</script> and more', /^characters other than letters, digits/],
+    ['a line of JSON', '{"level":60,"msg":"forged"}', /^characters other than/],
+  ] as const) {
+    test(`a correlation id of ${what} is replaced by a fresh one, and the answer says so; the message goes through`, { timeout: 5000 }, async (t) => {
+      const c = await cluster(t);
+      const res = await c.postJson({ msg: 'traced oddly' }, { 'x-correlation-id': sent });
+      const id = idOf(res);
+      const fresh = String(res.headers['x-correlation-id']);
+      assert.match(fresh, UUID);
+      assert.match(String(res.headers['x-correlation-id-replaced']), why);
+      assert.ok(!res.payload.includes(sent.slice(0, 20)), 'nothing of it is echoed');
+      assert.equal((await c.log.get(id))?.correlationId, fresh, 'the log holds the fresh id');
+      assert.equal((await c.consumed(id))?.correlationId, fresh, 'the consumer holds the fresh id');
+    });
+  }
+
+  test('a replaced correlation id on an error answer: still a fresh id, still said, nothing echoed', { timeout: 5000 }, async (t) => {
+    const c = await cluster(t);
+    const sent = 'x'.repeat(10_000);
+    const res = await c.postJson({ msg: '' }, { 'x-correlation-id': sent });
+    assertError(res, 400);
+    assert.match(String(res.headers['x-correlation-id']), UUID);
+    assert.match(String(res.headers['x-correlation-id-replaced']), /longer than 128/);
+    assert.doesNotMatch(res.payload, /correlationId|x{20}/);
+  });
+
   test('each message gets its own id', { timeout: 5000 }, async (t) => {
     const c = await cluster(t);
     const ids = new Set<string>();
@@ -270,6 +310,8 @@ describe('facade: bad input is refused and nothing is stored', () => {
     /** What the answer's message must say (and, `not`, must not). */
     says?: RegExp;
     not?: RegExp;
+    /** The client sent something long: the answer quotes at most a bounded excerpt of it. */
+    bounded?: true;
     req: { payload?: string | Buffer; headers?: Record<string, string>; method?: 'POST' | 'PUT' | 'DELETE' | 'PATCH'; url?: string };
   }> = [
     { name: 'invalid JSON', status: 400, says: /^invalid JSON body: /, not: /__proto__|constructor/, req: { payload: '{"msg": "unterminated', headers: { 'content-type': 'application/json' } } },
@@ -309,6 +351,16 @@ describe('facade: bad input is refused and nothing is stored', () => {
     { name: 'unknown route', status: 404, req: { url: '/nope', payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json' } } },
     { name: 'wrong method (PUT /messages)', status: 405, req: { method: 'PUT', payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json' } } },
     { name: 'wrong method (DELETE /messages)', status: 405, req: { method: 'DELETE' } },
+    { name: 'a lone high surrogate escape in msg ("\\ud800x")', status: 400, says: /not valid Unicode text: the field "msg" holds a lone surrogate \(\\ud800 at character 0\)/, req: { payload: '{"msg":"\\ud800x"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a lone low surrogate escape at the end of msg', status: 400, says: /lone surrogate \(\\udc00 at character 2\)/, req: { payload: '{"msg":"ab\\udc00"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a lone surrogate in a key', status: 400, says: /a key in the body holds a lone surrogate/, req: { payload: '{"msg":"hi","\\ud800":1}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a lone surrogate in UTF-16LE text/plain bytes', status: 400, says: /not valid utf-16le/, req: { payload: Buffer.from([0x61, 0x00, 0x00, 0xd8, 0x62, 0x00]), headers: { 'content-type': 'text/plain; charset=utf-16le' } } },
+    { name: 'a 10 000-character Idempotency-Key', status: 400, says: /^invalid request: header idempotency-key must be at most 200 characters$/, bounded: true, req: { payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json', 'idempotency-key': 'k'.repeat(10_000) } } },
+    { name: 'a 5000-character charset', status: 415, says: /unsupported charset "x{64}"… \(5000 characters\)/, bounded: true, req: { payload: 'hello', headers: { 'content-type': `text/plain; charset=${'x'.repeat(5000)}` } } },
+    { name: 'a 5000-character content encoding', status: 415, says: /\(5000 characters\)/, bounded: true, req: { payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json', 'content-encoding': 'z'.repeat(5000) } } },
+    { name: 'a 5000-character content type', status: 415, bounded: true, req: { payload: 'hello', headers: { 'content-type': `application/${'x'.repeat(5000)}` } } },
+    { name: 'a 5000-character unknown route', status: 404, says: /^no route POST \/p{99}… \(5001 characters\)$/, bounded: true, req: { url: `/${'p'.repeat(5000)}`, payload: '{"msg":"hi"}', headers: { 'content-type': 'application/json' } } },
+    { name: 'a 1000-character invalid JSON body', status: 400, says: /^invalid JSON body: /, bounded: true, req: { payload: `{"msg": x${'y'.repeat(1000)}`, headers: { 'content-type': 'application/json' } } },
   ];
   for (const k of cases) {
     test(`${k.name} → ${k.status}`, { timeout: 5000 }, async (t) => {
@@ -318,6 +370,7 @@ describe('facade: bad input is refused and nothing is stored', () => {
       const message = (res.json() as { message: string }).message;
       if (k.says) assert.match(message, k.says);
       if (k.not) assert.doesNotMatch(message, k.not);
+      if (k.bounded) assert.ok(message.length <= 300, `a bounded message, got ${message.length} characters: ${message.slice(0, 300)}`);
       if (k.status === 405) assert.match(String(res.headers.allow), /POST/);
       if (k.status >= 500) assert.fail('a client error must not be a 5xx');
       assert.equal(await c.log.size(), 0, 'nothing logged');

@@ -207,6 +207,21 @@ describe('logging service', () => {
     assert.equal(await log.size(), 1, 'the write during the outage was not stored');
   });
 
+  test('readiness after an outage reports the present: a heartbeat that failed before is retried at once, not reported until the next one', async (t) => {
+    const engine = new MemoryEngine();
+    // Heartbeats every 20 s: the scheduled one would come long after the engine is back.
+    const { service } = buildLogging(t, engine, { name: 'logging-4', 'registry-ttl-ms': '60000' });
+    engine.down = true;
+    await service.start();
+    const down = await service.app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(down.statusCode, 503);
+    assert.match((down.json() as { message: string }).message, /engine unreachable: memory engine is down/);
+    engine.down = false;
+    const ready = await service.app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(ready.statusCode, 200, ready.payload);
+    assert.ok(await registryKv(engine).get('logging/logging-4'), 'registered by that readiness check');
+  });
+
   test('health when the engine is up: not ready before it registers; once started, ready 200 with service and instance', async (t) => {
     const { app, service, engine } = setup(t, 'logging-3');
     const before = await app.inject({ method: 'GET', url: '/health/ready' });
@@ -286,6 +301,57 @@ describe('logging service: POST /log/batch', () => {
   }
 });
 
+describe('logging service: correlation ids and echoes on a direct call', () => {
+  function setupLines(t: TestContext) {
+    const engine = new MemoryEngine();
+    const mapName = `log-${randomUUID()}`;
+    const lines: string[] = [];
+    const logger = pino({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
+    const { service } = buildLogging(t, engine, { name: 'logging-c', 'map-name': mapName }, { logger });
+    const send = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+      service.app.inject({ method: 'POST', url, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+    return { log: engine.log(mapName), lines, send };
+  }
+  const BAD = [`<b>markup</b> and spaces ${'z'.repeat(40)}`, 'q'.repeat(10_000)];
+
+  test('a header that is not short and plain is replaced by a fresh id: stored, logged and answered, never the sent one', async (t) => {
+    const { log, lines, send } = setupLines(t);
+    for (const [i, sent] of BAD.entries()) {
+      const res = await send('/log', { id: `h${i}`, msg: 'x' }, { 'x-correlation-id': sent });
+      assert.equal(res.statusCode, 201);
+      const fresh = String(res.headers['x-correlation-id']);
+      assert.match(fresh, /^[0-9a-f-]{36}$/);
+      assert.ok(res.headers['x-correlation-id-replaced']);
+      assert.equal((await log.get(`h${i}`))?.correlationId, fresh);
+      assert.ok(lines.some((l) => l.includes(fresh)), 'the fresh id is in the log lines');
+      assert.ok(!lines.some((l) => l.includes(sent.slice(0, 30))), 'the sent one is in no log line');
+    }
+  });
+
+  test('a correlationId in the body that is not short and plain is a 400 naming the field, quoting nothing of it; nothing stored', async (t) => {
+    const { log, lines, send } = setupLines(t);
+    for (const sent of BAD) {
+      for (const [url, body] of [['/log', { id: 'b1', msg: 'x', correlationId: sent }], ['/log/batch', { entries: [{ id: 'b2', msg: 'x', correlationId: sent }] }]] as const) {
+        const res = await send(url, body);
+        assertErrorBody(res, 400);
+        const message = (res.json() as { message: string }).message;
+        assert.match(message, /correlationId must be 1–128 letters, digits, "\.", "_", "-" or ":"/);
+        assert.ok(!res.payload.includes(sent.slice(0, 30)));
+      }
+    }
+    assert.ok(!lines.some((l) => l.includes(BAD[1]!.slice(0, 30))));
+    assert.equal(await log.size(), 0);
+  });
+
+  test('an unknown field with a 5000-character name is named by a bounded excerpt', async (t) => {
+    const { send } = setupLines(t);
+    const res = await send('/log', { id: 'u', msg: 'x', ['f'.repeat(5000)]: 1 });
+    assertErrorBody(res, 400);
+    const message = (res.json() as { message: string }).message;
+    assert.match(message, /^invalid request: unknown field "f{64}"… \(5000 characters\)$/);
+  });
+});
+
 describe('logging service: what it refuses, in plain words', () => {
   function setupApp(t: TestContext) {
     const engine = new MemoryEngine();
@@ -325,6 +391,17 @@ describe('logging service: what it refuses, in plain words', () => {
     const latin = await send('/log', bad('{"id":"u4","msg":"caf', '"}'), 'application/json; charset=iso-8859-1');
     assert.equal(latin.statusCode, 201);
     assert.equal((await log.get('u4'))?.msg, 'café');
+  });
+
+  test('a lone surrogate escape in msg is a 400 on /log and /log/batch, and nothing is stored', async (t) => {
+    const { log, send } = setupApp(t);
+    const one = await send('/log', '{"id":"s1","msg":"\\ud800x"}');
+    assertErrorBody(one, 400);
+    assert.match((one.json() as { message: string }).message, /not valid Unicode text: the field "msg" holds a lone surrogate/);
+    const many = await send('/log/batch', '{"entries":[{"id":"s2","msg":"ok"},{"id":"s3","msg":"a\\udfffb"}]}');
+    assertErrorBody(many, 400);
+    assert.match((many.json() as { message: string }).message, /the field "entries\[1\]\.msg" holds a lone surrogate \(\\udfff at character 1\)/);
+    assert.equal(await log.size(), 0);
   });
 
   test('messages name this route: its body limit, its body form, its content type, its item counts', async (t) => {

@@ -25,6 +25,19 @@ function metric(page: string, name: string): number | undefined {
 }
 
 describe('messages service HTTP', () => {
+  test('a correlation id that is not short and plain is replaced on every route, and the answer says so', async (t) => {
+    const { app } = appSetup(t);
+    for (const url of ['/messages/count', '/health/live', '/nope']) {
+      const res = await app.inject({ method: 'GET', url, headers: { 'x-correlation-id': `<i>${'w'.repeat(300)}</i>` } });
+      assert.match(String(res.headers['x-correlation-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(res.headers['x-correlation-id-replaced'], 'longer than 128 characters');
+      assert.ok(!res.payload.includes('wwwwwwwwww'));
+    }
+    const plain = await app.inject({ method: 'GET', url: '/messages/count', headers: { 'x-correlation-id': 'trace:1' } });
+    assert.equal(plain.headers['x-correlation-id'], 'trace:1');
+    assert.equal(plain.headers['x-correlation-id-replaced'], undefined);
+  });
+
   test('GET /messages lists what was consumed, in order, with consumedBy; /messages/count and /metrics count', { timeout: 5000 }, async (t) => {
     const { queue, consumer, app } = appSetup(t);
     consumer.start();

@@ -59,9 +59,25 @@ describe('ConsumedStore', () => {
         ['x1', 'x2', 'x3'],
       );
       assert.equal(second.list()[0]?.msg, 'msg x1');
+      assert.equal(second.count(), 3, 'the count kept across the restart and the adds');
     } finally {
       second.close();
     }
+  });
+
+  test('newestJson answers the newest entries, newest first; count follows addMany, duplicates left out', (t) => {
+    const store = new ConsumedStore(':memory:');
+    t.after(() => store.close());
+    assert.deepEqual(JSON.parse(store.newestJson(3)), []);
+    assert.deepEqual(store.addMany([entry('a'), entry('b'), entry('a'), entry('c')]), [true, true, false, true]);
+    store.add(entry('d'));
+    assert.equal(store.count(), 4);
+    assert.deepEqual(
+      (JSON.parse(store.newestJson(2)) as ConsumedEntry[]).map((e) => e.id),
+      ['d', 'c'],
+    );
+    assert.equal((JSON.parse(store.newestJson(100)) as ConsumedEntry[]).length, 4);
+    assert.throws(() => store.newestJson(0), RangeError);
   });
 
   test(':memory: stores are separate from each other', (t) => {

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import type { DashboardEntry, DashboardEvent, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
 import { NEWEST_MAX, type ConsumedEntry, type LogCountsResponse, type MessagesCountResponse } from '../../../contracts/http.js';
 import type { LogEntry, MessageQueue } from '../../../engine/ports.js';
+import { quotedExcerpt } from '../../../lib/excerpt.js';
 import { errorBody } from '../../../shared/http.js';
 import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
@@ -28,6 +29,8 @@ export interface DashboardDeps {
   calls: InstanceCaller;
   /** Registry TTL; an older heartbeat is shown as stale. Default 3000. */
   registryTtlMs?: number;
+  /** What the engine's cluster is waiting for (Engine.waiting); absent on engines without a cluster. */
+  waiting?: (() => Promise<string[]>) | undefined;
   /** The lab console (controls under the launcher); absent: no controls. */
   console?: FacadeConsole | undefined;
 }
@@ -164,7 +167,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>('/assets/:file', hide, async (req, reply) => {
     const file = req.params.file;
     const a = Object.hasOwn(ASSETS, file) ? assets?.files.get(file) : undefined;
-    if (!a) return reply.code(404).send(errorBody(404, `no asset ${JSON.stringify(file)}`));
+    if (!a) return reply.code(404).send(errorBody(404, `no asset ${quotedExcerpt(file)}`));
     // Versioned URLs (?v=<hash>) never change; a bare URL is revalidated.
     return sendAsset(req, reply, a, req.query.v ? 'public, max-age=31536000, immutable' : 'no-cache');
   });
@@ -248,6 +251,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
     const now = Date.now();
     const records = [...deps.directory.all()];
     const logging = records.filter((r) => r.service === 'logging');
+    const waiting = deps.waiting?.().catch((err: unknown) => [`cluster: ${reasonOf(err)}`]);
     const [health, log, stores, depth] = await Promise.all([
       Promise.all(records.map(probe)),
       logging.length === 0
@@ -339,6 +343,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       registry,
       log: logOk ? { total: logOk.total, readFrom: logOk.readFrom, newestRead: logOk.window } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
+      ...(waiting ? { cluster: { waiting: await waiting } } : {}),
       console: deps.console ? consoleState(deps.console) : { enabled: false, reason: NO_LAUNCHER, tokenRequired: false, view: null },
     };
   }

@@ -25,6 +25,8 @@ interface Setup {
   /** Registered but never answering. */
   hanging?: string[];
   queue?: MessageQueue;
+  /** The engine's Engine.waiting (a cluster engine's); absent: an engine without a cluster. */
+  waiting?: () => Promise<string[]>;
   options?: DashboardOptions;
 }
 
@@ -38,7 +40,7 @@ async function setup(t: TestContext, s: Setup = {}) {
   const memory = new MemoryEngine();
   // The facade's queue is the one the dashboard shows; a test may give its own.
   const engine = withCountedLogReads(
-    withQueues(memory, (n, own) => (n === QUEUE && s.queue ? s.queue : own)),
+    { ...withQueues(memory, (n, own) => (n === QUEUE && s.queue ? s.queue : own)), ...(s.waiting ? { waiting: s.waiting } : {}) },
     (n) => (engineRead += n),
   );
   let engineRead = 0;
@@ -345,6 +347,18 @@ describe('dashboard: state', () => {
     assert.deepEqual(st.queue.about, ['queue messages-queue: partition owner member-2 (127.0.0.1:5702)']);
     const plain = await setup(t, {});
     assert.equal((await plain.state()).queue.about, undefined, 'an engine with nothing to say adds no line');
+  });
+
+  test('what the cluster waits for (a member not yet declared gone) is in the state; an engine without a cluster adds nothing', async (t) => {
+    const line = 'member-2 (10.0.0.2:5701) not answering for 6 s — the cluster waits up to 8 s without a heartbeat to declare it gone; writes whose primary is there wait';
+    const c = await setup(t, { waiting: async () => [line] });
+    assert.deepEqual((await c.state()).cluster, { waiting: [line] });
+    const calm = await setup(t, { waiting: async () => [] });
+    assert.deepEqual((await calm.state()).cluster, { waiting: [] }, 'nothing waited for: an empty list');
+    const failing = await setup(t, { waiting: () => Promise.reject(new Error('client offline')) });
+    assert.deepEqual((await failing.state()).cluster, { waiting: ['cluster: client offline'] });
+    const plain = await setup(t, {});
+    assert.equal((await plain.state()).cluster, undefined);
   });
 
   test('nothing reachable: still 200, every part says why', async (t) => {

@@ -1,0 +1,95 @@
+/**
+ * The queue's depth (the group's lag) for the offer bound, off the offer
+ * path: offers go by the last reading plus the offers made since, and a
+ * stale reading is refreshed in the background; only near capacity does an
+ * offer wait for a fresh reading. Overcounting is possible (an offer that
+ * lands just before a reading counts twice until the next one): the bound
+ * errs on the full side.
+ */
+export interface DepthGaugeOptions {
+  /** A reading older than this is refreshed (in the background on the offer path). Default 250. */
+  refreshMs?: number;
+  /** How long an offer waits for a fresh reading before it goes by the last known one. Default 1000. */
+  waitMs?: number;
+  onError?: (what: string, err: unknown) => void;
+}
+
+export class DepthGauge {
+  private value = 0;
+  private at = -Infinity;
+  /** Offers that succeeded since the reading in `value` was asked for. */
+  private offered = 0;
+  private reading?: Promise<number>;
+  private readonly refreshMs: number;
+  private readonly waitMs: number;
+
+  constructor(
+    private readonly read: () => Promise<number>,
+    o: DepthGaugeOptions = {},
+    private readonly onError = o.onError,
+  ) {
+    this.refreshMs = o.refreshMs ?? 250;
+    this.waitMs = o.waitMs ?? 1000;
+  }
+
+  /** The depth as far as known without asking: the last reading plus the offers since. */
+  estimate(): number {
+    return this.value + this.offered;
+  }
+
+  /** Whether a reading exists at all. */
+  known(): boolean {
+    return this.at > -Infinity;
+  }
+
+  /** An offer succeeded. */
+  add(n = 1): void {
+    this.offered += n;
+  }
+
+  /** The last reading no longer holds (a commit moved the group's offsets). */
+  invalidate(): void {
+    this.at = -Infinity;
+  }
+
+  /** Starts a reading when the last is stale; does not wait for it. */
+  refreshInBackground(): void {
+    if (Date.now() - this.at >= this.refreshMs) void this.fresh().catch((e: unknown) => this.onError?.('reading the queue depth', e));
+  }
+
+  /** A reading no older than refreshMs (one request at a time). */
+  fresh(): Promise<number> {
+    if (Date.now() - this.at < this.refreshMs) return Promise.resolve(this.estimate());
+    this.reading ??= (async () => {
+      const before = this.offered;
+      try {
+        const v = await this.read();
+        this.value = v;
+        this.offered = Math.max(0, this.offered - before);
+        this.at = Date.now();
+        return this.estimate();
+      } finally {
+        this.reading = undefined;
+      }
+    })();
+    return this.reading;
+  }
+
+  /**
+   * A fresh reading for the bound, waiting at most waitMs: during a failover
+   * the lag can take seconds to read (or fail), and the last known value
+   * stands in rather than holding up or failing the offer.
+   */
+  async forBound(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), this.waitMs)));
+      return (await Promise.race([this.fresh(), late])) ?? this.estimate();
+    } catch (e) {
+      this.onError?.('reading the queue depth', e);
+      return this.estimate();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
