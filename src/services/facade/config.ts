@@ -14,6 +14,8 @@ export const facadeSettings = {
   breakerHalfOpenMs: setting.int('breaker-half-open-ms', 'BREAKER_HALF_OPEN_MS', 5000, 10, 600_000, 'how long an open breaker waits before one trial call'),
   registryRefreshMs: setting.int('registry-refresh-ms', 'REGISTRY_REFRESH_MS', 500, 50, 600_000, 'how often the registry is read again'),
   idempotencyTtlMs: setting.int('idempotency-ttl-ms', 'IDEMPOTENCY_TTL_MS', 24 * 3600_000, 1000, 30 * 24 * 3600_000, 'how long an Idempotency-Key is remembered'),
+  consoleChannel: setting.choice('console-channel', 'CONSOLE_CHANNEL', 'none', ['none', 'ipc'] as const, "the launcher's channel for the dashboard's lab controls (set by npm start; none: a facade started alone, no controls)"),
+  consoleToken: setting.secret('console-token', 'CONSOLE_TOKEN', "secret the dashboard's lab controls demand (x-console-token) when the facade listens beyond loopback; without it they are off there; never printed"),
 } as const;
 
 export interface FacadeConfig extends CommonConfig {
@@ -34,6 +36,10 @@ export interface FacadeConfig extends CommonConfig {
   registryRefreshMs: number;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs: number;
+  /** What the console's controls demand when the facade listens beyond loopback; undefined: none. Never logged. */
+  consoleToken: string | undefined;
+  /** ipc: the launcher gave this process an IPC channel for the console; none: started alone. */
+  consoleChannel: 'none' | 'ipc';
 }
 
 export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
@@ -50,5 +56,7 @@ export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
     breakerHalfOpenMs: v.breakerHalfOpenMs,
     registryRefreshMs: v.registryRefreshMs,
     idempotencyTtlMs: v.idempotencyTtlMs,
+    consoleToken: v.consoleToken || undefined,
+    consoleChannel: v.consoleChannel,
   });
 }
