@@ -11,6 +11,8 @@ import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import type { Topology } from '../topology/topology.js';
 import { SCENARIO_NAMES, type ConsoleAnswer, type ConsoleEvent, type ScenarioName, type ScenarioVerdict } from '../contracts/console.js';
 import type { ScenarioReport } from '../scenarios/runner.js';
+import type { QueueDetails } from '../contracts/queue-info.js';
+import { queueInfoLines } from '../shared/queue-info-lines.js';
 
 /** What the commands use of a running topology. */
 export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc' | 'tail' | 'tailNames' | 'logFile'> & {
@@ -26,8 +28,12 @@ export interface CommandShellOptions {
   queueOwner?: () => Promise<{ queue: string; owner: string | undefined }>;
   /** What the Hazelcast cluster is waiting for (Engine.waiting): members not answering and not yet declared gone, a minority. */
   waiting?: () => Promise<string[]>;
-  /** Lines on the Kafka queue (each partition's leader and in-sync replicas, the group's lag per consumer), when it is on Kafka. */
-  kafkaQueue?: () => Promise<string[]>;
+  /**
+   * The messages queue's describe data (members and the queue's owner and
+   * backup on Hazelcast; brokers, partitions and the group's lag on Kafka):
+   * `ps` prints it through queueInfoLines.
+   */
+  queueDetails?: () => Promise<QueueDetails>;
   /** Each action's beginning, printed lines, scenario steps and end, as they happen (the page's console). */
   onEvent?: (e: ConsoleEvent) => void;
   /** Runs one of the lab's scenarios (`scenario NAME`), reporting its steps. */
@@ -304,45 +310,36 @@ export class CommandShell {
   }
 
   private async ps(): Promise<void> {
-    const c = this.topo.cluster;
     const lines: string[] = [];
-    if (c) {
+    let details: QueueDetails | undefined;
+    if (this.opts.queueDetails) {
+      try {
+        details = await this.opts.queueDetails();
+        lines.push(...queueInfoLines(details).map((l) => `  ${l}`));
+      } catch (err) {
+        lines.push(`  ${this.topo.kafka || !this.topo.cluster ? 'kafka' : 'cluster'}: no answer (${(err as Error).message})`);
+      }
+    }
+    // Without the cluster's own answer, what the launcher knows of its processes.
+    const c = this.topo.cluster;
+    if (c && details?.kind !== 'hazelcast') {
       const h = await this.clusterHealth();
       c.addresses.forEach((a, i) => lines.push(`  member-${i + 1} ${a} ${c.member(i).running ? 'running' : 'stopped'}`));
       if (h) lines.push(`  cluster: ${h.clusterSize} member(s), ${isSafe(h) ? 'safe (backups in sync)' : `NOT safe yet (${h.migrationQueueSize} migration(s) queued): a crash now can lose data`}`);
     }
-    if (this.opts.waiting) {
-      try {
-        for (const w of await this.opts.waiting()) lines.push(`  waiting: ${w}`);
-      } catch (err) {
-        lines.push(`  cluster: no answer (${(err as Error).message})`);
-      }
-    }
-    if (this.opts.queueOwner) {
-      try {
-        const { queue, owner } = await this.opts.queueOwner();
-        const i = owner === undefined ? -1 : (c?.indexOf(owner) ?? -1);
-        // Right after a member died the client's partition table may still name it, until the cluster sends the new one.
-        const stale = i >= 0 && c !== undefined && !c.member(i).running ? ', stopped: its partitions are moving to the others' : '';
-        const who = owner === undefined ? 'not known yet' : i >= 0 ? `member-${i + 1} (${owner}${stale})` : owner;
-        lines.push(`  queue ${queue}: partition owner ${who}`);
-      } catch (err) {
-        lines.push(`  queue: owner unknown (${(err as Error).message})`);
-      }
-    }
     const k = this.topo.kafka;
-    if (k) {
+    if (k && details?.kind !== 'kafka') {
       const controller = k.activeController();
       k.bootstrap.forEach((a, i) => {
         const b = k.broker(i);
         lines.push(`  broker-${i + 1} ${a} ${b.running ? (b.started ? 'running' : 'starting') : 'stopped'}${b.nodeId === controller ? ' (active controller)' : ''}`);
       });
     }
-    if (this.opts.kafkaQueue) {
+    if (this.opts.waiting) {
       try {
-        lines.push(...(await this.opts.kafkaQueue()).map((l) => `  ${l}`));
+        for (const w of await this.opts.waiting()) lines.push(`  waiting: ${w}`);
       } catch (err) {
-        lines.push(`  kafka: no answer (${(err as Error).message})`);
+        lines.push(`  cluster: no answer (${(err as Error).message})`);
       }
     }
     for (const p of this.topo.procs.values()) lines.push(`  ${p.name} ${p.url} ${this.topo.isRunning(p.name) ? 'running' : 'stopped'}`);

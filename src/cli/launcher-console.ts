@@ -15,7 +15,7 @@ import { topologyActions } from '../scenarios/topology-actions.js';
 import type { Topology } from '../topology/topology.js';
 import { CommandShell, type CommandShellOptions } from './commands.js';
 
-export interface LauncherConsoleOptions extends Pick<CommandShellOptions, 'queueOwner' | 'kafkaQueue' | 'waiting'> {
+export interface LauncherConsoleOptions extends Pick<CommandShellOptions, 'queueOwner' | 'queueDetails' | 'waiting'> {
   /** Where the terminal's lines go. */
   out: (line: string) => void;
   /** How often the view is refreshed; the cluster questions (owner, health, leaders) every second time. Default 1000. */
@@ -45,7 +45,7 @@ export class LauncherConsole {
     this.scenarios = scenariosFor(actions);
     this.shell = new CommandShell(topo, opts.out, {
       ...(opts.queueOwner ? { queueOwner: opts.queueOwner } : {}),
-      ...(opts.kafkaQueue ? { kafkaQueue: opts.kafkaQueue } : {}),
+      ...(opts.queueDetails ? { queueDetails: opts.queueDetails } : {}),
       ...(opts.waiting ? { waiting: opts.waiting } : {}),
       onEvent: (e) => this.event(e),
       scenario: (name, report) => runScenario(name, actions, report),

@@ -22,6 +22,7 @@ import { isJvmName, JvmLogFilter } from './jvm-log.js';
 import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from '../topology/pid-file.js';
 import { describeTakenPort, firstTakenPort, type PlannedPort } from '../topology/port-check.js';
 import { Topology, type TopologyPort } from '../topology/topology.js';
+import type { QueueDetails } from '../contracts/queue-info.js';
 import { DEFAULT_KAFKA_GROUP, DEFAULT_KAFKA_TOPIC, DEFAULT_QUEUE_NAME } from '../engine/defaults.js';
 
 const USAGE = `usage: npm start -- [options]
@@ -188,25 +189,27 @@ async function main(): Promise<void> {
 }
 
 /**
- * The Kafka queue's describe data (admin-describe.ts) as `ps` lines: each
+ * The Kafka queue's describe data (admin-describe.ts) for `ps`: each
  * partition's leader and in-sync replicas, the group's lag per consumer, and
  * the partitions no live consumer reads (a messages instance this launcher
  * runs and that has exited counts as gone at once, before the group's
- * session timeout drops it). A fresh admin client per question, to the
- * brokers running now: one that saw a broker die keeps asking it.
+ * session timeout drops it); the active controller as the launcher knows it.
+ * A fresh admin client per question, to the brokers running now: one that
+ * saw a broker die keeps asking it.
  */
-async function kafkaQueueLines(topo: Topology, watch: import('../engine/kafka/admin-describe.js').ConsumerWatch): Promise<string[]> {
+async function kafkaQueueDetails(topo: Topology, watch: import('../engine/kafka/admin-describe.js').ConsumerWatch): Promise<QueueDetails> {
   const { withFreshAdmin } = await import('../engine/kafka/admin.js');
-  const { psLines, readQueueDescription } = await import('../engine/kafka/admin-describe.js');
+  const { kafkaQueueDetails: detailsOf, readQueueDescription } = await import('../engine/kafka/admin-describe.js');
   const k = topo.kafka;
   const live = k ? k.bootstrap.filter((_, i) => k.broker(i).running) : topo.kafkaBootstrap!;
-  if (live.length === 0) return ['kafka: no broker running'];
+  if (live.length === 0) throw new Error('no broker running');
   // A consumer's client id is its instance name (messages-<port>) and '-consumer'.
   const isLive = (clientId: string) => {
     const name = clientId.replace(/-consumer$/, '');
     return /^messages-\d+$/.test(name) ? topo.isRunning(name) : undefined;
   };
-  return withFreshAdmin(live, 'launcher-ps', async (admin) => psLines(await readQueueDescription(admin, DEFAULT_KAFKA_TOPIC, KAFKA_GROUP, watch, isLive)));
+  const d = await withFreshAdmin(live, 'launcher-ps', (admin) => readQueueDescription(admin, DEFAULT_KAFKA_TOPIC, KAFKA_GROUP, watch, isLive));
+  return detailsOf(d, k?.activeController());
 }
 
 /**
@@ -233,9 +236,13 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
             const queue = (await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? DEFAULT_QUEUE_NAME;
             return { queue, owner: await e.queueOwner(queue) };
           },
+          queueDetails: async () => {
+            const e = await client();
+            return e.describeQueue((await e.kv<string>(SETTINGS_MAP).get('QUEUE_NAME')) ?? DEFAULT_QUEUE_NAME);
+          },
         }
       : {}),
-    ...(topo.opts.queue === 'kafka' ? { kafkaQueue: async () => kafkaQueueLines(topo, (kafkaWatch ??= new (await import('../engine/kafka/admin-describe.js')).ConsumerWatch())) } : {}),
+    ...(topo.opts.queue === 'kafka' ? { queueDetails: async () => kafkaQueueDetails(topo, (kafkaWatch ??= new (await import('../engine/kafka/admin-describe.js')).ConsumerWatch())) } : {}),
     ...(hzMembers ? { waiting: async () => (await client()).waiting() } : {}),
   });
   const rl = typed ? createInterface({ input: process.stdin }) : undefined;

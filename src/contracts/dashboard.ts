@@ -10,6 +10,7 @@ import type { LogEntry } from '../engine/ports.js';
 import type { ServiceName } from '../shared/registry.js';
 import type { ConsoleState } from './console.js';
 import type { ConsumedEntry } from './http.js';
+import type { QueueDetails } from './queue-info.js';
 
 /** One message as the page shows it. */
 export interface DashboardEntry {
@@ -44,8 +45,12 @@ export interface DashboardInstance {
 export interface DashboardState {
   at: string;
   tookMs: number;
-  /** Depth (items not yet acknowledged), and what the engine says of where the queue lives. */
-  queue: { depth: number | null; error?: string; about?: string[] };
+  /**
+   * Depth (items not yet acknowledged), and what the engine says of where the
+   * queue lives: as data (`details`, drawn on the cards) and as lines (`about`,
+   * the same data through queueInfoLines, for readers of text).
+   */
+  queue: { depth: number | null; error?: string; details?: QueueDetails; about?: string[] };
   registry: { ttlMs: number; refreshedAgoMs: number | null; error?: string };
   /**
    * The log's size, the logging instance it was read from, and how many of

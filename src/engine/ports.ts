@@ -3,6 +3,7 @@
  * Adapters (embedded SQLite, Hazelcast, in-memory fake) implement these;
  * services never import an adapter.
  */
+import type { QueueDetails } from '../contracts/queue-info.js';
 
 /** One message as held in the shared log. */
 export interface LogEntry {
@@ -166,8 +167,8 @@ export function queuePromisesOf(kind: string): QueuePromises {
 
 /** Where a queue lives, for `ps` and the dashboard. */
 export interface QueueInfo {
-  /** One line per fact, e.g. "partition owner 127.0.0.1:5702". */
-  lines: string[];
+  /** Where the queue lives, as data (members, partitions, lag, …): what `ps` and the dashboard draw. */
+  details: QueueDetails;
   /** The member ('host:port') holding the queue, where one does. */
   owner?: string;
   /** Items this process delivered again because their lease ended unacknowledged. */

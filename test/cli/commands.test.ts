@@ -4,6 +4,7 @@ import type { LocalCluster } from '../../src/engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../../src/engine/kafka/cluster.js';
 import { CommandShell, type ShellTopology } from '../../src/cli/commands.js';
 import type { ConsoleEvent } from '../../src/contracts/console.js';
+import type { HazelcastQueueDetails, KafkaQueueDetails } from '../../src/contracts/queue-info.js';
 
 /**
  * The launcher's member commands over a fake cluster whose member start waits
@@ -51,15 +52,27 @@ describe('launcher commands: one at a time, each answered once', () => {
   it('a member command typed while another waits is told so, runs after it, and each result is printed once', async () => {
     const { topo, calls, letStart } = fakeTopology();
     const out: string[] = [];
-    const shell = new CommandShell(topo, (l) => out.push(l), { queueOwner: async () => ({ queue: 'messages-queue', owner: '127.0.0.1:3' }) });
+    // What the cluster says: member-2 down (its process is stopped), member-3 owns the queue.
+    const up = [true, false, true];
+    const details = (): HazelcastQueueDetails => ({
+      kind: 'hazelcast',
+      queue: 'messages-queue',
+      members: up.map((u, i) => ({ number: i + 1, address: `127.0.0.1:${i + 1}`, up: u })),
+      safe: true,
+      migrationsPending: 0,
+      owner: 3,
+      backup: 1,
+      backupAmong: [],
+    });
+    const shell = new CommandShell(topo, (l) => out.push(l), { queueDetails: async () => details() });
     const first = shell.submit('start-member 2');
     const second = shell.submit('kill-member 3');
     assert.deepEqual(out, ['"start-member 2" is still in progress; "kill-member 3" runs after it']);
 
     await shell.submit('ps');
     const ps = out.at(-1)!;
-    assert.match(ps, /member-2 127\.0\.0\.1:2 stopped/);
-    assert.match(ps, /queue messages-queue: partition owner member-3 \(127\.0\.0\.1:3\)/);
+    assert.match(ps, /^ {4}member-2 127\.0\.0\.1:2 down$/m);
+    assert.match(ps, /^ {2}queue messages-queue: partition owner member-3, backup member-1$/m);
     assert.match(ps, /in progress: start-member 2; then kill-member 3/);
     assert.deepEqual(calls, ['start 1'], 'the kill waits for the start');
 
@@ -71,9 +84,10 @@ describe('launcher commands: one at a time, each answered once', () => {
     assert.match(results[0]!, /^member-2 joined after \d+\.\d s; cluster safe \(backups in sync\) after \d+\.\d s more$/);
     assert.equal(results[1], 'member-3 killed (SIGKILL: a crash)');
 
-    // The client's table still names the dead owner for a moment: ps says it is stopped.
+    // The client's table still names the dead owner for a moment: ps says it is down.
+    up[2] = false;
     await shell.submit('ps');
-    assert.match(out.at(-1)!, /queue messages-queue: partition owner member-3 \(127\.0\.0\.1:3, stopped: its partitions are moving to the others\)/);
+    assert.match(out.at(-1)!, /queue messages-queue: partition owner member-3 \(down: its partitions are moving to the others\)/);
   });
 
   it('says when there is nothing to do, or no such member', async () => {
@@ -134,17 +148,32 @@ describe('launcher commands on local Kafka brokers', () => {
   it('kill-broker, stop-broker and start-broker answer with what they did; ps lists the brokers and the queue lines', async () => {
     const { topo, calls } = fakeKafkaTopology();
     const out: string[] = [];
-    const shell = new CommandShell(topo, (l) => out.push(l), { kafkaQueue: async () => ['topic messages-queue: 6 partitions', '  partition 0: leader broker-1, in-sync 1,3 (out of sync: 2)'] });
+    const details: KafkaQueueDetails = {
+      kind: 'kafka',
+      topic: 'messages-queue',
+      group: 'messages',
+      groupState: 'Stable',
+      brokers: [
+        { id: 1, address: '127.0.0.1:9092', up: true, controller: false },
+        { id: 2, address: '', up: false, controller: false },
+        { id: 3, address: '127.0.0.1:9094', up: true, controller: true },
+      ],
+      partitions: [{ partition: 0, leader: 1, preferredLeader: 2, replicas: [2, 1, 3], isr: [1, 3], outOfSync: [2], lag: 4 }],
+      consumers: [{ clientId: 'messages-5001-consumer', partitions: [0], lag: 4 }],
+      unassignedLag: 0,
+      totalLag: 4,
+      unconsumed: [],
+    };
+    const shell = new CommandShell(topo, (l) => out.push(l), { queueDetails: async () => details });
     await shell.submit('help');
     assert.match(out.at(-1)!, /stop-broker N \| kill-broker N \| start-broker N/);
     assert.doesNotMatch(out.at(-1)!, /kill-member/, 'no member commands without members');
 
     await shell.submit('ps');
     const ps = out.at(-1)!;
-    assert.match(ps, /^ {2}broker-1 127\.0\.0\.1:9092 running$/m);
-    assert.match(ps, /^ {2}broker-2 127\.0\.0\.1:9093 stopped$/m);
-    assert.match(ps, /^ {2}broker-3 127\.0\.0\.1:9094 running \(active controller\)$/m);
-    assert.match(ps, /^ {4}partition 0: leader broker-1, in-sync 1,3 \(out of sync: 2\)$/m);
+    assert.match(ps, /^ {2}brokers: broker-1 127\.0\.0\.1:9092 up, broker-2 down, broker-3 127\.0\.0\.1:9094 up \(active controller\)$/m);
+    assert.match(ps, /^ {4}partition 0: leader broker-1 \(preferred broker-2\), in-sync 1,3 \(out of sync: 2 down\), lag 4$/m);
+    assert.match(ps, /^ {2}group messages \(stable\) lag: messages-5001-consumer 4 \(partitions 0\)$/m);
 
     out.length = 0;
     await shell.submit('start-broker 2');
@@ -167,9 +196,12 @@ describe('launcher commands on local Kafka brokers', () => {
   it('ps says when the Kafka cluster does not answer', async () => {
     const { topo } = fakeKafkaTopology();
     const out: string[] = [];
-    const shell = new CommandShell(topo, (l) => out.push(l), { kafkaQueue: async () => Promise.reject(new Error('connect ECONNREFUSED')) });
+    const shell = new CommandShell(topo, (l) => out.push(l), { queueDetails: async () => Promise.reject(new Error('connect ECONNREFUSED')) });
     await shell.submit('ps');
     assert.match(out.at(-1)!, /^ {2}kafka: no answer \(connect ECONNREFUSED\)$/m);
+    // What the launcher knows of its brokers, without the cluster's answer.
+    assert.match(out.at(-1)!, /^ {2}broker-2 127\.0\.0\.1:9093 stopped$/m);
+    assert.match(out.at(-1)!, /^ {2}broker-3 127\.0\.0\.1:9094 running \(active controller\)$/m);
   });
 });
 

@@ -88,3 +88,30 @@ describe('embedded engine specifics', () => {
     await two.close();
   });
 });
+
+describe('describe(): where the queue lives, as data', () => {
+  it('embedded: the file, the depth and the items leased now', async () => {
+    const engine = new EmbeddedEngine({ dataDir: dir, leaseMs: 60_000 });
+    try {
+      const q = engine.queue('described');
+      for (let i = 0; i < 5; i++) assert.equal(await q.offer({ id: `d${i}`, msg: 'x', enqueuedAt: '' }, 100), true);
+      const got = await q.receive(2, 500);
+      assert.equal(got.length, 2);
+      assert.deepEqual((await q.describe!()).details, { kind: 'embedded', queue: 'described', file: engine.file, depth: 5, leased: 2 });
+      await q.ack(got.slice(0, 1));
+      assert.deepEqual((await q.describe!()).details, { kind: 'embedded', queue: 'described', file: engine.file, depth: 4, leased: 1 });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('memory: the depth and the items leased now', async () => {
+    const engine = new MemoryEngine(50, 60_000);
+    const q = engine.queue('described');
+    for (let i = 0; i < 3; i++) assert.equal(await q.offer({ id: `m${i}`, msg: 'x', enqueuedAt: '' }, 100), true);
+    const got = await q.receive(1, 500);
+    assert.deepEqual((await q.describe!()).details, { kind: 'memory', queue: 'described', depth: 3, leased: 1 });
+    await q.ack(got);
+    assert.deepEqual((await q.describe!()).details, { kind: 'memory', queue: 'described', depth: 2, leased: 0 });
+  });
+});

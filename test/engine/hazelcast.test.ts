@@ -138,10 +138,19 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       assert.ok(owner, 'the client should know the partition owner');
       const victim = c.indexOf(owner);
       assert.ok(victim >= 0, `owner ${owner} is one of ${c.addresses.join(', ')}`);
-      // What ps and the dashboard show: the owner by its member number, so kill-member N can target it.
-      assert.deepEqual((await q.describe!()).lines, [`queue ${name}: partition owner member-${victim + 1} (${owner})`]);
-
       await c.waitForSafe();
+      // What ps and the dashboard show: every member, the cluster safe, the owner by its member number (so kill-member N
+      // can target it) and, with three members up, the two that may hold its backup.
+      const before = (await q.describe!()).details;
+      assert.equal(before.kind, 'hazelcast');
+      if (before.kind !== 'hazelcast') return;
+      assert.deepEqual(before.members.map((m) => [m.number, m.address, m.up]), c.addresses.map((a, i) => [i + 1, a, true]));
+      assert.equal(before.safe, true);
+      assert.equal(before.migrationsPending, 0);
+      assert.equal(before.owner, victim + 1);
+      assert.equal(before.backup, undefined);
+      assert.deepEqual(before.backupAmong, [1, 2, 3].filter((n) => n !== victim + 1));
+
       await c.killMember(victim, 'SIGKILL');
       assert.equal(c.member(victim).running, false);
       // The backup is promoted; the client retries until the partition table says so.
@@ -155,6 +164,18 @@ describe('local cluster: kill -9 the member owning a queue', { skip }, () => {
       }
       assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `k${i}`));
       assert.notEqual(await e.queueOwner(name), owner);
+      // The killed member shows as down and no longer owns the queue; with two members up, the backup is the other one.
+      let d = (await q.describe!()).details;
+      for (const end = Date.now() + 60_000; Date.now() < end; ) {
+        if (d.kind === 'hazelcast' && !d.members[victim]!.up && d.owner !== undefined && d.owner !== victim + 1 && d.backup !== undefined) break;
+        await new Promise((r) => setTimeout(r, 250));
+        d = (await q.describe!()).details;
+      }
+      assert.equal(d.kind, 'hazelcast');
+      if (d.kind !== 'hazelcast') return;
+      assert.equal(d.members[victim]!.up, false);
+      assert.notEqual(d.owner, victim + 1);
+      assert.deepEqual([d.owner, d.backup].sort(), [1, 2, 3].filter((n) => n !== victim + 1));
 
       await c.startMember(victim);
       assert.equal(c.member(victim).running, true);

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngineUnavailableError, type Delivery, type Engine, type KvMap, type LogEntry, type LogPage, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
+import type { EmbeddedQueueDetails } from '../../contracts/queue-info.js';
 import { joinJsonTexts } from '../../lib/json-text.js';
 import { waitFor } from '../../lib/wait.js';
 
@@ -245,6 +246,7 @@ export class EmbeddedEngine implements Engine {
       held.clear();
     });
     const depth = () => size.get(name)?.n ?? 0;
+    const leasedNow = db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM queue WHERE name = ? AND lease_until > ?');
     const capacity = this.capacity;
     // The bound is checked inside the write transaction, so it holds across processes.
     const tryOffer = (body: string) => {
@@ -303,6 +305,10 @@ export class EmbeddedEngine implements Engine {
         });
       },
       depth: async () => depth(),
+      describe: async () => {
+        const details: EmbeddedQueueDetails = { kind: 'embedded', queue: name, file: this.file, depth: depth(), leased: leasedNow.get(name, Date.now())?.n ?? 0 };
+        return { details };
+      },
     };
     this.queues.set(name, queue);
     return queue;

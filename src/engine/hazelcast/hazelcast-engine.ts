@@ -22,6 +22,8 @@ import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Engi
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
+import { hazelcastQueueDetails, memberHealthOf } from './queue-describe.js';
+import type { HazelcastQueueDetails } from '../../contracts/queue-info.js';
 import { configuredHeartbeatTimeoutS, MemberWatch, probeMember } from './member-watch.js';
 import { pageOf, pageStart } from './log-order.js';
 import { partitionOwnerAddress } from './partition-owner.js';
@@ -167,6 +169,29 @@ export class HazelcastEngine implements Engine {
   async queueOwner(name: string): Promise<string | undefined> {
     return partitionOwnerAddress(await this.ready(), name);
   }
+
+  /**
+   * The queue's describe data: each configured member (numbered as
+   * configured, so `kill-member N` targets it), the cluster's safety as the
+   * members report it, the owner of the queue's partition and its backup.
+   * Reused for a second (the dashboard asks every second per viewer).
+   */
+  describeQueue(name: string): Promise<HazelcastQueueDetails> {
+    const had = this.described.get(name);
+    if (had && Date.now() - had.at < 1000) return had.details;
+    const details = (async () => {
+      const [listed, health, owner] = await Promise.all([
+        this.listedMembers().catch(() => []),
+        Promise.all(this.opts.members.map((a) => memberHealthOf(a, 1500))),
+        this.connected ? this.queueOwner(name).catch(() => undefined) : Promise.resolve(undefined),
+      ]);
+      return hazelcastQueueDetails({ queue: name, configured: this.opts.members, listed, health, owner });
+    })();
+    this.described.set(name, { at: Date.now(), details });
+    return details;
+  }
+
+  private readonly described = new Map<string, { at: number; details: Promise<HazelcastQueueDetails> }>();
 
   /** Items waiting in the queue's IQueue: depth() without those taken and not yet acknowledged (what a promoted backup holds; tests and diagnostics). */
   async queueWaiting(name: string): Promise<number> {
@@ -328,11 +353,9 @@ export class HazelcastEngine implements Engine {
       // would leave out the items taken and not yet acknowledged). Not on the offer path: the members keep the bound.
       depth: () => ledger.unacknowledged(),
       describe: async () => {
-        const owner = await this.queueOwner(name).catch(() => undefined);
-        // Members are numbered as configured (the lab's member i), so `kill-member N` can target the owner.
-        const i = owner ? this.opts.members.indexOf(owner) : -1;
-        const who = owner ? (i >= 0 ? `member-${i + 1} (${owner})` : owner) : 'not known yet';
-        return { lines: [`queue ${name}: partition owner ${who}`], ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
+        const details = await this.describeQueue(name);
+        const owner = details.owner === undefined ? undefined : this.opts.members[details.owner - 1];
+        return { details, ...(owner ? { owner } : {}), redelivered: reconciler?.redelivered ?? 0 };
       },
     };
     this.queues.set(name, queue);

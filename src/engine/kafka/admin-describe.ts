@@ -1,10 +1,11 @@
 /**
  * The describe data of a Kafka queue — partition leaders and replicas, the
  * group's lag per consumer, and the partitions no live consumer reads —
- * and its two renderings: the adapter's short lines (the dashboard) and
- * `ps`'s per-partition lines (the launcher). One reading, one shape.
+ * read once and turned into the queue's describe data
+ * (src/contracts/queue-info.ts), which `ps` and the dashboard both draw.
  */
 import type { Admin } from '@platformatic/kafka';
+import type { KafkaBrokerInfo, KafkaPartitionInfo, KafkaQueueDetails } from '../../contracts/queue-info.js';
 import { groupLagOf, partitionStates, type GroupLag, type MemberLag, type PartitionState } from './admin.js';
 
 /** A partition whose items no live consumer reads, and since when. */
@@ -22,6 +23,9 @@ export interface Unconsumed {
 export interface QueueDescription {
   topic: string;
   group: string;
+  /** The brokers the cluster lists now (the live ones), and the controller id its metadata names. */
+  brokers?: Array<{ id: number; address: string }>;
+  controllerId?: number;
   partitions: PartitionState[];
   lag: GroupLag;
   unconsumed: Unconsumed[];
@@ -75,49 +79,42 @@ export class ConsumerWatch {
 
 export async function readQueueDescription(admin: Admin, topic: string, group: string, watch: ConsumerWatch, isLive?: Liveness): Promise<QueueDescription> {
   const [partitions, lag] = await Promise.all([partitionStates(admin, topic), groupLagOf(admin, group, topic)]);
-  return { topic, group, partitions, lag, unconsumed: watch.observe(lag, Date.now(), isLive) };
+  // Fresh: partitionStates just forced an update.
+  const md = await admin.metadata({ topics: [topic] });
+  const brokers = [...md.brokers].map(([id, b]) => ({ id, address: `${b.host}:${b.port}` })).sort((a, b) => a.id - b.id);
+  return { topic, group, brokers, controllerId: md.controllerId, partitions, lag, unconsumed: watch.observe(lag, Date.now(), isLive) };
 }
 
-const node = (id: number) => (id < 0 ? 'none' : `broker-${id}`);
-const ago = (since: number, now: number) => `${((now - since) / 1000).toFixed(1)} s`;
-
-function unconsumedLine(d: QueueDescription, now: number): string {
-  if (d.unconsumed.length === 0) return 'partitions without a live consumer: none';
-  const parts = d.unconsumed.map((u) => `p${u.partition} (${u.why}${u.heldBy ? `: ${u.heldBy}` : ''}, ${u.lag} waiting, for ${ago(u.since, now)})`);
-  return `partitions without a live consumer: ${parts.join(', ')}`;
-}
-
-/** Leaders away from their preferred replica (the first listed): after a failover, until the brokers move them back. */
-function preferredLine(d: QueueDescription): string {
-  const away = d.partitions.filter((p) => p.leader >= 0 && p.replicas[0] !== undefined && p.leader !== p.replicas[0]);
-  return `leaders on their preferred replicas: ${away.length ? `all but ${away.map((p) => `p${p.partition} (${node(p.leader)}, preferred ${node(p.replicas[0]!)})`).join(', ')}` : 'all'}`;
-}
-
-/** The adapter's lines: one per fact. */
-export function summaryLines(d: QueueDescription, now = Date.now()): string[] {
-  const leads = new Map<number, number[]>();
-  for (const p of d.partitions) leads.set(p.leader, [...(leads.get(p.leader) ?? []), p.partition]);
-  const leaders = [...leads].sort((a, b) => a[0] - b[0]).map(([n, ps]) => `${n < 0 ? 'no leader' : node(n)}: ${ps.join(',')}`);
-  const short = d.partitions.filter((p) => p.isr.length < p.replicas.length).map((p) => `p${p.partition} isr ${p.isr.join(',') || 'none'} of ${p.replicas.join(',')}`);
-  const members = d.lag.members.map((m) => `${m.clientId} ${m.lag} (p${m.partitions.join(',')})`);
-  return [
-    `topic ${d.topic}: ${d.partitions.length} partitions, leaders ${leaders.join('; ')}`,
-    `in-sync replicas: ${short.length ? short.join('; ') : 'all'}`,
-    `group ${d.group} lag: ${members.length ? members.join(', ') : 'no consumer'}${d.lag.unassignedLag ? `, unassigned ${d.lag.unassignedLag}` : ''}`,
-    unconsumedLine(d, now),
-  ];
-}
-
-/** `ps`'s lines: one per partition, then the group. */
-export function psLines(d: QueueDescription, now = Date.now()): string[] {
-  const lines = [`topic ${d.topic}: ${d.partitions.length} partitions`];
-  for (const p of d.partitions) {
-    const out = p.replicas.filter((r) => !p.isr.includes(r));
-    lines.push(`  partition ${p.partition}: leader ${node(p.leader)}, in-sync ${p.isr.join(',') || 'none'}${out.length ? ` (out of sync: ${out.join(',')})` : ''}`);
-  }
-  lines.push(preferredLine(d));
-  const members = d.lag.members.map((m) => `${m.clientId} ${m.lag} (partitions ${m.partitions.join(',') || 'none'})`);
-  lines.push(`group ${d.group} (${d.lag.state.toLowerCase()}) lag: ${members.length ? members.join(', ') : 'no consumer'}${d.lag.unassignedLag ? `; unassigned ${d.lag.unassignedLag}` : ''}`);
-  lines.push(unconsumedLine(d, now));
-  return lines;
+/**
+ * The description as the queue's describe data (src/contracts/queue-info.ts):
+ * a replica the cluster does not list is a broker that is down. `controller`
+ * names the active controller when the caller knows it (the launcher does);
+ * otherwise the id the metadata names.
+ */
+export function kafkaQueueDetails(d: QueueDescription, controller = d.controllerId ?? -1): KafkaQueueDetails {
+  const listed = new Map((d.brokers ?? []).map((b) => [b.id, b.address]));
+  const ids = new Set<number>(listed.keys());
+  for (const p of d.partitions) for (const r of p.replicas) ids.add(r);
+  const brokers: KafkaBrokerInfo[] = [...ids].sort((a, b) => a - b).map((id) => ({ id, address: listed.get(id) ?? '', up: listed.has(id), controller: id === controller }));
+  const partitions: KafkaPartitionInfo[] = d.partitions.map((p) => ({
+    partition: p.partition,
+    leader: p.leader,
+    preferredLeader: p.replicas[0] ?? -1,
+    replicas: [...p.replicas],
+    isr: [...p.isr],
+    outOfSync: p.replicas.filter((r) => !p.isr.includes(r)),
+    lag: d.lag.progress.get(p.partition)?.lag ?? 0,
+  }));
+  return {
+    kind: 'kafka',
+    topic: d.topic,
+    group: d.group,
+    groupState: d.lag.state,
+    brokers,
+    partitions,
+    consumers: d.lag.members.map((m) => ({ clientId: m.clientId, partitions: [...m.partitions], lag: m.lag })),
+    unassignedLag: d.lag.unassignedLag,
+    totalLag: d.lag.total,
+    unconsumed: d.unconsumed.map((u) => ({ ...u })),
+  };
 }

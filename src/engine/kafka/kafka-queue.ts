@@ -29,7 +29,7 @@ import type { Admin } from '@platformatic/kafka';
 import type { Delivery, MessageQueue, QueueInfo, QueueItem } from '../ports.js';
 import { bounded } from '../../lib/bounded.js';
 import { depthOf, ensureTopic, openAdmin, type TopicSpec } from './admin.js';
-import { ConsumerWatch, readQueueDescription, summaryLines } from './admin-describe.js';
+import { ConsumerWatch, kafkaQueueDetails, readQueueDescription } from './admin-describe.js';
 import { BatchProducer } from './batch-producer.js';
 import { Committer } from './committer.js';
 import { ConsumerSession, consumerTiming, type Record } from './consumer-session.js';
@@ -226,7 +226,7 @@ export class KafkaQueue implements MessageQueue {
     const info = this.withAdmin(async (admin) => {
       await this.ensureTopic();
       const d = await readQueueDescription(admin, this.o.topic, this.o.groupId, this.watch);
-      return { lines: summaryLines(d), redelivered: this.leases.redelivered };
+      return { details: kafkaQueueDetails(d), redelivered: this.leases.redelivered };
     });
     this.described = { at: Date.now(), info };
     info.catch(() => (this.described = undefined));

@@ -1,4 +1,5 @@
 import { EngineUnavailableError, type Delivery, type Engine, type KvMap, type LogEntry, type LogPage, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
+import type { MemoryQueueDetails } from '../../contracts/queue-info.js';
 import { waitFor } from '../../lib/wait.js';
 
 /**
@@ -93,6 +94,12 @@ export class MemoryEngine implements Engine {
         for (let i = rows.length - 1; i >= 0; i--) if (done.has(String(rows[i]!.seq))) rows.splice(i, 1);
       },
       depth: async () => (this.check(), rows.length),
+      describe: async () => {
+        this.check();
+        const now = Date.now();
+        const details: MemoryQueueDetails = { kind: 'memory', queue: name, depth: rows.length, leased: rows.filter((r) => r.leaseUntil > now).length };
+        return { details };
+      },
     };
   }
 

@@ -15,6 +15,7 @@ import { NEWEST_MAX, type ConsumedEntry, type LogCountsResponse, type MessagesCo
 import type { LogEntry, MessageQueue } from '../../../engine/ports.js';
 import { quotedExcerpt } from '../../../lib/excerpt.js';
 import { errorBody } from '../../../shared/http.js';
+import { queueInfoLines } from '../../../shared/queue-info-lines.js';
 import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
@@ -264,9 +265,9 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       Promise.all([
         deps.queue.depth(),
         // Where the queue lives (which member owns it, which broker leads what): for an operator about to kill one.
-        deps.queue.describe ? deps.queue.describe().then((d) => d.lines, () => undefined) : undefined,
+        deps.queue.describe ? deps.queue.describe().then((d) => d.details, () => undefined) : undefined,
       ]).then(
-        ([d, about]): DashboardState['queue'] => ({ depth: d, ...(about?.length ? { about } : {}) }),
+        ([d, details]): DashboardState['queue'] => ({ depth: d, ...(details ? { details, about: queueInfoLines(details) } : {}) }),
         (err: unknown): DashboardState['queue'] => ({ depth: null, error: reasonOf(err) }),
       ),
     ]);

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
 import { describe, test, type TestContext } from 'node:test';
+import type { HazelcastQueueDetails } from '../../../../src/contracts/queue-info.js';
 import type { Engine, MessageLog, MessageQueue } from '../../../../src/engine/ports.js';
+import { queueInfoLines } from '../../../../src/shared/queue-info-lines.js';
 import type { CallRequest, CallResponse } from '../../../../src/services/facade/caller.js';
 import { MemoryEngine } from '../../../../src/engine/memory/memory-engine.js';
 import { defaultWebDir, type DashboardInstance, type DashboardOptions, type DashboardState } from '../../../../src/services/facade/routes/dashboard.js';
@@ -341,11 +343,28 @@ describe('dashboard: state', () => {
 
   test('the queue line says where the queue lives, as the engine describes it (which member owns it, which broker leads what)', async (t) => {
     const memory = new MemoryEngine();
-    const described: MessageQueue = { ...memory.queue(QUEUE), describe: async () => ({ lines: ['queue messages-queue: partition owner member-2 (127.0.0.1:5702)'] }) };
+    const details: HazelcastQueueDetails = {
+      kind: 'hazelcast',
+      queue: QUEUE,
+      members: [
+        { number: 1, address: '127.0.0.1:5701', up: true, safe: true, migrationsPending: 0, clusterSize: 2 },
+        { number: 2, address: '127.0.0.1:5702', up: true, safe: true, migrationsPending: 0, clusterSize: 2 },
+        { number: 3, address: '127.0.0.1:5703', up: false },
+      ],
+      safe: true,
+      migrationsPending: 0,
+      owner: 2,
+      backup: 1,
+      backupAmong: [],
+    };
+    const described: MessageQueue = { ...memory.queue(QUEUE), describe: async () => ({ details }) };
     const c = await setup(t, { queue: described });
     const st = await c.state();
-    assert.deepEqual(st.queue.about, ['queue messages-queue: partition owner member-2 (127.0.0.1:5702)']);
-    const plain = await setup(t, {});
+    assert.deepEqual(st.queue.details, details, 'the data, as the engine describes it, for the cards');
+    assert.deepEqual(st.queue.about, queueInfoLines(details), 'and the same as lines, for readers of text');
+    assert.equal(st.queue.about!.at(-1), `queue ${QUEUE}: partition owner member-2, backup member-1`);
+    const { describe: _none, ...silent } = memory.queue(QUEUE);
+    const plain = await setup(t, { queue: silent });
     assert.equal((await plain.state()).queue.about, undefined, 'an engine with nothing to say adds no line');
   });
 
