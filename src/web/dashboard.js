@@ -18,6 +18,9 @@
 /** @typedef {import('../contracts/console.js').ClusterNodeCard} ClusterNodeCard */
 /** @typedef {import('../contracts/console.js').ScenarioStep} ScenarioStep */
 /** @typedef {import('../contracts/console.js').ScenarioName} ScenarioName */
+/** @typedef {import('../contracts/queue-info.js').QueueDetails} QueueDetails */
+/** @typedef {import('../contracts/queue-info.js').KafkaQueueDetails} KafkaQueueDetails */
+/** @typedef {{ text: string, kind: 'owner' | 'backup' | 'leader' | 'controller' | 'out' | 'info' }} Mark */
 /** @typedef {'logging' | 'messages'} Shown */
 
 (() => {
@@ -518,11 +521,116 @@
   }
 
   /**
+   * What the queue's describe data says of one member or broker: owner and
+   * backup of the queue, partitions led, replicas out of sync.
+   * @param {ClusterNodeCard} n
+   * @param {QueueDetails | undefined} d
+   * @returns {Mark[]}
+   */
+  function marksOf(n, d) {
+    /** @type {Mark[]} */
+    const marks = [];
+    if (!d) return marks;
+    if (d.kind === 'hazelcast' && n.kind === 'member') {
+      if (d.owner === n.number) marks.push({ text: 'owns the queue', kind: 'owner' });
+      if (d.backup === n.number) marks.push({ text: 'holds its backup', kind: 'backup' });
+      else if (d.backupAmong.includes(n.number)) marks.push({ text: 'may hold its backup', kind: 'info' });
+    }
+    if (d.kind === 'kafka' && n.kind === 'broker') {
+      const b = d.brokers.find((x) => x.id === n.number);
+      if (b && b.controller) marks.push({ text: 'active controller', kind: 'controller' });
+      const leads = d.partitions.filter((p) => p.leader === n.number).map((p) => p.partition);
+      if (leads.length) marks.push({ text: `leads p${leads.join(', p')} (${leads.length} of ${d.partitions.length})`, kind: 'leader' });
+      const out = d.partitions.filter((p) => p.outOfSync.includes(n.number)).map((p) => p.partition);
+      if (out.length) marks.push({ text: `out of sync on p${out.join(', p')}`, kind: 'out' });
+    }
+    return marks;
+  }
+
+  /**
+   * The cards: the launcher's (with its controls) or, without a launcher, the
+   * members or brokers the queue's describe data lists.
+   * @param {ConsoleState} c
+   * @param {QueueDetails | undefined} d
+   * @returns {ClusterNodeCard[]}
+   */
+  function clusterNodes(c, d) {
+    if (c.view && c.view.nodes.length) {
+      // The marks come from the describe data when there is one: the launcher's own guesses would repeat them.
+      const fromDetails = d && (d.kind === 'hazelcast' || d.kind === 'kafka');
+      return c.view.nodes.map((n) => (fromDetails ? { ...n, roles: n.roles.filter((r) => r !== 'owns the queue' && r !== 'active controller' && !/^leads /.test(r)) } : n));
+    }
+    if (d && d.kind === 'hazelcast') {
+      return d.members.map((m) => ({ kind: /** @type {const} */ ('member'), number: m.number, name: `member-${m.number}`, address: m.address, up: m.up, roles: [], facts: [] }));
+    }
+    if (d && d.kind === 'kafka') {
+      return d.brokers.map((b) => ({ kind: /** @type {const} */ ('broker'), number: b.id, name: `broker-${b.id}`, address: b.address || 'not listed', up: b.up, roles: [], facts: [] }));
+    }
+    return [];
+  }
+
+  /**
+   * Each partition: its leader, each replica in sync or not (a broker down is
+   * marked so), its lag; then the group's consumers and the partitions no live
+   * consumer reads.
+   * @param {KafkaQueueDetails} d
+   */
+  function kafkaPanel(d) {
+    const down = new Set(d.brokers.filter((b) => !b.up).map((b) => b.id));
+    const rows = d.partitions.map((p) =>
+      h(
+        'tr',
+        { testid: `partition-${p.partition}`, dataset: { leader: String(p.leader), isr: p.isr.join(','), outOfSync: p.outOfSync.join(',') } },
+        h('td', null, `p${p.partition}`),
+        h('td', { className: p.leader < 0 ? 'bad' : '' }, p.leader < 0 ? 'no leader' : `broker-${p.leader}${p.leader !== p.preferredLeader ? ` (preferred ${p.preferredLeader})` : ''}`),
+        h(
+          'td',
+          { className: 'replicas' },
+          ...p.replicas.map((r) => {
+            const inSync = p.isr.includes(r);
+            return h(
+              'span',
+              { className: `replica ${inSync ? 'in-sync' : 'out-of-sync'}${down.has(r) ? ' down' : ''}${r === p.leader ? ' leader' : ''}`, title: `broker-${r}: ${inSync ? 'in sync' : 'out of sync'}${down.has(r) ? ', down' : ''}${r === p.leader ? ', leader' : ''}` },
+              `${r}${r === p.leader ? '★' : ''}${inSync ? '' : down.has(r) ? ' down' : ' behind'}`,
+            );
+          }),
+        ),
+        h('td', { className: 'num' }, String(p.lag)),
+      ),
+    );
+    const now = Date.now();
+    return [
+      h(
+        'table',
+        { className: 'partitions', testid: 'partitions' },
+        h('thead', null, h('tr', null, h('th', null, 'partition'), h('th', null, 'leader'), h('th', null, 'replicas (★ leader)'), h('th', null, 'lag'))),
+        h('tbody', null, ...rows),
+      ),
+      h(
+        'ul',
+        { className: 'consumers', testid: 'consumers' },
+        h('li', { className: 'head' }, `group ${d.group} (${d.groupState.toLowerCase()}), lag ${d.totalLag}${d.unassignedLag ? `, ${d.unassignedLag} on partitions no consumer holds` : ''}`),
+        ...(d.consumers.length
+          ? d.consumers.map((m) => h('li', { testid: `consumer-${m.clientId}`, dataset: { lag: String(m.lag) } }, `${m.clientId}: lag ${m.lag}, partitions ${m.partitions.join(', ') || 'none'}`))
+          : [h('li', null, 'no consumer')]),
+      ),
+      h(
+        'p',
+        { className: d.unconsumed.length ? 'unconsumed bad' : 'unconsumed', testid: 'unconsumed' },
+        d.unconsumed.length
+          ? `no live consumer: ${d.unconsumed.map((u) => `p${u.partition} (${u.why}, ${u.lag} waiting, for ${Math.max(0, Math.round((now - u.since) / 1000))} s)`).join('; ')}`
+          : 'every partition has a live consumer',
+      ),
+    ];
+  }
+
+  /**
    * A member's or broker's card.
    * @param {ClusterNodeCard} n
    * @param {ConsoleState} c
+   * @param {Mark[]} [marks]
    */
-  function nodeCard(n, c) {
+  function nodeCard(n, c, marks = []) {
     const free = c.enabled && !!c.view && !c.view.busy;
     const k = n.kind;
     /** @type {Array<{ command: string, target: string, label?: string, enabled: boolean, danger?: boolean }>} */
@@ -539,9 +647,10 @@
     }
     return h(
       'article',
-      { className: `card node ${k} ${n.up ? 'up' : 'down'}`, testid: `node-${n.name}`, dataset: { up: String(n.up), roles: n.roles.join(',') } },
+      { className: `card node ${k} ${n.up ? 'up' : 'down'}`, testid: `node-${n.name}`, dataset: { up: String(n.up), roles: n.roles.join(','), marks: marks.map((m) => m.kind).join(',') } },
       h('header', null, h('h3', null, n.name), h('span', { className: `badge ${n.up ? 'up' : 'down'}`, testid: 'health' }, n.up ? 'up' : 'down')),
       h('p', { className: 'url' }, n.address),
+      marks.length ? h('p', { className: 'marks', testid: 'marks' }, ...marks.map((m) => h('span', { className: `mark ${m.kind}` }, m.text))) : null,
       n.roles.length ? h('p', { className: 'roles', testid: 'roles' }, ...n.roles.map((r) => h('span', { className: 'role' }, r))) : null,
       ...n.facts.map((f) => h('p', { className: 'fact' }, f)),
       c.enabled ? h('div', { className: 'controls', testid: 'controls' }, ...buttonRow(buttons)) : null,
@@ -553,7 +662,8 @@
   function renderConsole(state) {
     const c = state.console;
     const v = c.view;
-    const sig = JSON.stringify(c);
+    const d = state.queue.details;
+    const sig = JSON.stringify([c, d]);
     if (sig === consoleSig) return;
     consoleSig = sig;
     const panel = $('console');
@@ -561,11 +671,21 @@
     setText('console-reason', c.enabled ? (v ? `${v.engine}${v.queue === 'kafka' ? ' + kafka' : ''} · ${c.reason}` : 'waiting for the launcher…') : `no controls: ${c.reason}`);
     $('token-box').hidden = !c.tokenRequired;
     setText('console-busy', v && v.busy ? `running: ${v.busy}` : 'idle');
+    // Safe or not, before anyone kills something: the members' own word (the describe data), else the launcher's.
     const safe = $('cluster-safe');
-    safe.hidden = !(v && v.cluster);
-    if (v && v.cluster) {
-      safe.textContent = `cluster ${v.cluster.text}`;
-      safe.dataset.safe = String(v.cluster.safe);
+    if (d && d.kind === 'hazelcast') {
+      safe.hidden = false;
+      const up = d.members.filter((m) => m.up).length;
+      safe.textContent = d.safe
+        ? `cluster safe: ${up} of ${d.members.length} member(s) up, backups in sync`
+        : `cluster NOT safe: ${d.migrationsPending ? `${d.migrationsPending} migration(s) pending` : 'no member says it is safe'}; a crash now can lose data`;
+      safe.dataset.safe = String(d.safe);
+    } else {
+      safe.hidden = !(v && v.cluster);
+      if (v && v.cluster) {
+        safe.textContent = `cluster ${v.cluster.text}`;
+        safe.dataset.safe = String(v.cluster.safe);
+      }
     }
     const free = c.enabled && !!v && !v.busy;
     $('scenarios').replaceChildren(
@@ -579,12 +699,14 @@
           })
         : []),
     );
-    const nodes = v ? v.nodes : [];
+    const nodes = clusterNodes(c, d);
     $('cluster-group').hidden = nodes.length === 0;
     if (nodes.length) {
       setText('cluster-kind', nodes.every((n) => n.kind === 'member') ? 'Hazelcast members' : nodes.every((n) => n.kind === 'broker') ? 'Kafka brokers' : 'Members and brokers');
-      $('cluster-columns').replaceChildren(...nodes.map((n) => nodeCard(n, c)));
+      setText('cluster-note', v && v.nodes.length ? 'as the launcher sees its processes, marked as the cluster describes the queue' : 'as the cluster describes the queue');
+      $('cluster-columns').replaceChildren(...nodes.map((n) => nodeCard(n, c, marksOf(n, d))));
     }
+    $('queue-details').replaceChildren(...(d && d.kind === 'kafka' ? kafkaPanel(d) : []));
   }
 
   /** @type {Record<ScenarioName, string>} */
