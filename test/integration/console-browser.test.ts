@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { LauncherConsole } from '../../src/cli/launcher-console.js';
+import type { DashboardState } from '../../src/contracts/dashboard.js';
 import { findFreeBasePort } from '../../src/engine/hazelcast/cluster.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
 import { delivery } from '../../src/scenarios/delivery.js';
@@ -171,8 +172,17 @@ describe('lab console in a real browser: lab 4 on Hazelcast', { skip: noBrowser 
   it('the members are cards with the queue owner marked; the lab 4 button ends in 100/100 received, 0 duplicates, as the stores say', async () => {
     await page.locator('[data-testid="node-member-1"][data-up="true"]').waitFor();
     assert.equal(await page.locator('[data-testid="cluster-columns"] .card').count(), 3);
-    await page.locator('[data-testid="cluster-columns"] .card[data-roles*="owns the queue"]').waitFor();
+    // The queue's owner and where its backup may be, marked as the facade's engine describes the queue.
+    await page.locator('[data-testid="cluster-columns"] .card[data-marks*="owner"]').waitFor();
     await page.locator('[data-testid="cluster-safe"][data-safe="true"]').waitFor();
+    const described = ((await (await fetch(`${t.facade}/dashboard/state`)).json()) as DashboardState).queue.details;
+    assert.equal(described?.kind, 'hazelcast');
+    if (described?.kind === 'hazelcast') {
+      assert.ok(described.owner, 'the facade knows the owner');
+      await page.locator(`[data-testid="node-member-${described.owner}"][data-marks*="owner"]`).waitFor();
+    }
+    assert.equal(await page.locator('[data-testid="cluster-columns"] .card[data-marks*="owner"]').count(), 1, 'one owner');
+    assert.equal(await page.locator('[data-testid="cluster-columns"] .card[data-marks*="info"]').count(), 2, 'either other member may hold the backup');
 
     await page.locator('[data-testid="scenario-lab4"]:not([disabled])').click();
     await page.locator('[data-testid="scenario-steps"] li[data-state="done"]').first().waitFor();
@@ -185,8 +195,10 @@ describe('lab console in a real browser: lab 4 on Hazelcast', { skip: noBrowser 
     // Each step shows its time.
     const times = await page.locator('[data-testid="scenario-steps"] [data-testid="step-time"]').allTextContents();
     assert.ok(times.length >= 8 && times.every((x) => /^\d+\.\d s$/.test(x)), times.join(', '));
-    // One member is down now, its card says so.
+    // One member is down now, its card says so; the queue has a new owner, and with two members up its backup is the other.
     await page.locator('[data-testid="cluster-columns"] .card[data-up="false"]').waitFor();
+    await page.locator('[data-testid="cluster-columns"] .card[data-up="true"][data-marks*="owner"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="cluster-columns"] .card[data-up="true"][data-marks*="backup"]').waitFor({ timeout: 60_000 });
 
     // Cross-check with the stores themselves: the lab 4 messages, each held once.
     const stores = await storesOf(t.topo.byService('messages'));
@@ -236,7 +248,11 @@ describe('lab console in a real browser: lab 4 on Kafka', { skip: noBrowser || (
 
   it('the brokers are cards with the partitions each leads; the lab 4 button kills the busiest leader and ends in 100/100 received, none twice in a store', async () => {
     await page.locator('[data-testid="node-broker-3"][data-up="true"]').waitFor();
-    await page.locator('[data-testid="cluster-columns"] .card[data-roles*="leads"]').first().waitFor();
+    // Each broker's card says which partitions it leads; the partitions, their replicas in sync and the group's lag are drawn below.
+    await page.locator('[data-testid="cluster-columns"] .card[data-marks*="leader"]').first().waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="partitions"] tbody tr').length === 6);
+    await page.locator('[data-testid="consumers"] li[data-lag]').first().waitFor();
+    assert.equal(await page.locator('[data-testid="partitions"] .replica.out-of-sync').count(), 0, 'every replica in sync before the kill');
     await page.locator('[data-testid="scenario-lab4"]:not([disabled])').click();
     const verdict = page.locator('[data-testid="verdict"]');
     await verdict.waitFor({ state: 'visible', timeout: 240_000 });
@@ -244,6 +260,9 @@ describe('lab console in a real browser: lab 4 on Kafka', { skip: noBrowser || (
     console.log(`lab 4 on Kafka, verdict on the page: ${summary}`);
     assert.match(summary, /100\/100 received, duplicates per store: messages-\d+ 0, messages-\d+ 0/);
     await page.locator('[data-testid="cluster-columns"] .card[data-up="false"]').waitFor();
+    // The killed broker is out of the in-sync replicas it was in, shown as down, not only in a line of text.
+    await page.locator('[data-testid="partitions"] .replica.out-of-sync.down').first().waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="cluster-columns"] .card[data-up="false"][data-marks*="out"]').waitFor({ timeout: 60_000 });
     const stores = await storesOf(t.topo.byService('messages'));
     const ids = [...stores.values()].flat().filter((e) => e.msg.startsWith('lab4-')).map((e) => e.id);
     const d = delivery(stores, [...new Set(ids)]);
