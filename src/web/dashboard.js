@@ -436,7 +436,17 @@
     const depth = $('queue-depth');
     depth.textContent = state.queue.depth === null ? 'n/a' : String(state.queue.depth);
     depth.title = state.queue.error || '';
-    setText('queue-about', (state.queue.about || []).join(' · '));
+    // The cards below draw the cluster; the header keeps one short line of it.
+    const d = state.queue.details;
+    const about = state.queue.about || [];
+    setText(
+      'queue-about',
+      d && d.kind === 'hazelcast'
+        ? about.slice(-1).join('')
+        : d && d.kind === 'kafka'
+          ? `topic ${d.topic}: ${d.partitions.length} partitions · group ${d.group} lag ${d.totalLag}${d.unconsumed.length ? ` · ${d.unconsumed.length} partition(s) without a live consumer` : ''}`
+          : about.join(' · '),
+    );
     const waiting = (state.cluster && state.cluster.waiting) || [];
     setText('cluster-waiting', waiting.join(' · '));
     $('cluster-waiting').hidden = waiting.length === 0;
