@@ -673,7 +673,8 @@
     const c = state.console;
     const v = c.view;
     const d = state.queue.details;
-    const sig = JSON.stringify([c, d]);
+    // "for N s" of a partition without a live consumer moves on even when nothing else changes.
+    const sig = JSON.stringify([c, d, d && d.kind === 'kafka' && d.unconsumed.length ? Math.floor(Date.now() / 1000) : 0]);
     if (sig === consoleSig) return;
     consoleSig = sig;
     const panel = $('console');

@@ -268,6 +268,8 @@ describe('lab console in a real browser: lab 4 on Kafka', { skip: noBrowser || (
     const d = delivery(stores, [...new Set(ids)]);
     assert.equal(new Set(ids).size, 100, 'the stores hold 100 distinct lab 4 messages');
     assert.deepEqual(d.twiceInOne, [], 'no store holds one twice');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'console-lab4-kafka.png'), fullPage: true });
     assert.deepEqual(errors, []);
   });
 });
