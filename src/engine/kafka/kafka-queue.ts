@@ -67,6 +67,10 @@ export interface KafkaQueueOptions {
   sessionTimeoutMs?: number;
   /** Longest an acknowledgement waits for its commit. Default 200 (0: commit after every acknowledgement). */
   commitIntervalMs?: number;
+  /** One partition per send (default), or the client's own partitioner: keyed by id over all partitions. */
+  stickyPartition?: boolean;
+  /** When an offer waits for a fresh depth reading: only within 10 % of capacity (default), or on every offer. */
+  offerDepthCheck?: 'near-capacity' | 'every-offer';
   /** Records read ahead and not yet handed out; reading pauses above it. Default 2000. */
   maxBuffered?: number;
   /** Errors this queue recovers from by itself (a stream that failed, a send retried); default: none. */
@@ -120,6 +124,7 @@ export class KafkaQueue implements MessageQueue {
       clientId: o.clientId,
       topic: o.topic,
       sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
+      sticky: o.stickyPartition ?? true,
       beforeSend: () => this.ensureTopic(),
       isClosed,
       closedError: () => new QueueClosedError(),
@@ -151,7 +156,7 @@ export class KafkaQueue implements MessageQueue {
     this.checkOpen();
     const deadline = Date.now() + Math.max(0, timeoutMs);
     // Offers still in flight count as queued: many concurrent offers must not all see the same free room.
-    const near = this.capacity - Math.max(1, Math.ceil(this.capacity / 10));
+    const near = this.o.offerDepthCheck === 'every-offer' ? 0 : this.capacity - Math.max(1, Math.ceil(this.capacity / 10));
     if (!this.gauge.known() || this.gauge.estimate() + this.inflightOffers >= near) {
       for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
         if ((await this.gauge.forBound()) + this.inflightOffers < this.capacity) break;
