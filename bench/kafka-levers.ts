@@ -1,6 +1,6 @@
 /**
  * The Kafka queue's levers, one at a time, on one local 3-broker cluster:
- * `node --import tsx bench/kafka-levers.ts [--seconds 10] [--concurrency 64] [--receive 32] [--reverse 1]`
+ * `node --import tsx bench/kafka-levers.ts [--seconds 10] [--concurrency 64] [--receive 32] [--reverse 1] [--by-key 1]`
  * (run under the shared JVM lock). For each variant, `concurrency` offer
  * loops and one consumer (receive → ack) in this process for `seconds`:
  * messages/s, offer p50/p99, and CPU per message of this process and of the
@@ -33,6 +33,17 @@ const variants: Array<[string, Partial<KafkaQueueOptions>]> = [
   ['all three off (as before)', { stickyPartition: false, commitIntervalMs: 0, offerDepthCheck: 'every-offer' }],
 ];
 
+// --by-key 1: the commit timer and the depth check measured where sends are slow (partitioned by key).
+if (arg('by-key', 0) === 1) {
+  variants.splice(
+    0,
+    variants.length,
+    ['partition by key', { stickyPartition: false }],
+    ['by key, commit after every ack', { stickyPartition: false, commitIntervalMs: 0 }],
+    ['by key, depth read on every offer', { stickyPartition: false, offerDepthCheck: 'every-offer' }],
+    ['by key, both (as before)', { stickyPartition: false, commitIntervalMs: 0, offerDepthCheck: 'every-offer' }],
+  );
+}
 // Reversed, a variant's place in the run (a warmer JIT, more topics on the brokers) is told apart from its effect.
 if (arg('reverse', 0) === 1) variants.reverse();
 

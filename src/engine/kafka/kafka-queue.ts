@@ -25,10 +25,9 @@
  * of one partition are first delivered in the order they were offered (by
  * one producer). A topic with one partition is FIFO.
  */
-import type { Admin } from '@platformatic/kafka';
 import type { Delivery, MessageQueue, QueueInfo, QueueItem } from '../ports.js';
 import { bounded } from '../../lib/bounded.js';
-import { depthOf, ensureTopic, openAdmin, type TopicSpec } from './admin.js';
+import { AdminSession, depthOf, type TopicSpec } from './admin.js';
 import { ConsumerWatch, readQueueDescription, summaryLines } from './admin-describe.js';
 import { BatchProducer } from './batch-producer.js';
 import { Committer } from './committer.js';
@@ -100,8 +99,7 @@ export class KafkaQueue implements MessageQueue {
   private readonly gauge: DepthGauge;
   private readonly watch = new ConsumerWatch();
   private readonly wakers = new Set<() => void>();
-  private admin?: Admin;
-  private topicReady?: Promise<void>;
+  private readonly admin: AdminSession;
   private consuming = false;
   private inflightOffers = 0;
   private closed = false;
@@ -119,6 +117,7 @@ export class KafkaQueue implements MessageQueue {
     const rf = o.replicationFactor ?? Math.min(3, o.brokers.length);
     this.topic = { topic: o.topic, partitions: o.partitions ?? 6, replicationFactor: rf, ...(rf >= 3 ? { minInsyncReplicas: 2 } : {}) };
     const isClosed = () => this.closed;
+    this.admin = new AdminSession(o.brokers, `${o.clientId}-admin`, o.onError);
     this.producer = new BatchProducer({
       brokers: o.brokers,
       clientId: o.clientId,
@@ -143,7 +142,7 @@ export class KafkaQueue implements MessageQueue {
       beforeJoin: () => this.ensureTopic(),
       onError: o.onError,
     });
-    this.gauge = new DepthGauge(() => this.withAdmin((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
+    this.gauge = new DepthGauge(() => this.admin.run((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
     this.committer = new Committer(this.marks, (points) => this.session.commit(points), {
       intervalMs: o.commitIntervalMs ?? 200,
       onCommitted: () => this.gauge.invalidate(),
@@ -228,7 +227,7 @@ export class KafkaQueue implements MessageQueue {
    */
   describe(): Promise<QueueInfo> {
     if (this.described && Date.now() - this.described.at < 1000) return this.described.info;
-    const info = this.withAdmin(async (admin) => {
+    const info = this.admin.run(async (admin) => {
       await this.ensureTopic();
       const d = await readQueueDescription(admin, this.o.topic, this.o.groupId, this.watch);
       return { lines: summaryLines(d), redelivered: this.leases.redelivered };
@@ -246,7 +245,7 @@ export class KafkaQueue implements MessageQueue {
       this.committer.stop();
       this.wake();
       // Each step bounded: a client may wait on a broker that is gone.
-      await Promise.all([bounded(this.session.close(), 10_000), bounded(this.producer.close(), 5000), bounded(this.admin?.close(), 5000)]);
+      await Promise.all([bounded(this.session.close(), 10_000), bounded(this.producer.close(), 5000), bounded(this.admin.close(), 5000)]);
       this.leases.clear();
       this.marks.clear();
     })();
@@ -291,29 +290,8 @@ export class KafkaQueue implements MessageQueue {
     for (const w of [...this.wakers]) w();
   }
 
-  /** One admin client, replaced after a failure: like the consumer, it may keep asking a dead broker. */
-  private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      this.admin ??= openAdmin(this.o.brokers, `${this.o.clientId}-admin`, (e) => this.o.onError?.('admin client', e));
-      try {
-        return await fn(this.admin);
-      } catch (e) {
-        if (attempt >= 3 || this.closed) throw e;
-        const admin = this.admin;
-        this.admin = undefined;
-        void bounded(admin.close(), 5000);
-        await sleep(200 * attempt);
-      }
-    }
-  }
-
-  /** Creates the topic when it is missing (a cluster run by the launcher has made it already). */
   private ensureTopic(): Promise<void> {
-    this.topicReady ??= this.withAdmin((admin) => ensureTopic(admin, this.topic)).catch((e: unknown) => {
-      this.topicReady = undefined;
-      throw e;
-    });
-    return this.topicReady;
+    return this.admin.ensureTopic(this.topic);
   }
 
   private checkOpen(): void {
