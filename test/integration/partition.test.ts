@@ -3,16 +3,16 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeBed, HostBed, readState } from '../../src/cli/host-bed.js';
+import { describeBed, HostBed, readState } from '../../src/hosts/host-bed.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
-import { netnsMissing } from '../../src/cli/netns.js';
+import { netnsMissing } from '../../src/hosts/netns.js';
 import { MAIN_JS } from '../../src/topology/topology.js';
 import { gate } from '../helpers/gate.js';
 import { hazelcastMissing } from '../helpers/hazelcast-gate.js';
 import { http, postJson, until } from '../helpers/cluster-env.js';
 
 /**
- * A network partition on the multi-host bed (src/cli/host-bed.ts): four
+ * A network partition on the multi-host bed (src/hosts/host-bed.ts): four
  * hosts made of network namespaces, load through the facade, then the host
  * of member 3 and logging 3 cut off from hosts 1 and 2 for PARTITION_MS (the
  * facade's host still reaches it), then healed. Members run
