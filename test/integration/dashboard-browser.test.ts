@@ -124,6 +124,8 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     await page.locator('[data-testid="console"][data-enabled="false"]').waitFor();
     assert.match((await page.locator('[data-testid="console-reason"]').textContent())!, /^no controls: started alone/);
     assert.equal(await page.locator('[data-testid="action-kill"], [data-testid="scenarios"] button').count(), 0);
+    // Without a launcher the page still shows where the queue lives, from the facade's own engine's describe().
+    await page.waitForFunction(() => /^queue \S+: file \S+engine\.db, depth \d+, leased \d+$/.test(document.querySelector('[data-testid="queue-about"]')?.textContent ?? ''));
     assert.deepEqual(pageErrors, []);
   });
 
