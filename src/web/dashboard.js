@@ -592,7 +592,7 @@
         'tr',
         { testid: `partition-${p.partition}`, dataset: { leader: String(p.leader), isr: p.isr.join(','), outOfSync: p.outOfSync.join(',') } },
         h('td', null, `p${p.partition}`),
-        h('td', { className: p.leader < 0 ? 'bad' : '' }, p.leader < 0 ? 'no leader' : `broker-${p.leader}${p.leader !== p.preferredLeader ? ` (preferred ${p.preferredLeader})` : ''}`),
+        h('td', { className: p.leader < 0 ? 'bad' : '' }, p.leader < 0 ? 'no leader' : `broker-${p.leader}${p.leader !== p.preferredLeader ? ` (preferred broker-${p.preferredLeader})` : ''}`),
         h(
           'td',
           { className: 'replicas' },
