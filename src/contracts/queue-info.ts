@@ -73,7 +73,11 @@ export interface KafkaBrokerInfo {
   address: string;
   /** Listed by the cluster's metadata now. */
   up: boolean;
-  /** The active controller of the cluster. */
+  /**
+   * The active controller of the cluster, when the describer knows it (the
+   * launcher does; a client does not: under KRaft its metadata names any live
+   * broker as the controller), else false for every broker.
+   */
   controller: boolean;
 }
 

@@ -566,9 +566,10 @@
    */
   function clusterNodes(c, d) {
     if (c.view && c.view.nodes.length) {
-      // The marks come from the describe data when there is one: the launcher's own guesses would repeat them.
+      // Owner and leaders come from the describe data when there is one (the launcher's own readings would repeat
+      // them); the active controller only the launcher knows.
       const fromDetails = d && (d.kind === 'hazelcast' || d.kind === 'kafka');
-      return c.view.nodes.map((n) => (fromDetails ? { ...n, roles: n.roles.filter((r) => r !== 'owns the queue' && r !== 'active controller' && !/^leads /.test(r)) } : n));
+      return c.view.nodes.map((n) => (fromDetails ? { ...n, roles: n.roles.filter((r) => r !== 'owns the queue' && !/^leads /.test(r)) } : n));
     }
     if (d && d.kind === 'hazelcast') {
       return d.members.map((m) => ({ kind: /** @type {const} */ ('member'), number: m.number, name: `member-${m.number}`, address: m.address, up: m.up, roles: [], facts: [] }));

@@ -23,9 +23,8 @@ export interface Unconsumed {
 export interface QueueDescription {
   topic: string;
   group: string;
-  /** The brokers the cluster lists now (the live ones), and the controller id its metadata names. */
+  /** The brokers the cluster lists now (the live ones). */
   brokers?: Array<{ id: number; address: string }>;
-  controllerId?: number;
   partitions: PartitionState[];
   lag: GroupLag;
   unconsumed: Unconsumed[];
@@ -82,16 +81,18 @@ export async function readQueueDescription(admin: Admin, topic: string, group: s
   // Fresh: partitionStates just forced an update.
   const md = await admin.metadata({ topics: [topic] });
   const brokers = [...md.brokers].map(([id, b]) => ({ id, address: `${b.host}:${b.port}` })).sort((a, b) => a.id - b.id);
-  return { topic, group, brokers, controllerId: md.controllerId, partitions, lag, unconsumed: watch.observe(lag, Date.now(), isLive) };
+  return { topic, group, brokers, partitions, lag, unconsumed: watch.observe(lag, Date.now(), isLive) };
 }
 
 /**
  * The description as the queue's describe data (src/contracts/queue-info.ts):
  * a replica the cluster does not list is a broker that is down. `controller`
- * names the active controller when the caller knows it (the launcher does);
- * otherwise the id the metadata names.
+ * names the active controller when the caller knows it (the launcher, which
+ * runs the controllers, does). Without it no broker is marked: under KRaft
+ * the controller id in a client's metadata is any live broker, not the
+ * active controller.
  */
-export function kafkaQueueDetails(d: QueueDescription, controller = d.controllerId ?? -1): KafkaQueueDetails {
+export function kafkaQueueDetails(d: QueueDescription, controller = -1): KafkaQueueDetails {
   const listed = new Map((d.brokers ?? []).map((b) => [b.id, b.address]));
   const ids = new Set<number>(listed.keys());
   for (const p of d.partitions) for (const r of p.replicas) ids.add(r);
