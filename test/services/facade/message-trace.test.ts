@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import type { MessageTraceResponse, TraceSpan } from '../../../src/contracts/trace.js';
+import { DEFAULT_QUEUE_NAME } from '../../../src/engine/defaults.js';
 import { MemoryEngine } from '../../../src/engine/memory/memory-engine.js';
 import { TRACE_MAP } from '../../../src/shared/tracing/engine-exporter.js';
 import type { Tracing } from '../../../src/shared/tracing/tracing.js';
@@ -12,8 +13,8 @@ const urlOf = (name: string) => `http://${name}.test`;
 const sampled = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 
 /** Facade, logging instances and one consuming messages instance over one memory engine; calls go through inject. */
-async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string } = {}) {
-  const engine = new MemoryEngine();
+async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string; leaseMs?: number; consume?: boolean } = {}) {
+  const engine = new MemoryEngine(100_000, o.leaseMs ?? 20_000);
   const caller = new InjectCaller();
   const tracings: Tracing[] = [];
   for (const name of o.logging ?? ['logging-1', 'logging-2']) {
@@ -26,7 +27,7 @@ async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string }
   tracings.push(messages.tracing);
   caller.route(urlOf('messages-1'), messages.app);
   await registerInstance(engine, 'messages', 'messages-1', urlOf('messages-1'), 60_000);
-  messages.consumer.start();
+  if (o.consume ?? true) messages.consumer.start();
   const { service: facade } = buildFacade(
     t,
     engine,
@@ -135,6 +136,34 @@ describe('message traces', () => {
       assert.equal(parent?.kind, 'client', "each entry's store continues its own message's attempt span");
       assert.equal(parent?.attributes['hazel.batch_size'], n);
     });
+  });
+
+  test('an item whose consumer died comes again: the same trace shows the redelivery; one stored again is a duplicate skipped', async (t) => {
+    const c = await cluster(t, { leaseMs: 300, consume: false });
+    const res = await c.post('lost once', { traceparent: sampled() });
+    const { id } = res.json<{ id: string }>();
+    // A consumer that takes the item and dies before acknowledging it.
+    const lost = await c.engine.queue(DEFAULT_QUEUE_NAME).receive(1, 2000);
+    assert.deepEqual(lost.map((d) => d.item.id), [id]);
+    c.messages.consumer.start();
+    const tr = await c.fullTrace(id);
+    assert.equal(tr.traceIds.length, 1, 'one trace');
+    const received = one(tr.spans, 'queue receive');
+    assert.equal(received.parentSpanId, one(tr.spans, 'queue offer').spanId);
+    assert.equal(received.attributes['hazel.redelivered'], true);
+    assert.match(received.events.map((e) => e.name).join(), /redelivered/);
+
+    // The same item again (a delivery whose ack was lost): stored once, skipped the second time.
+    const offer = one(tr.spans, 'queue offer');
+    await c.engine.queue(DEFAULT_QUEUE_NAME).offer({ ...lost[0]!.item, traceparent: `00-${offer.traceId}-${offer.spanId}-01` }, 1000);
+    const twice = await eventually(async () => {
+      const body = (await c.traceOf(id)).json<MessageTraceResponse>();
+      return body.spans.filter((s) => s.name === 'ack').length === 2 ? body : undefined;
+    }, 10_000);
+    assert.ok(twice, 'the second delivery was traced');
+    const stores = twice.spans.filter((s) => s.name === 'store');
+    assert.deepEqual(stores.map((s) => s.events.map((e) => e.name)), [[], ['duplicate skipped: already stored here']]);
+    assert.equal(c.messages.store.count(), 1);
   });
 
   test('an untraced POST starts no span and writes nothing to the trace map; its trace is 404', async (t) => {
