@@ -15,12 +15,13 @@ export class MessageTrace {
   readonly root: Span;
   private readonly ctx: Context;
 
+  private id = '';
+
   private constructor(
     private readonly tracing: Tracing,
     parent: Context,
-    startTime: number,
   ) {
-    this.root = tracing.start('POST /messages', parent, SpanKind.SERVER, { 'http.request.method': 'POST', 'http.route': '/messages' }, startTime);
+    this.root = tracing.start('POST /messages', parent, SpanKind.SERVER, { 'http.request.method': 'POST', 'http.route': '/messages' });
     this.ctx = trace.setSpan(ROOT_CONTEXT, this.root);
   }
 
@@ -30,10 +31,10 @@ export class MessageTrace {
    * An untraced request costs one header check (and one random number when
    * the ratio is above 0).
    */
-  static begin(tracing: Tracing | undefined, header: unknown, ratio: number, startTime: number): MessageTrace | undefined {
+  static begin(tracing: Tracing | undefined, header: unknown, ratio: number): MessageTrace | undefined {
     if (!tracing) return undefined;
-    const parent = sampledParent(header) ?? (ratio > 0 && Math.random() < ratio ? ROOT_CONTEXT : undefined);
-    return parent ? new MessageTrace(tracing, parent, startTime) : undefined;
+    const parent = (header === undefined ? undefined : sampledParent(header)) ?? (ratio > 0 && Math.random() < ratio ? ROOT_CONTEXT : undefined);
+    return parent ? new MessageTrace(tracing, parent) : undefined;
   }
 
   get traceId(): string {
@@ -45,8 +46,6 @@ export class MessageTrace {
     this.id = id;
     this.root.setAttributes({ [MESSAGE_ID_ATTRIBUTE]: id, 'hazel.correlation_id': correlationId });
   }
-
-  private id = '';
 
   /** A client span for one attempt to a logging instance. */
   attempt(inst: InstanceRecord, batchSize: number): Span {

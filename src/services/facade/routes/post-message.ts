@@ -139,7 +139,7 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
     const msg = typeof req.body === 'string' ? req.body : req.body.msg;
     const key = req.headers['idempotency-key'];
     const correlationId = req.id;
-    const trace = MessageTrace.begin(o.tracing, req.headers.traceparent, config.traceSampleRatio, performance.timeOrigin + performance.now());
+    const trace = MessageTrace.begin(o.tracing, req.headers.traceparent, config.traceSampleRatio);
     try {
       return await handle(req, reply, msg, key, correlationId, trace);
     } catch (err) {
