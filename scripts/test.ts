@@ -26,13 +26,13 @@
  * the gate in test/helpers/gate.ts, whose skip reasons the summary lists.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureHazelcastJar, isHazelcastSetupError, javaAvailable } from '../src/engine/hazelcast/jar.js';
 import { ensureKafkaJars, isKafkaSetupError } from '../src/engine/kafka/jars.js';
-import { EMBEDDED_ONLY_ENV } from '../test/helpers/gate.js';
+import { selection, type Phase } from './test-selection.js';
 import { collect, parseEvents, passed, summaryLines } from './test-summary.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,66 +79,8 @@ const PREREQUISITES: Prerequisite[] = [
   },
 ];
 
-/**
- * Every .test.ts under test/ (test/ mirrors src/), in name order, with the
- * integration suites (real processes, slow) last; `unit` leaves them out.
- * test/fixtures holds files the tests run, not tests.
- */
-function defaultFiles(which: 'all' | 'unit' | 'integration'): string[] {
-  const found: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const path = join(rel, name);
-      if (statSync(join(root, path)).isDirectory()) {
-        if (path !== join('test', 'fixtures')) walk(path);
-      } else if (name.endsWith('.test.ts')) found.push(path);
-    }
-  };
-  walk('test');
-  const slow = (f: string) => f.startsWith(join('test', 'integration') + '/');
-  const unit = found.filter((f) => !slow(f));
-  const integration = found.filter(slow);
-  return which === 'unit' ? unit : which === 'integration' ? integration : [...unit, ...integration];
-}
-
-interface Phase {
-  files: string[];
-  /** Set for this phase's test processes. */
-  env?: Record<string, string>;
-}
-
-/**
- * What a run covers: the named selection printed in the closing line, and the
- * phases (runs of node's test runner) that make it up.
- */
-function selection(argv: string[]): { name: string; phases: Phase[]; setup: boolean } | string {
-  const unit = argv.includes('--unit');
-  const embedded = argv.includes('--embedded');
-  const given = argv.filter((a) => a !== '--no-setup' && a !== '--unit' && a !== '--embedded');
-  const unknown = given.find((a) => a.startsWith('-'));
-  if (unknown) return `unknown flag ${unknown}`;
-  if (unit && embedded) return '--unit and --embedded are two selections; give one';
-  const embeddedOnly = { [EMBEDDED_ONLY_ENV]: '1' };
-  let name: string;
-  let phases: Phase[];
-  if (given.length > 0) {
-    name = `${given.length} given file${given.length === 1 ? '' : 's'}${embedded ? ' with --embedded' : ''}`;
-    phases = [{ files: given, env: embedded ? embeddedOnly : undefined }];
-  } else if (unit) {
-    name = 'unit suite';
-    phases = [{ files: defaultFiles('unit') }];
-  } else if (embedded) {
-    // The unit suite whole (its Hazelcast and Kafka engine tests run when their gates let them), then the
-    // integration suites with the gated ones (Hazelcast, Kafka, network namespaces) skipped as not selected.
-    name = 'unit + embedded integration';
-    phases = [{ files: defaultFiles('unit') }, { files: defaultFiles('integration'), env: embeddedOnly }];
-  } else {
-    name = 'full suite';
-    phases = [{ files: defaultFiles('all') }];
-  }
-  // The quick unit run readies nothing: its gated suites skip (or fail when required) as they are.
-  return { name, phases, setup: !argv.includes('--no-setup') && !unit };
-}
+/** Set by Ctrl-C or SIGTERM: the phase running ends its tests, no further phase starts. */
+let stopRequested = false;
 
 /** Runs node's test runner over `phase.files`, its events appended to `eventsFile`; resolves to its exit status. */
 async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
@@ -157,7 +99,10 @@ async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
     { cwd: root, stdio: 'inherit', env },
   );
   // Stay for the summary: pass a stop request on and let the runner end its tests.
-  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  const forward = (sig: NodeJS.Signals) => {
+    stopRequested = true;
+    child.kill(sig);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
@@ -175,7 +120,7 @@ async function runPhase(phase: Phase, eventsFile: string): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const sel = selection(argv);
+  const sel = selection(argv, root);
   if (typeof sel === 'string') {
     console.error(`${sel}; usage: tsx scripts/test.ts [--no-setup] [--unit | --embedded] [test files…]`);
     return 2;
@@ -197,18 +142,28 @@ async function main(argv: string[]): Promise<number> {
   try {
     let exitCode = 0;
     let text = '';
+    let countsMissing = false;
     for (const [i, phase] of sel.phases.entries()) {
+      if (stopRequested) {
+        console.log(`test run: stopped; ${sel.phases.length - i} of ${sel.phases.length} parts not run`);
+        if (exitCode === 0) exitCode = 130;
+        break;
+      }
       const eventsFile = join(tmp, `events-${i}.jsonl`);
       const code = await runPhase(phase, eventsFile);
       if (exitCode === 0) exitCode = code;
+      let events = '';
       try {
-        text += readFileSync(eventsFile, 'utf8');
+        events = readFileSync(eventsFile, 'utf8');
       } catch {
-        // No events at all: the summary says the counts are missing and fails.
-        text += '\n';
+        // No events at all: see below.
       }
+      // A part without closing counts (its runner died): the summary says the counts are missing and fails.
+      if (collect(parseEvents(events)).counts.pass === undefined) countsMissing = true;
+      text += events.endsWith('\n') || !events ? events : `${events}\n`;
     }
     const run = collect(parseEvents(text));
+    if (countsMissing) run.counts = {};
     for (const line of summaryLines(run, { exitCode, root, notReady, selection: sel.name, node: process.version })) console.log(line);
     return exitCode !== 0 ? exitCode : passed(run, exitCode) ? 0 : 1;
   } finally {

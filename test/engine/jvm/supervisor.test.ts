@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { waitFor } from '../../../src/lib/wait.js';
 import { JvmSupervisor, type ProcessSlot } from '../../../src/engine/jvm/supervisor.js';
 
 /**
@@ -31,7 +32,12 @@ interface Slot extends ProcessSlot {
 class TestError extends Error {}
 
 const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+// Every fake is killed and every supervisor closed at the end even when a test fails half-way: a fake left running would keep this file's process up.
+const supervisors: Array<{ sup: JvmSupervisor<Slot>; slots: Slot[] }> = [];
+after(async () => {
+  await Promise.all(supervisors.map(({ sup, slots }) => Promise.all(slots.map((s) => (s.child ? sup.terminate(s, 'SIGKILL') : undefined))).then(() => sup.close())));
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 function setup(count = 1, stopTimeoutMs = 10_000) {
   const dir = mkdtempSync(join(tmpdir(), 'supervisor-'));
@@ -55,6 +61,7 @@ function setup(count = 1, stopTimeoutMs = 10_000) {
     onLog: (i, line) => logged.push(`${i}: ${line}`),
     onSpawn: (index, pid, marker) => spawned.push({ index, pid, marker }),
   });
+  supervisors.push({ sup, slots });
   const launch = (s: Slot, args: string[], tieToParent = false) =>
     sup.launch(s, { command: process.execPath, args, tieToParent, logFile: join(dir, 'logs', `fake-${s.index}.log`), marker: `fake-${s.index}` });
   return { dir, slots, sup, logged, spawned, launch };
@@ -112,6 +119,8 @@ describe('JvmSupervisor', () => {
     const { sup, slots, launch } = setup();
     const s = slots[0]!;
     launch(s, fakeJvm());
+    // The fake's first lines are in the tail before the short wait starts (a loaded machine may take a while to start node).
+    assert.ok(await waitFor(() => (s.lines >= 2 ? true : undefined), 30_000), 'the fake printed nothing within 30 s');
     await assert.rejects(sup.until(() => s.started, 300, () => 'waiting for fake 0', [s]), /timed out after 300 ms waiting for fake 0\.\nlast output of fake 0:/);
     await sup.terminate(s, 'SIGKILL');
     assert.equal(s.child, undefined);
