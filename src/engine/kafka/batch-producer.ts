@@ -83,6 +83,8 @@ export class BatchProducer {
       key: Buffer.from(item.id),
       value: Buffer.from(JSON.stringify(item)),
       ...(partition === undefined ? {} : { partition }),
+      // A traced item's context also as a record header (OpenTelemetry's messaging conventions).
+      ...(item.traceparent === undefined ? {} : { headers: { traceparent: Buffer.from(item.traceparent) } }),
     }));
     const deadline = Date.now() + this.o.sendTimeoutMs;
     for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {
