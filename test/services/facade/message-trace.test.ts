@@ -13,7 +13,7 @@ const urlOf = (name: string) => `http://${name}.test`;
 const sampled = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 
 /** Facade, logging instances and one consuming messages instance over one memory engine; calls go through inject. */
-async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string; leaseMs?: number; consume?: boolean } = {}) {
+async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string; leaseMs?: number; consume?: boolean; breakerThreshold?: number } = {}) {
   const engine = new MemoryEngine(100_000, o.leaseMs ?? 20_000);
   const caller = new InjectCaller();
   const tracings: Tracing[] = [];
@@ -31,7 +31,7 @@ async function cluster(t: TestContext, o: { logging?: string[]; ratio?: string; 
   const { service: facade } = buildFacade(
     t,
     engine,
-    { name: 'facade-1', 'registry-ttl-ms': '60000', 'registry-refresh-ms': '50', 'breaker-threshold': '100', 'trace-sample-ratio': o.ratio ?? '0' },
+    { name: 'facade-1', 'registry-ttl-ms': '60000', 'registry-refresh-ms': '50', 'breaker-threshold': String(o.breakerThreshold ?? 100), 'trace-sample-ratio': o.ratio ?? '0' },
     { caller },
   );
   tracings.push(facade.tracing);
@@ -119,6 +119,31 @@ describe('message traces', () => {
     assert.equal(ok.ok, true);
     assert.ok(ok.start >= failed.end, 'the second attempt came after the first failed');
     assert.equal(one(tr.spans, 'log store').instance, 'logging-2');
+  });
+
+  test("an open breaker's refusal is an attempt span too; the answer's failure is on the POST's span", async (t) => {
+    const c = await cluster(t, { logging: ['logging-1'], breakerThreshold: 1 });
+    c.caller.fail(urlOf('logging-1'), { kind: 'refuse' });
+    const header = sampled();
+    const res = await c.post('nowhere to go', { traceparent: header });
+    assert.equal(res.statusCode, 503);
+    // A 503 names no id: find the message by its trace in the engine's trace map.
+    const tr = await eventually(async () => {
+      const entry = (await c.engine.kv<TraceSpan[]>(TRACE_MAP).entries()).find(([, spans]) => spans.some((s) => s.traceId === header.slice(3, 35) && s.name === 'POST /messages'));
+      if (!entry) return undefined;
+      const r = await c.traceOf(entry[0].split('/')[0]!);
+      const body = r.json<MessageTraceResponse>();
+      return body.spans.length >= 3 ? body : undefined;
+    }, 5000);
+    assert.ok(tr, 'the failed message was traced');
+    const attempts = tr.spans.filter((s) => s.kind === 'client');
+    assert.deepEqual(attempts.map((s) => s.ok), [false, false]);
+    assert.match(attempts[0]!.error ?? '', /ECONNREFUSED/);
+    assert.equal(attempts[1]!.error, 'breaker open: not called');
+    const post = one(tr.spans, 'POST /messages');
+    assert.equal(post.ok, false);
+    assert.equal(post.attributes['http.response.status_code'], 503);
+    assert.equal(tr.spans.some((s) => s.name === 'queue offer'), false, 'never queued');
   });
 
   test('concurrent traced POSTs sent in one batch to logging: one trace each', async (t) => {
