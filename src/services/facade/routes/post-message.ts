@@ -71,16 +71,18 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
   const accepted = o.metrics.counter('messages_accepted_total', 'Messages answered 201: logged and queued.');
   const rejected = o.metrics.counter('messages_rejected_total', 'POST /messages answered 503, by reason.', ['reason']);
 
-  // The trace of each traced request on its way through the batcher (untraced ones are not in it).
+  // The trace of each traced request on its way through the batcher (untraced ones are not in it),
+  // and how many are on their way: while none is, a call looks nothing up.
   const traceOf = new WeakMap<LogRequest, MessageTrace>();
+  let tracedToLogging = 0;
   const toLogging = new LogBatcher({
     one: (r: LogRequest) => {
-      const t = traceOf.get(r);
+      const t = tracedToLogging > 0 ? traceOf.get(r) : undefined;
       return calls.call('logging', 'POST', '/log', r, r.correlationId ?? '', false, t && singleLogTrace(t));
     },
     many: async (rs: LogRequest[]) => {
-      const traces = rs.map((r) => traceOf.get(r));
-      const trace = traces.some((t) => t !== undefined) ? batchLogTrace(rs, traces) : undefined;
+      const traces = tracedToLogging > 0 ? rs.map((r) => traceOf.get(r)) : undefined;
+      const trace = traces?.some((t) => t !== undefined) ? batchLogTrace(rs, traces) : undefined;
       const out = await calls.call('logging', 'POST', '/log/batch', { entries: rs }, rs[0]!.correlationId ?? '', false, trace);
       const results = (out.value.body as { results?: unknown } | undefined)?.results;
       if (!Array.isArray(results) || results.length !== rs.length) {
@@ -98,8 +100,17 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
     let logged;
     try {
       const r: LogRequest = { id, msg, correlationId };
-      if (trace) traceOf.set(r, trace);
-      logged = await toLogging.send(r);
+      if (trace) {
+        traceOf.set(r, trace);
+        tracedToLogging++;
+        try {
+          logged = await toLogging.send(r);
+        } finally {
+          tracedToLogging--;
+        }
+      } else {
+        logged = await toLogging.send(r);
+      }
     } catch (err) {
       if (isPermanentCallError(err)) throw new HttpError(err.status === 413 ? 413 : 400, `logging rejected the message: ${innerMessage(err.body)}`);
       rejected.inc({ reason: 'logging' });
@@ -140,6 +151,7 @@ export const postMessageRoute: FastifyPluginAsync<PostMessageOptions> = async (a
     const key = req.headers['idempotency-key'];
     const correlationId = req.id;
     const trace = MessageTrace.begin(o.tracing, req.headers.traceparent, config.traceSampleRatio);
+    if (!trace) return handle(req, reply, msg, key, correlationId, undefined);
     try {
       return await handle(req, reply, msg, key, correlationId, trace);
     } catch (err) {
