@@ -139,16 +139,16 @@ export function summaryLines(run: TestRun, opts: SummaryOptions): string[] {
   for (const n of opts.notReady ?? []) lines.push(`not ready: ${n}`);
 
   const c = run.counts;
+  const counted = c.pass !== undefined && c.fail !== undefined;
   const parts: string[] = [];
-  if (c.pass === undefined || c.fail === undefined) parts.push("no counts from node's test runner (it stopped early)");
-  else {
-    parts.push(`${c.pass} passed`, `${c.fail} failed`);
-    if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
-  }
+  if (!counted) parts.push("no counts from node's test runner (it stopped early)");
+  else if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   parts.push(skippedPart(run.skipped));
   const what = [opts.selection, opts.node && `on Node ${opts.node}`].filter(Boolean).join(' ');
   const verdict = passed(run, opts.exitCode) ? 'tests passed' : `TESTS FAILED${opts.exitCode !== 0 ? ` (exit ${opts.exitCode})` : ''}`;
   lines.push(`${verdict}${what ? ` (${what})` : ''}: ${parts.join(', ')}`);
+  // The counts alone on the last line, in the plain form CI reads ("tests: N passed, N failed, N skipped").
+  if (counted) lines.push(`tests: ${c.pass} passed, ${c.fail} failed, ${run.skipped.length} skipped`);
   return lines;
 }
 

@@ -99,32 +99,34 @@ describe('test summary: the closing lines', () => {
 
   test('a clean run ends with one line saying so and that nothing was skipped', () => {
     const lines = summaryLines(clean, { exitCode: 0, root });
-    assert.equal(lines.at(-1), 'tests passed: 270 passed, 0 failed, nothing skipped');
+    assert.deepEqual(lines.slice(-2), ['tests passed: nothing skipped', 'tests: 270 passed, 0 failed, 0 skipped']);
     assert.ok(passed(clean, 0));
   });
 
   test('the closing line names what ran and on which Node', () => {
     const lines = summaryLines(clean, { exitCode: 0, root, selection: 'unit + embedded integration', node: 'v26.12.1' });
-    assert.equal(lines.at(-1), 'tests passed (unit + embedded integration on Node v26.12.1): 270 passed, 0 failed, nothing skipped');
+    assert.equal(lines.at(-2), 'tests passed (unit + embedded integration on Node v26.12.1): nothing skipped');
     const failed = summaryLines({ ...clean, counts: { pass: 269, fail: 1 } }, { exitCode: 1, root, selection: 'full suite', node: 'v20.19.0' });
-    assert.equal(failed.at(-1), 'TESTS FAILED (exit 1) (full suite on Node v20.19.0): 269 passed, 1 failed, nothing skipped');
+    assert.deepEqual(failed.slice(-2), ['TESTS FAILED (exit 1) (full suite on Node v20.19.0): nothing skipped', 'tests: 269 passed, 1 failed, 0 skipped']);
   });
 
   test('skips are listed one a line, and the last line gives their number and reason', () => {
     const run = collect(events.filter((e) => e.type !== 'test:fail' && e.name !== 'no reason'));
     run.counts.fail = 0;
     const lines = summaryLines(run, { exitCode: 0, root, notReady: ['Hazelcast: java is not on PATH'] });
-    assert.deepEqual(lines.slice(-4), [
+    assert.deepEqual(lines.slice(-5), [
       `skipped suite: test/engine/hz.test.ts › hazelcast engine — ${WHY}`,
       `skipped test: test/integration/faults.test.ts › faults › hazelcast — ${WHY}`,
       'not ready: Hazelcast: java is not on PATH',
-      `tests passed: 1 passed, 0 failed, skipped 1 suite and 1 test: ${WHY}`,
+      `tests passed: skipped 1 suite and 1 test: ${WHY}`,
+      'tests: 1 passed, 0 failed, 2 skipped',
     ]);
   });
 
   test('different reasons are counted apart on the last line', () => {
     const lines = summaryLines(collect(events), { exitCode: 1, root });
-    assert.match(lines.at(-1)!, /^TESTS FAILED \(exit 1\): 1 passed, 1 failed, skipped 1 suite and 2 tests: 2× Hazelcast tests skipped: .*; 1× no reason given$/);
+    assert.match(lines.at(-2)!, /^TESTS FAILED \(exit 1\): skipped 1 suite and 2 tests: 2× Hazelcast tests skipped: .*; 1× no reason given$/);
+    assert.equal(lines.at(-1), 'tests: 1 passed, 1 failed, 3 skipped');
     assert.ok(lines.includes('failed: test/integration/faults.test.ts › faults › flaky'));
   });
 
@@ -136,7 +138,7 @@ describe('test summary: the closing lines', () => {
 
   test('a non-zero exit is a failure even when the counts look clean', () => {
     assert.equal(passed(clean, 1), false);
-    assert.match(summaryLines(clean, { exitCode: 1, root }).at(-1)!, /^TESTS FAILED \(exit 1\)/);
+    assert.match(summaryLines(clean, { exitCode: 1, root }).at(-2)!, /^TESTS FAILED \(exit 1\)/);
   });
 });
 
@@ -191,9 +193,10 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     const lines = out.trimEnd().split('\n');
     assert.equal(code, 0, out);
     assert.ok(lines.includes('ℹ pass 1') && lines.includes('ℹ fail 0'), out);
-    assert.deepEqual(lines.slice(-2), [
+    assert.deepEqual(lines.slice(-3), [
       `skipped suite: test/fixtures/gated.fixture.ts › needs fixture-tool — ${reason}`,
-      `tests passed (1 given file on Node ${process.version}): 1 passed, 0 failed, skipped 1 suite: ${reason}`,
+      `tests passed (1 given file on Node ${process.version}): skipped 1 suite: ${reason}`,
+      'tests: 1 passed, 0 failed, 1 skipped',
     ]);
   });
 
@@ -201,9 +204,10 @@ describe('scripts/test.ts on a real run', { timeout: 120_000 }, () => {
     const { code, out } = await runner({ REQUIRE_FIXTURE_TOOL: '1' });
     assert.notEqual(code, 0, out);
     assert.match(out, /REQUIRE_FIXTURE_TOOL=1 but fixture-tool is not installed/);
-    assert.deepEqual(out.trimEnd().split('\n').slice(-2), [
+    assert.deepEqual(out.trimEnd().split('\n').slice(-3), [
       'failed: test/fixtures/gated.fixture.ts (the file itself, outside any test)',
-      `TESTS FAILED (exit 1) (1 given file on Node ${process.version}): 0 passed, 1 failed, nothing skipped`,
+      `TESTS FAILED (exit 1) (1 given file on Node ${process.version}): nothing skipped`,
+      'tests: 0 passed, 1 failed, 0 skipped',
     ]);
   });
 });
