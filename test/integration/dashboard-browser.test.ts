@@ -233,7 +233,14 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     }
   });
 
+  /** The page, opened and live (these tests also run alone, with --test-name-pattern). */
+  async function opened(): Promise<void> {
+    if (!page.url().startsWith(t.facade)) await page.goto(`${t.facade}/`);
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+  }
+
   it('a message sent with "Send and trace": clicking it shows a timeline with the facade, logging and messages lanes', async () => {
+    await opened();
     await page.locator('[data-testid="msg-input"]').fill('trace me');
     await page.locator('[data-testid="send-traced"]').click();
     await page.waitForFunction(() => /^Accepted \(traced\): [0-9a-f-]{36}$/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
@@ -253,6 +260,7 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
   });
 
   it('a message sent without tracing: the panel says what the stores know and offers a traced copy', async () => {
+    await opened();
     const id = await sendFromPage('not traced');
     const { consumedBy } = await whoGot(id);
     await entryIn(consumedBy, id).click();
