@@ -9,6 +9,8 @@
 import { isSafe, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../engine/kafka/cluster.js';
 import type { Topology } from '../topology/topology.js';
+import { SCENARIO_NAMES, type ConsoleAnswer, type ConsoleEvent, type ScenarioName, type ScenarioVerdict } from '../contracts/console.js';
+import type { ScenarioReport } from '../scenarios/runner.js';
 
 /** What the commands use of a running topology. */
 export type ShellTopology = Pick<Topology, 'procs' | 'byService' | 'isRunning' | 'signal' | 'startProc' | 'tail' | 'tailNames' | 'logFile'> & {
@@ -26,41 +28,107 @@ export interface CommandShellOptions {
   waiting?: () => Promise<string[]>;
   /** Lines on the Kafka queue (each partition's leader and in-sync replicas, the group's lag per consumer), when it is on Kafka. */
   kafkaQueue?: () => Promise<string[]>;
+  /** Each action's beginning, printed lines, scenario steps and end, as they happen (the page's console). */
+  onEvent?: (e: ConsoleEvent) => void;
+  /** Runs one of the lab's scenarios (`scenario NAME`), reporting its steps. */
+  scenario?: (name: ScenarioName, report: ScenarioReport) => Promise<ScenarioVerdict>;
+  /** Scenarios this lab can run. Default: all. */
+  scenarios?: readonly ScenarioName[];
 }
 
-const MUTATING = new Set(['stop', 'kill', 'start', 'stop-member', 'kill-member', 'start-member', 'stop-pair', 'start-pair', 'stop-broker', 'kill-broker', 'start-broker']);
+const MUTATING = new Set(['stop', 'kill', 'start', 'stop-member', 'kill-member', 'start-member', 'stop-pair', 'start-pair', 'stop-broker', 'kill-broker', 'start-broker', 'scenario']);
+
+const now = () => new Date().toISOString();
 
 export class CommandShell {
   /** Commands that change something, typed and not yet finished; the first is in progress. */
   private readonly pending: string[] = [];
   private tail: Promise<void> = Promise.resolve();
+  /** The action whose lines are being printed (null: a read-only command's). */
+  private current: string | null = null;
 
   constructor(
     private readonly topo: ShellTopology,
-    private readonly print: (line: string) => void,
+    private readonly out: (line: string) => void,
     private readonly opts: CommandShellOptions = {},
   ) {}
+
+  /** Prints a line in the terminal, and passes it on to the page. */
+  private print(line: string): void {
+    this.out(line);
+    this.opts.onEvent?.({ kind: 'line', action: this.current, text: line, at: now() });
+  }
+
+  /** The action in progress, if any. */
+  get busy(): string | null {
+    return this.pending[0] ?? null;
+  }
+
+  /**
+   * An action from the page: refused while another runs (the page is told
+   * which), or when its target does not exist here; else started, and its
+   * progress reported through onEvent.
+   */
+  offer(line: string): ConsoleAnswer {
+    const input = line.trim();
+    const [cmd, arg] = input.split(/\s+/);
+    if (!cmd || !MUTATING.has(cmd)) return { accepted: false, action: input, message: `"${cmd ?? ''}" is not an action of the console` };
+    if (this.pending.length > 0) return { accepted: false, action: input, message: `"${this.pending[0]}" is in progress; one action at a time: try again when it is done` };
+    try {
+      this.validate(cmd, arg);
+    } catch (err) {
+      return { accepted: false, action: input, message: (err as Error).message };
+    }
+    this.out(`(from the page) ${input}`);
+    void this.submit(input, 'page');
+    return { accepted: true, action: input, message: `${input}: started` };
+  }
+
+  /** Throws what is wrong with the target, as the command itself would. */
+  private validate(cmd: string, arg: string | undefined): void {
+    if (cmd === 'stop' || cmd === 'kill' || cmd === 'start') this.checkName(arg);
+    else if (cmd.endsWith('-member')) this.member(arg);
+    else if (cmd.endsWith('-pair')) {
+      this.member(arg);
+      this.loggingName(arg);
+    } else if (cmd.endsWith('-broker')) this.broker(arg);
+    else if (cmd === 'scenario') this.scenarioName(arg);
+  }
+
+  private scenarioName(name: string | undefined): ScenarioName {
+    const known = this.opts.scenarios ?? SCENARIO_NAMES;
+    if (!this.opts.scenario) throw new Error('no scenarios in this shell');
+    if (!known.includes(name as ScenarioName)) throw new Error(`no scenario "${name ?? ''}" here; scenarios: ${known.join(', ')}`);
+    return name as ScenarioName;
+  }
 
   help(): string {
     return (
       'commands: ps | logs NAME [N] | stop NAME | kill NAME | start NAME' +
       (this.topo.kafka ? ' | stop-broker N | kill-broker N | start-broker N' : '') +
-      (this.topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : '')
+      (this.topo.cluster ? ' | stop-member I | kill-member I | start-member I | stop-pair I | start-pair I  (pair I = logging instance I with member I)' : '') +
+      (this.opts.scenario ? ` | scenario ${(this.opts.scenarios ?? SCENARIO_NAMES).join('|')}` : '')
     );
   }
 
   /** Takes one typed line; resolves when its command has answered. */
-  submit(line: string): Promise<void> {
+  submit(line: string, source: 'terminal' | 'page' = 'terminal'): Promise<void> {
     const input = line.trim();
     if (!input) return Promise.resolve();
     const cmd = input.split(/\s+/)[0]!;
-    if (!MUTATING.has(cmd)) return this.run(input);
+    if (!MUTATING.has(cmd)) return this.run(input).then(() => undefined);
     if (this.pending.length > 0) this.print(`"${this.pending[0]}" is still in progress; "${input}" runs after it`);
     this.pending.push(input);
     const next = this.tail.then(async () => {
+      const t0 = Date.now();
+      this.current = input;
+      this.opts.onEvent?.({ kind: 'begin', action: input, source, at: now() });
+      let ok = false;
       try {
-        await this.run(input);
+        ok = await this.run(input);
       } finally {
+        this.opts.onEvent?.({ kind: 'end', action: input, ok, ms: Date.now() - t0, at: now() });
+        this.current = null;
         this.pending.shift();
       }
     });
@@ -68,47 +136,70 @@ export class CommandShell {
     return next;
   }
 
-  private async run(input: string): Promise<void> {
-    const [cmd, arg, arg2] = input.split(/\s+/);
+  /** Runs one command; false when it failed. */
+  private async run(input: string): Promise<boolean> {
     try {
-      switch (cmd) {
-        case 'help':
-          return this.print(this.help());
-        case 'ps':
-          return await this.ps();
-        case 'logs':
-          return this.logs(arg, arg2);
-        case 'stop':
-        case 'kill':
-          return await this.stopProc(arg, cmd === 'stop' ? 'SIGTERM' : 'SIGKILL');
-        case 'start':
-          return await this.startProc(arg);
-        case 'stop-member':
-        case 'kill-member':
-          return await this.stopMember(this.member(arg), cmd === 'stop-member' ? 'SIGTERM' : 'SIGKILL');
-        case 'start-member':
-          return await this.startMember(this.member(arg));
-        case 'stop-pair': {
-          const i = this.member(arg);
-          await this.stopProc(this.loggingName(arg), 'SIGTERM');
-          return await this.stopMember(i, 'SIGTERM');
-        }
-        case 'start-pair': {
-          const i = this.member(arg);
-          await this.startMember(i);
-          return await this.startProc(this.loggingName(arg));
-        }
-        case 'stop-broker':
-        case 'kill-broker':
-          return await this.stopBroker(this.broker(arg), cmd === 'stop-broker' ? 'SIGTERM' : 'SIGKILL');
-        case 'start-broker':
-          return await this.startBroker(this.broker(arg));
-        default:
-          return this.print(`unknown command "${cmd ?? ''}"; ${this.help()}`);
-      }
+      await this.dispatch(input);
+      return true;
     } catch (err) {
       this.print(`error: ${(err as Error).message}`);
+      return false;
     }
+  }
+
+  private async dispatch(input: string): Promise<void> {
+    const [cmd, arg, arg2] = input.split(/\s+/);
+    switch (cmd) {
+      case 'help':
+        return this.print(this.help());
+      case 'ps':
+        return await this.ps();
+      case 'logs':
+        return this.logs(arg, arg2);
+      case 'stop':
+      case 'kill':
+        return await this.stopProc(arg, cmd === 'stop' ? 'SIGTERM' : 'SIGKILL');
+      case 'start':
+        return await this.startProc(arg);
+      case 'stop-member':
+      case 'kill-member':
+        return await this.stopMember(this.member(arg), cmd === 'stop-member' ? 'SIGTERM' : 'SIGKILL');
+      case 'start-member':
+        return await this.startMember(this.member(arg));
+      case 'stop-pair': {
+        const i = this.member(arg);
+        await this.stopProc(this.loggingName(arg), 'SIGTERM');
+        return await this.stopMember(i, 'SIGTERM');
+      }
+      case 'start-pair': {
+        const i = this.member(arg);
+        await this.startMember(i);
+        return await this.startProc(this.loggingName(arg));
+      }
+      case 'stop-broker':
+      case 'kill-broker':
+        return await this.stopBroker(this.broker(arg), cmd === 'stop-broker' ? 'SIGTERM' : 'SIGKILL');
+      case 'start-broker':
+        return await this.startBroker(this.broker(arg));
+      case 'scenario':
+        return await this.runScenario(this.scenarioName(arg));
+      default:
+        return this.print(`unknown command "${cmd ?? ''}"; ${this.help()}`);
+    }
+  }
+
+  private async runScenario(name: ScenarioName): Promise<void> {
+    const action = `scenario ${name}`;
+    const verdict = await this.opts.scenario!(name, {
+      step: (step) => {
+        if (step.state !== 'running') this.out(`  ${step.n}. ${step.title}: ${step.state === 'done' ? 'done' : 'FAILED'} in ${(step.ms! / 1000).toFixed(1)} s${step.detail ? ` — ${step.detail}` : ''}`);
+        this.opts.onEvent?.({ kind: 'step', action, scenario: name, step, at: now() });
+      },
+      line: (text) => this.print(`  ${text}`),
+    });
+    this.out([`verdict (${name}): ${verdict.ok ? 'OK' : 'NOT OK'} — ${verdict.summary}`, ...verdict.lines.map((l) => `  ${l}`)].join('\n'));
+    this.opts.onEvent?.({ kind: 'verdict', action, scenario: name, verdict, at: now() });
+    if (!verdict.ok) throw new Error(`${name}: ${verdict.summary}`);
   }
 
   private names(): string {

@@ -16,7 +16,7 @@ import { SETTINGS_MAP, type EngineKind } from '../shared/common-config.js';
 import { ConfigError } from '../lib/errors.js';
 import { formatHelp, processSource, readOrExit, readSettings } from '../shared/settings.js';
 import { startSettings } from './start-config.js';
-import { CommandShell } from './commands.js';
+import { LauncherConsole } from './launcher-console.js';
 import { formatLine } from './format.js';
 import { isJvmName, JvmLogFilter } from './jvm-log.js';
 import { isAlive, pidFileIn, readPidFile, removePidFile, stopLeftovers, type PidFileContent } from '../topology/pid-file.js';
@@ -119,6 +119,8 @@ async function main(): Promise<void> {
     ...(o.kafkaBrokers.length > 0 ? { kafkaBrokers: o.kafkaBrokers } : {}),
     pidFile,
     onLine: show,
+    // The dashboard's lab controls: the facade forwards them to this launcher's shell.
+    console: true,
   });
 
   // Before anything starts: a start that fails halfway would leave half a system.
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  let shell: { close(): Promise<void> } | undefined;
+  let shell: { close(): Promise<void> } | undefined = undefined;
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;
@@ -173,12 +175,15 @@ async function main(): Promise<void> {
   if (o.queue === 'kafka') console.log(`  topic`.padEnd(20) + `kafka     ${DEFAULT_KAFKA_TOPIC}, group ${KAFKA_GROUP}`);
   for (const p of topo.procs.values()) console.log(`  ${p.name}`.padEnd(20) + `${p.service.padEnd(9)} ${p.url}`);
   console.log(`\nopen ${topo.facadeUrl}/ — try: curl -d 'hello' -H 'content-type: text/plain' ${topo.facadeUrl}/messages`);
-  if (process.stdin.isTTY || o.commands) {
+  const typed = process.stdin.isTTY || o.commands;
+  // One shell, fed by the terminal (when there is one) and by the dashboard's controls.
+  shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName, typed);
+  console.log(`the dashboard (${topo.facadeUrl}/) has the same controls on its cards, and the lab's scenarios (lab 4, …) one click each; what they do is printed here too.`);
+  if (typed) {
     console.log(`type "help" for commands; Ctrl-C stops everything.${topo.cluster || topo.kafka ? ' Members and brokers log to their files: only their warnings and errors show here ("logs NAME" shows the last lines of any process).' : ''}\n`);
-    shell = commands(topo, o.engine === 'hazelcast' ? (o.members > 0 ? [...topo.cluster!.addresses] : o.hzMembers) : undefined, o.clusterName);
     if (o.queue === 'kafka') console.log(`(on Kafka: ps shows each partition's leader and in-sync replicas, and the group's lag per consumer${topo.kafka ? '; kill-broker N / stop-broker N / start-broker N' : ''})\n`);
   } else {
-    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or add --commands to read them from stdin.\n');
+    console.log('Ctrl-C (SIGINT) or SIGTERM stops everything. The typed commands (ps, stop NAME, start NAME, ...) need a terminal: run npm start in one, or add --commands to read them from stdin.\n');
   }
 }
 
@@ -204,8 +209,12 @@ async function kafkaQueueLines(topo: Topology, watch: import('../engine/kafka/ad
   return withFreshAdmin(live, 'launcher-ps', async (admin) => psLines(await readQueueDescription(admin, DEFAULT_KAFKA_TOPIC, KAFKA_GROUP, watch, isLive)));
 }
 
-/** Reads typed commands from stdin; on Hazelcast `ps` also names the member owning the messages queue, on Kafka the partitions. */
-function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: string): { close(): Promise<void> } {
+/**
+ * The launcher's console: typed commands from stdin (when `typed`) and the
+ * dashboard's; on Hazelcast `ps` also names the member owning the messages
+ * queue, on Kafka the partitions.
+ */
+function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: string, typed: boolean): { close(): Promise<void> } {
   // One client of the launcher's own, made on the first `ps`, asks the cluster where the queue lives.
   let engine: Promise<import('../engine/hazelcast/hazelcast-engine.js').HazelcastEngine> | undefined;
   const client = () =>
@@ -213,7 +222,8 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
       ({ HazelcastEngine }) => new HazelcastEngine({ members: hzMembers!, clusterName, instanceName: 'launcher', connectTimeoutMs: 5000 }),
     ));
   let kafkaWatch: import('../engine/kafka/admin-describe.js').ConsumerWatch | undefined;
-  const shell = new CommandShell(topo, (line) => console.log(line), {
+  const shell = new LauncherConsole(topo, {
+    out: (line) => console.log(line),
     // With the queue on Kafka the engine's queue is unused: no Hazelcast owner to name.
     ...(hzMembers && topo.opts.queue !== 'kafka'
       ? {
@@ -228,11 +238,12 @@ function commands(topo: Topology, hzMembers: string[] | undefined, clusterName: 
     ...(topo.opts.queue === 'kafka' ? { kafkaQueue: async () => kafkaQueueLines(topo, (kafkaWatch ??= new (await import('../engine/kafka/admin-describe.js')).ConsumerWatch())) } : {}),
     ...(hzMembers ? { waiting: async () => (await client()).waiting() } : {}),
   });
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => void shell.submit(line));
+  const rl = typed ? createInterface({ input: process.stdin }) : undefined;
+  rl?.on('line', (line) => void shell.submit(line));
   return {
     close: async () => {
-      rl.close();
+      shell.close();
+      rl?.close();
       if (engine) await (await engine).close();
     },
   };

@@ -8,6 +8,7 @@
  */
 import type { LogEntry } from '../engine/ports.js';
 import type { ServiceName } from '../shared/registry.js';
+import type { ConsoleState } from './console.js';
 import type { ConsumedEntry } from './http.js';
 
 /** One message as the page shows it. */
@@ -55,6 +56,8 @@ export interface DashboardState {
   instances: DashboardInstance[];
   /** What the cluster is waiting for, one line each (e.g. a member not answering, not yet declared gone); present on a cluster engine. */
   cluster?: { waiting: string[] };
+  /** The lab console: whether this page has controls, why (not), and the launcher's view of its processes and cluster nodes. */
+  console: ConsoleState;
 }
 
 /** The data of one `state` event on /dashboard/events: the snapshot, or why there is none. */

@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
  */
 export function createLogger(instance: string, level: string, pretty = process.stdout.isTTY === true): Logger {
   // The internal token never reaches a log line, whatever object carries it.
-  const redact = { paths: ['internalToken', '*.internalToken', 'headers["x-internal-token"]', '*.headers["x-internal-token"]'], censor: '[redacted]' };
+  const redact = { paths: ['internalToken', '*.internalToken', 'consoleToken', '*.consoleToken', 'headers["x-console-token"]', '*.headers["x-console-token"]', 'headers["x-internal-token"]', '*.headers["x-internal-token"]'], censor: '[redacted]' };
   const options = { level, base: { instance }, timestamp: pino.stdTimeFunctions.isoTime, redact };
   if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } });
   // Buffered, asynchronous writes: a line per message must not cost a write

@@ -72,6 +72,12 @@ export interface TopologyOptions {
   kafkaTopic?: string;
   /** kafka: SIGKILL the local brokers at stop (throw-away test clusters) instead of stopping them one at a time. */
   killBrokersOnStop?: boolean;
+  /**
+   * The facade gets an IPC channel to this process (and --console-channel
+   * ipc): the dashboard's lab controls, which a launcher's console answers
+   * (see onFacadeMessage / sendToFacade).
+   */
+  console?: boolean;
   /** Extra flags for every service / for one kind. */
   extraArgs?: string[];
   serviceArgs?: Partial<Record<ServiceKind, string[]>>;
@@ -118,6 +124,7 @@ export class Topology {
   private stopped = false;
   /** Names whose next exit was asked for (signal()), so it is not reported as unexpected. */
   private readonly expectedExit = new Set<string>();
+  private readonly facadeListeners = new Set<(m: unknown) => void>();
 
   constructor(readonly opts: TopologyOptions) {}
 
@@ -325,15 +332,21 @@ export class Topology {
     if (p.child && p.child.exitCode === null && p.child.signalCode === null) return;
     // Else the readiness check below could be answered by whoever holds the port.
     if (!(await portFree(this.host, p.port))) throw new Error(`${p.name}: port ${p.port} on ${this.host} is already in use`);
-    const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args], {
+    const ipc = p.service === 'facade' && this.opts.console === true;
+    const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args, ...(ipc ? ['--console-channel', 'ipc'] : [])], {
       // Own process group: a Ctrl-C in the terminal reaches only the launcher,
       // which then stops services in order. The stdin pipe closes if the
       // launcher dies, and the child then shuts itself down (EXIT_WITH_PARENT).
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ipc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...this.opts.env, LOG_PRETTY: '0', EXIT_WITH_PARENT: '1' },
     });
     p.child = child;
+    if (ipc) {
+      child.on('message', (m) => this.facadeListeners.forEach((fn) => fn(m)));
+      // A facade that dies mid-send must not take the launcher with it.
+      child.on('error', (err) => this.line(p.name, `console channel: ${err.message}`));
+    }
     const marker = `--name ${p.name}`;
     this.record(p.name, child.pid, marker);
     p.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -346,6 +359,20 @@ export class Topology {
     await waitReady(p.url, child, this.opts.readyTimeoutMs ?? 30_000).catch((err: Error) => {
       throw new Error(`${p.name} did not become ready: ${err.message}\n${this.tail(p.name).slice(from).slice(-30).join('\n')}`);
     });
+  }
+
+  /** Calls fn with each message a facade sends over its console channel; returns the unsubscribe. */
+  onFacadeMessage(fn: (m: unknown) => void): () => void {
+    this.facadeListeners.add(fn);
+    return () => this.facadeListeners.delete(fn);
+  }
+
+  /** Sends a message to every running facade with a console channel (dropped for one that is stopping). */
+  sendToFacade(m: unknown): void {
+    for (const p of this.byService('facade')) {
+      const c = p.child;
+      if (c?.connected && c.exitCode === null && c.signalCode === null) c.send(m as object, () => undefined);
+    }
   }
 
   /** Sends a signal and waits for the exit (SIGTERM: graceful; SIGKILL: a crash). No-op when not running; throws for an unknown name. */

@@ -14,6 +14,12 @@
 /** @typedef {import('../contracts/dashboard.js').ErrorResponse} ErrorResponse */
 /** @typedef {import('../contracts/trace.js').MessageTraceResponse} MessageTraceResponse */
 /** @typedef {import('../contracts/trace.js').TraceSpan} TraceSpan */
+/** @typedef {import('../contracts/console.js').ConsoleState} ConsoleState */
+/** @typedef {import('../contracts/console.js').ConsoleEvent} ConsoleEvent */
+/** @typedef {import('../contracts/console.js').ConsoleAnswer} ConsoleAnswer */
+/** @typedef {import('../contracts/console.js').ClusterNodeCard} ClusterNodeCard */
+/** @typedef {import('../contracts/console.js').ScenarioStep} ScenarioStep */
+/** @typedef {import('../contracts/console.js').ScenarioName} ScenarioName */
 /** @typedef {'logging' | 'messages'} Shown */
 
 (() => {
@@ -462,6 +468,7 @@
       { className: `card ${inst.service} ${inst.health.status}${inst.registered ? '' : ' gone'}`, testid: `instance-${inst.instance}`, dataset: { instance: inst.instance, service: inst.service, health: inst.health.status } },
       h('header', null, h('h3', null, inst.instance), badge(inst, state.registry.ttlMs)),
       h('p', { className: 'url' }, inst.url || 'not registered'),
+      h('div', { className: 'controls', testid: 'controls' }),
       facts,
       ...body,
     );
@@ -566,9 +573,11 @@
     if (had && had.sig === sig) {
       setIn(had.el, 'heartbeat', inst.heartbeatAgeMs === null ? '—' : `${age(inst.heartbeatAgeMs)} ago`);
       setIn(had.el, 'probe', inst.health.ms !== undefined ? `${inst.health.ms} ms` : '—');
+      instanceControls(had.el, inst.instance, state.console);
       return had.el;
     }
     const el = card(inst, state);
+    instanceControls(el, inst.instance, state.console);
     const oldList = had && had.el.querySelector('.msgs');
     const newList = el.querySelector('.msgs');
     if (oldList && newList) requestAnimationFrame(() => (newList.scrollTop = oldList.scrollTop));
@@ -619,6 +628,209 @@
     if (state.registry.error) notes.push(`registry: ${state.registry.error}`);
     setText('footer-text', notes.join(' · '));
     renderMine();
+    renderConsole(state);
+  }
+
+
+  // ---- the lab console: controls, scenarios, the launcher's output --------
+
+  const TOKEN_KEY = 'hazel-lab console token';
+  const tokenInput = $as('console-token', HTMLInputElement);
+  tokenInput.value = sessionStorage.getItem(TOKEN_KEY) || '';
+  tokenInput.addEventListener('change', () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value));
+
+  /**
+   * Sends one action to the launcher through the facade.
+   * @param {string} command
+   * @param {string} target
+   */
+  async function act(command, target) {
+    status(`${command} ${target}…`);
+    try {
+      /** @type {Record<string, string>} */
+      const headers = { 'content-type': 'application/json', accept: 'application/json', 'x-lab-console': '1' };
+      if (lastState && lastState.console.tokenRequired && tokenInput.value) headers['x-console-token'] = tokenInput.value;
+      const res = await fetch('/console/actions', { method: 'POST', headers, body: JSON.stringify({ command, target }) });
+      if (res.status !== 202 && res.status !== 409) throw new Error(await errorText(res));
+      /** @type {ConsoleAnswer} */
+      const answer = await res.json();
+      status(answer.accepted ? `${answer.action}: started — follow it in the lab console` : `${answer.action}: refused — ${answer.message}`, answer.accepted ? 'info' : 'error');
+    } catch (err) {
+      status(`${command} ${target} failed — ${messageOf(err)}`, 'error');
+    }
+  }
+
+  /**
+   * A row of action buttons.
+   * @param {Array<{ command: string, target: string, label?: string, enabled: boolean, danger?: boolean }>} buttons
+   */
+  function buttonRow(buttons) {
+    return buttons.map((b) => {
+      const el = h('button', { className: `act${b.danger ? ' danger' : ''}`, testid: `action-${b.command}`, title: `${b.command} ${b.target}` }, b.label || b.command);
+      el.type = 'button';
+      el.disabled = !b.enabled;
+      el.addEventListener('click', () => void act(b.command, b.target));
+      return el;
+    });
+  }
+
+  /**
+   * The stop / kill / start buttons of an instance card, rebuilt only when what they allow changed.
+   * @param {HTMLElement} el
+   * @param {string} name
+   * @param {ConsoleState} c
+   */
+  function instanceControls(el, name, c) {
+    const box = el.querySelector('[data-testid="controls"]');
+    if (!(box instanceof HTMLElement)) return;
+    const p = c.view ? c.view.processes.find((x) => x.name === name) : undefined;
+    const sig = JSON.stringify([c.enabled, !!p, p && p.running, c.view && c.view.busy]);
+    if (box.dataset.sig === sig) return;
+    box.dataset.sig = sig;
+    if (!c.enabled || !p) return void box.replaceChildren();
+    const free = !(c.view && c.view.busy);
+    box.replaceChildren(
+      ...buttonRow([
+        { command: 'stop', target: name, enabled: free && p.running },
+        { command: 'kill', target: name, enabled: free && p.running, danger: true },
+        { command: 'start', target: name, enabled: free && !p.running },
+      ]),
+    );
+  }
+
+  /**
+   * A member's or broker's card.
+   * @param {ClusterNodeCard} n
+   * @param {ConsoleState} c
+   */
+  function nodeCard(n, c) {
+    const free = c.enabled && !!c.view && !c.view.busy;
+    const k = n.kind;
+    /** @type {Array<{ command: string, target: string, label?: string, enabled: boolean, danger?: boolean }>} */
+    const buttons = [
+      { command: `stop-${k}`, target: String(n.number), label: 'stop', enabled: free && n.up },
+      { command: `kill-${k}`, target: String(n.number), label: 'kill', enabled: free && n.up, danger: true },
+      { command: `start-${k}`, target: String(n.number), label: 'start', enabled: free && !n.up },
+    ];
+    if (k === 'member') {
+      buttons.push(
+        { command: 'stop-pair', target: String(n.number), label: 'stop pair', enabled: free && n.up },
+        { command: 'start-pair', target: String(n.number), label: 'start pair', enabled: free && !n.up },
+      );
+    }
+    return h(
+      'article',
+      { className: `card node ${k} ${n.up ? 'up' : 'down'}`, testid: `node-${n.name}`, dataset: { up: String(n.up), roles: n.roles.join(',') } },
+      h('header', null, h('h3', null, n.name), h('span', { className: `badge ${n.up ? 'up' : 'down'}`, testid: 'health' }, n.up ? 'up' : 'down')),
+      h('p', { className: 'url' }, n.address),
+      n.roles.length ? h('p', { className: 'roles', testid: 'roles' }, ...n.roles.map((r) => h('span', { className: 'role' }, r))) : null,
+      ...n.facts.map((f) => h('p', { className: 'fact' }, f)),
+      c.enabled ? h('div', { className: 'controls', testid: 'controls' }, ...buttonRow(buttons)) : null,
+    );
+  }
+
+  let consoleSig = '';
+  /** @param {DashboardState} state */
+  function renderConsole(state) {
+    const c = state.console;
+    const v = c.view;
+    const sig = JSON.stringify(c);
+    if (sig === consoleSig) return;
+    consoleSig = sig;
+    const panel = $('console');
+    panel.dataset.enabled = String(c.enabled);
+    setText('console-reason', c.enabled ? (v ? `${v.engine}${v.queue === 'kafka' ? ' + kafka' : ''} · ${c.reason}` : 'waiting for the launcher…') : `no controls: ${c.reason}`);
+    $('token-box').hidden = !c.tokenRequired;
+    setText('console-busy', v && v.busy ? `running: ${v.busy}` : 'idle');
+    const safe = $('cluster-safe');
+    safe.hidden = !(v && v.cluster);
+    if (v && v.cluster) {
+      safe.textContent = `cluster ${v.cluster.text}`;
+      safe.dataset.safe = String(v.cluster.safe);
+    }
+    const free = c.enabled && !!v && !v.busy;
+    $('scenarios').replaceChildren(
+      ...(c.enabled && v
+        ? v.scenarios.map((name) => {
+            const b = h('button', { className: 'primary scenario', testid: `scenario-${name}` }, SCENARIO_LABELS[name]);
+            b.type = 'button';
+            b.disabled = !free;
+            b.addEventListener('click', () => void act('scenario', name));
+            return b;
+          })
+        : []),
+    );
+    const nodes = v ? v.nodes : [];
+    $('cluster-group').hidden = nodes.length === 0;
+    if (nodes.length) {
+      setText('cluster-kind', nodes.every((n) => n.kind === 'member') ? 'Hazelcast members' : nodes.every((n) => n.kind === 'broker') ? 'Kafka brokers' : 'Members and brokers');
+      $('cluster-columns').replaceChildren(...nodes.map((n) => nodeCard(n, c)));
+    }
+  }
+
+  /** @type {Record<ScenarioName, string>} */
+  const SCENARIO_LABELS = { msgs: 'msg1..msg10', lab4: 'lab 4', 'map-durability': 'map durability', 'fail-over': 'fail-over' };
+
+  /** @param {string} text */
+  function logLine(text) {
+    const log = $('console-log');
+    log.append(h('li', null, text));
+    while (log.children.length > 200) log.firstElementChild?.remove();
+    log.scrollTop = log.scrollHeight;
+  }
+
+  /** @param {ScenarioStep} step */
+  function stepItem(step) {
+    const time = step.ms !== undefined ? `${(step.ms / 1000).toFixed(1)} s` : '…';
+    return h(
+      'li',
+      { className: `step ${step.state}`, dataset: { n: String(step.n), state: step.state } },
+      h('span', { className: 'title' }, step.title),
+      h('span', { className: 'time', testid: 'step-time' }, time),
+      step.detail ? h('span', { className: 'detail' }, step.detail) : null,
+    );
+  }
+
+  /** @param {ConsoleEvent} e */
+  function onConsoleEvent(e) {
+    switch (e.kind) {
+      case 'begin':
+        logLine(`▶ ${e.action}${e.source === 'page' ? ' (from a page)' : ' (typed)'}`);
+        if (e.action.startsWith('scenario ')) {
+          const name = /** @type {ScenarioName} */ (e.action.slice(9));
+          setText('scenario-title', `Running: ${SCENARIO_LABELS[name] || name}`);
+          $('scenario-steps').replaceChildren();
+          const v = $('verdict');
+          v.hidden = true;
+          v.replaceChildren();
+        }
+        break;
+      case 'line':
+        for (const l of e.text.split('\n')) logLine(l);
+        break;
+      case 'step': {
+        const list = $('scenario-steps');
+        const item = stepItem(e.step);
+        const had = list.querySelector(`li[data-n="${e.step.n}"]`);
+        if (had) had.replaceWith(item);
+        else list.append(item);
+        break;
+      }
+      case 'verdict': {
+        const v = $('verdict');
+        v.hidden = false;
+        v.dataset.ok = String(e.verdict.ok);
+        v.replaceChildren(
+          h('strong', { testid: 'verdict-summary' }, `${e.verdict.ok ? '✔' : '✘'} ${e.verdict.summary}`),
+          h('ul', null, ...e.verdict.lines.map((l) => h('li', null, l))),
+        );
+        setText('scenario-title', `${SCENARIO_LABELS[e.scenario] || e.scenario}: ${e.verdict.ok ? 'passed' : 'did not pass'}`);
+        break;
+      }
+      case 'end':
+        logLine(`${e.ok ? '✔' : '✘'} ${e.action} ${e.ok ? 'done' : 'failed'} in ${(e.ms / 1000).toFixed(1)} s`);
+        break;
+    }
   }
 
   // ---- live updates: server-sent events, polling as the fallback ----------
@@ -660,6 +872,11 @@
       if ('error' in state) return connection('down', `state unavailable: ${state.error}`);
       render(state);
       connection('live', 'live');
+    });
+    es.addEventListener('console', (ev) => {
+      /** @type {ConsoleEvent} */
+      const e = JSON.parse(ev.data);
+      onConsoleEvent(e);
     });
     es.addEventListener('error', () => {
       failures++;

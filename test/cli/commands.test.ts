@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { LocalCluster } from '../../src/engine/hazelcast/cluster.js';
 import type { KafkaCluster } from '../../src/engine/kafka/cluster.js';
 import { CommandShell, type ShellTopology } from '../../src/cli/commands.js';
+import type { ConsoleEvent } from '../../src/contracts/console.js';
 
 /**
  * The launcher's member commands over a fake cluster whose member start waits
@@ -224,3 +225,91 @@ describe('launcher commands: logs NAME', () => {
     assert.match(out.at(-1)!, /logs NAME \[N\]/);
   });
 });
+
+describe('launcher commands from the page: the same shell, one action at a time', () => {
+  it('a page action runs in the shell: printed in the terminal and reported to the page; a second one while it runs is refused with what runs', async () => {
+    const { topo, calls, letStart } = fakeTopology();
+    const out: string[] = [];
+    const events: ConsoleEvent[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l), { onEvent: (e) => events.push(e) });
+
+    const first = shell.offer('start-member 2');
+    assert.deepEqual(first, { accepted: true, action: 'start-member 2', message: 'start-member 2: started' });
+    assert.equal(shell.busy, 'start-member 2');
+    const second = shell.offer('kill-member 3');
+    assert.equal(second.accepted, false);
+    assert.match(second.message, /"start-member 2" is in progress; one action at a time/);
+    assert.ok(!calls.includes('kill 2 SIGKILL'), 'the refused action did nothing');
+    // A typed command meanwhile waits its turn, as before.
+    const typed = shell.submit('kill-member 3');
+
+    letStart();
+    await typed;
+    assert.equal(shell.busy, null);
+    assert.deepEqual(calls, ['start 1', 'started 1', 'kill 2 SIGKILL']);
+    // The terminal saw the page's action and its result …
+    assert.ok(out.includes('(from the page) start-member 2'));
+    assert.ok(out.some((l) => /^member-2 joined after/.test(l)));
+    // … and the page saw the typed one's, each action bracketed by begin and end.
+    const kinds = events.map((e) => (e.kind === 'line' ? `line:${e.action}` : `${e.kind}:${'action' in e ? e.action : ''}`));
+    assert.deepEqual(kinds.filter((k) => !k.startsWith('line:null')), [
+      'begin:start-member 2',
+      'line:start-member 2',
+      'end:start-member 2',
+      'begin:kill-member 3',
+      'line:kill-member 3',
+      'end:kill-member 3',
+    ]);
+    const begins = events.filter((e): e is Extract<ConsoleEvent, { kind: 'begin' }> => e.kind === 'begin');
+    assert.deepEqual(begins.map((e) => e.source), ['page', 'terminal']);
+    assert.ok(events.some((e) => e.kind === 'line' && /^member-3 killed/.test(e.text)), 'the typed result reached the page');
+  });
+
+  it('an action on something that does not exist here is refused before it starts', () => {
+    const { topo } = fakeTopology();
+    const shell = new CommandShell(topo, () => undefined);
+    for (const [line, why] of [
+      ['kill-member 9', /no member-9; members are 1\.\.3/],
+      ['kill messages-1', /no process named messages-1/],
+      ['stop-broker 1', /no local Kafka brokers/],
+      ['scenario lab4', /no scenarios in this shell/],
+      ['ps', /not an action/],
+    ] as const) {
+      const a = shell.offer(line);
+      assert.equal(a.accepted, false, line);
+      assert.match(a.message, why);
+    }
+    assert.equal(shell.busy, null);
+  });
+
+  it('a scenario reports its steps and verdict to the page and prints them', async () => {
+    const { topo } = fakeTopology();
+    const out: string[] = [];
+    const events: ConsoleEvent[] = [];
+    const shell = new CommandShell(topo, (l) => out.push(l), {
+      onEvent: (e) => events.push(e),
+      scenarios: ['lab4'],
+      scenario: async (_name, report) => {
+        report.step({ n: 1, title: 'stop the consumers', state: 'running' });
+        report.step({ n: 1, title: 'stop the consumers', state: 'done', ms: 1200, detail: 'both down' });
+        return { ok: true, summary: '100/100 received', lines: ['messages-1 50, messages-2 50'] };
+      },
+    });
+    assert.equal(shell.offer('scenario lab4').accepted, true);
+    await until(() => shell.busy === null);
+    assert.ok(out.includes('  1. stop the consumers: done in 1.2 s — both down'));
+    assert.match(out.join('\n'), /verdict \(lab4\): OK — 100\/100 received/);
+    assert.deepEqual(events.filter((e) => e.kind === 'step').map((e) => (e.kind === 'step' ? e.step.state : '')), ['running', 'done']);
+    const v = events.find((e) => e.kind === 'verdict');
+    assert.ok(v && v.kind === 'verdict' && v.verdict.summary === '100/100 received');
+    assert.ok(events.some((e) => e.kind === 'end' && e.ok));
+  });
+});
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

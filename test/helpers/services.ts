@@ -11,6 +11,7 @@ import { createFacade, type FacadeService } from '../../src/services/facade/inde
 import type { ServiceCaller } from '../../src/services/facade/caller.js';
 import { loadFacadeConfig, type FacadeConfig } from '../../src/services/facade/config.js';
 import type { DashboardOptions } from '../../src/services/facade/routes/dashboard.js';
+import type { ConsoleLink } from '../../src/services/facade/console-link.js';
 import { createLogging, type LoggingService } from '../../src/services/logging/index.js';
 import { loadLoggingConfig, type LoggingConfig } from '../../src/services/logging/config.js';
 import { createMessages, type MessagesService } from '../../src/services/messages/index.js';
@@ -54,10 +55,10 @@ export function buildFacade(
   t: TestContext,
   engine: Engine,
   flags: Flags = {},
-  o: BuildOptions & { caller?: ServiceCaller; dashboard?: DashboardOptions } = {},
+  o: BuildOptions & { caller?: ServiceCaller; dashboard?: DashboardOptions; console?: ConsoleLink | null } = {},
 ): { service: FacadeService; config: FacadeConfig } {
   const config = loadFacadeConfig(source(withPort(flags)));
-  const service = createFacade(config, engine, { ...deps(config, o), ...(o.caller ? { caller: o.caller } : {}), ...(o.dashboard ? { dashboard: o.dashboard } : {}) });
+  const service = createFacade(config, engine, { ...deps(config, o), ...(o.caller ? { caller: o.caller } : {}), ...(o.dashboard ? { dashboard: o.dashboard } : {}), ...(o.console !== undefined ? { console: o.console } : {}) });
   t.after(() => service.stop());
   return { service, config };
 }

@@ -4,7 +4,7 @@
  * 3 logging, 2 messages on the embedded engine.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,7 @@ import { consumedByInstance, http, logged, startTestTopology, until, type TestTo
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'dashboard.png');
-/** Refreshed only on request (UPDATE_DOCS_SCREENSHOT=1): a test run must not dirty a tracked file. */
-const DOCS_SCREENSHOT = join(ROOT, 'docs', 'dashboard.png');
+// docs/dashboard.png shows the lab console under the launcher: test/integration/console-browser.test.ts makes it.
 const XSS = '<img src=x onerror=alert(1)>';
 // Long enough that a SIGKILLed instance is still listed (and probed as down) for a while.
 const REGISTRY_TTL_MS = 8000;
@@ -121,6 +120,10 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     assert.equal(await page.locator('[data-testid="messages-columns"] .card').count(), 2);
     await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
     assert.match((await page.locator('[data-testid="queue-depth"]').textContent())!, /^\d+$/);
+    // This facade has no launcher console: the page has no controls, and says why.
+    await page.locator('[data-testid="console"][data-enabled="false"]').waitFor();
+    assert.match((await page.locator('[data-testid="console-reason"]').textContent())!, /^no controls: started alone/);
+    assert.equal(await page.locator('[data-testid="action-kill"], [data-testid="scenarios"] button').count(), 0);
     assert.deepEqual(pageErrors, []);
   });
 
@@ -190,10 +193,6 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     await page.waitForTimeout(1200); // one more push, so every card shows the final state
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
-      mkdirSync(dirname(DOCS_SCREENSHOT), { recursive: true });
-      copyFileSync(SCREENSHOT, DOCS_SCREENSHOT);
-    }
     console.log(`# screenshot: ${SCREENSHOT}`);
   });
 

@@ -158,9 +158,10 @@ describe('secret settings: a value is never printed', () => {
   const SPACED = 'Sp4ced tOk3n qu1te-l0ng-v4lue';
   const VALID = 'V4lid-t0ken-0123456789abcdef';
 
-  test('the internal token is marked secret in every service, and nothing else is', () => {
+  test("the internal token is marked secret in every service, the facade's console token too, and nothing else is", () => {
     for (const n of SERVICE_NAMES) assert.equal(SETTINGS_TABLES[n]['internalToken']?.secret, true, n);
-    assert.deepEqual([...new Set(secretSettings(tables).map((s) => s.env))], ['INTERNAL_TOKEN']);
+    assert.equal(SETTINGS_TABLES.facade['consoleToken']?.secret, true);
+    assert.deepEqual([...new Set(secretSettings(tables).map((s) => s.env))].sort(), ['CONSOLE_TOKEN', 'INTERNAL_TOKEN']);
   });
 
   for (const service of SERVICE_NAMES) {

@@ -15,6 +15,8 @@ export const facadeSettings = {
   registryRefreshMs: setting.int('registry-refresh-ms', 'REGISTRY_REFRESH_MS', 500, 50, 600_000, 'how often the registry is read again'),
   traceSampleRatio: setting.text('trace-sample-ratio', 'TRACE_SAMPLE_RATIO', '0', 'share of messages traced without being asked (0: only those sent with a sampled traceparent header, e.g. the dashboard\'s "Send and trace"; 1: all)', { pattern: /^(0(\.\d{1,6})?|1(\.0{1,6})?|\.\d{1,6})$/, expected: 'a number from 0 to 1, such as 0.01', range: '0–1' }),
   idempotencyTtlMs: setting.int('idempotency-ttl-ms', 'IDEMPOTENCY_TTL_MS', 24 * 3600_000, 1000, 30 * 24 * 3600_000, 'how long an Idempotency-Key is remembered'),
+  consoleChannel: setting.choice('console-channel', 'CONSOLE_CHANNEL', 'none', ['none', 'ipc'] as const, "the launcher's channel for the dashboard's lab controls (set by npm start; none: a facade started alone, no controls)"),
+  consoleToken: setting.secret('console-token', 'CONSOLE_TOKEN', "secret the dashboard's lab controls demand (x-console-token) when the facade listens beyond loopback; without it they are off there; never printed"),
 } as const;
 
 export interface FacadeConfig extends CommonConfig {
@@ -37,6 +39,10 @@ export interface FacadeConfig extends CommonConfig {
   idempotencyTtlMs: number;
   /** Share of messages traced without a sampled traceparent header (0–1). */
   traceSampleRatio: number;
+  /** What the console's controls demand when the facade listens beyond loopback; undefined: none. Never logged. */
+  consoleToken: string | undefined;
+  /** ipc: the launcher gave this process an IPC channel for the console; none: started alone. */
+  consoleChannel: 'none' | 'ipc';
 }
 
 export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
@@ -54,5 +60,7 @@ export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
     registryRefreshMs: v.registryRefreshMs,
     idempotencyTtlMs: v.idempotencyTtlMs,
     traceSampleRatio: Number(v.traceSampleRatio),
+    consoleToken: v.consoleToken || undefined,
+    consoleChannel: v.consoleChannel,
   });
 }

@@ -13,6 +13,9 @@ import { InstanceDirectory } from './directory.js';
 import { IdempotencyKeys, type IdempotencyRecord } from './idempotency.js';
 import { facadeMetrics } from './metrics.js';
 import { InstanceCaller } from './resilience.js';
+import { ConsoleGuard } from './console-guard.js';
+import { ipcConsoleLink, type ConsoleLink } from './console-link.js';
+import { consoleRoute, type FacadeConsole } from './routes/console.js';
 import { dashboardRoute, type DashboardOptions } from './routes/dashboard.js';
 import { docsRoute } from './routes/docs.js';
 import { instancesRoute } from './routes/instances.js';
@@ -28,6 +31,12 @@ export interface FacadeDeps extends ServiceDeps {
   /** How instances are called; default undici pools (tests route calls to `inject`). */
   caller?: ServiceCaller;
   dashboard?: DashboardOptions;
+  /**
+   * The channel to the launcher that owns the processes (the lab console's
+   * controls). Default: this process's IPC channel when the launcher gave it
+   * one; null: none (a facade started alone).
+   */
+  console?: ConsoleLink | null;
 }
 
 export interface FacadeService extends Service {
@@ -55,7 +64,23 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
   // The facade's routes are its public API: no internal token demanded here.
   const app = createHttpServer({ logger, bodyLimit: config.bodyLimit, metrics });
   app.decorate('instanceCaller', policies);
-  app.register(dashboardRoute, { directory, caller, queue, calls: policies, registryTtlMs: config.registryTtlMs, waiting: engine.waiting && (() => engine.waiting!()), options: deps.dashboard });
+  const port = () => {
+    const a = app.server.address();
+    return typeof a === 'object' && a ? a.port : config.port;
+  };
+  const link = deps.console === undefined ? (config.consoleChannel === 'ipc' ? ipcConsoleLink() : undefined) : (deps.console ?? undefined);
+  const facadeConsole: FacadeConsole = { guard: new ConsoleGuard({ host: config.host, port, token: config.consoleToken }), link };
+  app.register(dashboardRoute, {
+    directory,
+    caller,
+    queue,
+    calls: policies,
+    registryTtlMs: config.registryTtlMs,
+    waiting: engine.waiting && (() => engine.waiting!()),
+    console: facadeConsole,
+    options: deps.dashboard,
+  });
+  app.register(consoleRoute, { console: facadeConsole });
   app.register(docsRoute);
   healthRoutes(app, { service: 'facade', instance: config.name }, {
     ready: async () => {
@@ -77,6 +102,7 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
     logger,
     register: false,
     onStop: async () => {
+      link?.close();
       await directory.stop();
       await caller.close();
       await tracing.close();

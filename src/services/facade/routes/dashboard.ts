@@ -19,6 +19,7 @@ import type { InstanceRecord } from '../../../shared/registry.js';
 import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
 import type { InstanceCaller } from '../resilience.js';
+import { consoleState, NO_LAUNCHER, type FacadeConsole } from './console.js';
 
 export interface DashboardDeps {
   directory: InstanceDirectory;
@@ -30,6 +31,8 @@ export interface DashboardDeps {
   registryTtlMs?: number;
   /** What the engine's cluster is waiting for (Engine.waiting); absent on engines without a cluster. */
   waiting?: (() => Promise<string[]>) | undefined;
+  /** The lab console (controls under the launcher); absent: no controls. */
+  console?: FacadeConsole | undefined;
 }
 
 export interface DashboardOptions {
@@ -313,6 +316,23 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
         });
       }
     }
+    // The launcher's instances that are not registered (stopped from the console, or starting): their cards stay, with `start`.
+    const view = deps.console?.link?.view();
+    for (const p of view?.processes ?? []) {
+      if (p.service === 'facade' || instances.some((i) => i.instance === p.name)) continue;
+      instances.push({
+        service: p.service,
+        instance: p.name,
+        url: null,
+        registered: false,
+        heartbeatAt: null,
+        heartbeatAgeMs: null,
+        breaker: null,
+        health: { status: 'down', reason: p.running ? 'started, not registered yet' : 'not running: the launcher stopped it' },
+        count: null,
+        messages: [],
+      });
+    }
     instances.sort((a, b) => a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance, 'en', { numeric: true }));
     const registry: DashboardState['registry'] = { ttlMs, refreshedAgoMs: deps.directory.lastRefresh ? now - deps.directory.lastRefresh : null };
     if (deps.directory.lastError) registry.error = deps.directory.lastError;
@@ -324,6 +344,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       log: logOk ? { total: logOk.total, readFrom: logOk.readFrom, newestRead: logOk.window } : { total: null, readFrom: null, error: 'error' in log ? log.error : 'unknown' },
       instances,
       ...(waiting ? { cluster: { waiting: await waiting } } : {}),
+      console: deps.console ? consoleState(deps.console) : { enabled: false, reason: NO_LAUNCHER, tokenRequired: false, view: null },
     };
   }
 
@@ -376,6 +397,11 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps, opts:
       res.write(`event: state\ndata: ${data}\n\n`);
       timer = setTimeout(() => void push(), pushEveryMs);
     };
+    // What the launcher's shell reports, as it happens (not only once a second).
+    const unsubscribe = deps.console?.link?.onEvent((e) => {
+      if (open) res.write(`event: console\ndata: ${JSON.stringify(e)}\n\n`);
+    });
+    if (unsubscribe) res.once('close', unsubscribe);
     req.raw.on('close', stop);
     res.on('close', stop);
     res.on('error', stop);
