@@ -14,6 +14,7 @@ import { consumedByInstance, http, logged, startTestTopology, until, type TestTo
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'dashboard.png');
+const TIMELINE_SHOT = join(ROOT, 'test-artifacts', 'trace-timeline.png');
 // docs/dashboard.png shows the lab console under the launcher: test/integration/console-browser.test.ts makes it.
 const XSS = '<img src=x onerror=alert(1)>';
 // Long enough that a SIGKILLed instance is still listed (and probed as down) for a while.
@@ -256,6 +257,8 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     assert.ok(steps.some((x) => x.includes(`${loggedBy} stored it in the log`)), steps.join('\n'));
     assert.ok(steps.some((x) => x.includes(`${consumedBy} acknowledged it`)), steps.join('\n'));
     assert.equal(await panel.locator('[data-testid="trace-known"]').isHidden(), true);
+    mkdirSync(dirname(TIMELINE_SHOT), { recursive: true });
+    await panel.screenshot({ path: TIMELINE_SHOT });
   });
 
   it('a message sent without tracing: the panel says what the stores know and offers a traced copy', async () => {
