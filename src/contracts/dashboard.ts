@@ -7,9 +7,8 @@
  * so neither side can change a field alone.
  */
 import type { LogEntry } from '../engine/ports.js';
-import type { ServiceName } from '../shared/registry.js';
 import type { ConsoleState } from './console.js';
-import type { ConsumedEntry } from './http.js';
+import type { ConsumedEntry, ServiceName } from './http.js';
 
 /** One message as the page shows it. */
 export interface DashboardEntry {

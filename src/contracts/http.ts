@@ -7,6 +7,9 @@
 import type { LogEntry } from '../engine/ports.js';
 import { TRACEPARENT_PATTERN } from './trace.js';
 
+/** The three kinds of service, as the registry records them and the dashboard shows them. */
+export type ServiceName = 'logging' | 'messages' | 'facade';
+
 /** Carries the caller's correlation id; every service answers with it too. */
 export const CORRELATION_HEADER = 'x-correlation-id';
 /**

@@ -1,8 +1,9 @@
 import type { KvMap } from '../engine/ports.js';
 import type { Logger } from 'pino';
 import { sleep } from '../lib/wait.js';
+import type { ServiceName } from '../contracts/http.js';
 
-export type ServiceName = 'logging' | 'messages' | 'facade';
+export type { ServiceName } from '../contracts/http.js';
 
 /** One instance as written in the registry. */
 export interface InstanceRecord {

@@ -24,6 +24,52 @@ export async function withFreshAdmin<T>(brokers: readonly string[], clientId: st
   }
 }
 
+/**
+ * The queue's admin client: one client, replaced after a failed call (like
+ * the consumer, it may keep asking a dead broker from cached metadata), and
+ * the topic created once per session when missing.
+ */
+export class AdminSession {
+  private admin?: Admin;
+  private topicReady?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    private readonly brokers: readonly string[],
+    private readonly clientId: string,
+    private readonly onError?: (what: string, err: unknown) => void,
+  ) {}
+
+  async run<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.admin ??= openAdmin(this.brokers, this.clientId, (e) => this.onError?.('admin client', e));
+      try {
+        return await fn(this.admin);
+      } catch (e) {
+        if (attempt >= 3 || this.closed) throw e;
+        const admin = this.admin;
+        this.admin = undefined;
+        void admin.close().catch(() => {});
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  /** Creates the topic when it is missing (a cluster run by the launcher has made it already); a failure is tried again on the next call. */
+  ensureTopic(spec: TopicSpec): Promise<void> {
+    this.topicReady ??= this.run((admin) => ensureTopic(admin, spec)).catch((e: unknown) => {
+      this.topicReady = undefined;
+      throw e;
+    });
+    return this.topicReady;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.admin?.close();
+  }
+}
+
 export interface TopicSpec {
   topic: string;
   partitions: number;

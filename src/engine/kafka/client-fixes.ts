@@ -1,4 +1,19 @@
-/** Workarounds for @platformatic/kafka 1.35 behaviour seen when a broker dies (see each). */
+/**
+ * Workarounds for @platformatic/kafka 1.35 behaviour seen when a broker dies
+ * (see each). Those that are a recovery step rather than a function live
+ * where the step is taken, each with a comment naming the behaviour:
+ * - the client keeps asking a dead broker from cached metadata (produce,
+ *   fetch, ListOffsets, JoinGroup): clearMetadata() and retry
+ *   (batch-producer.ts, consumer-session.ts), a new admin client
+ *   (admin.ts AdminSession);
+ * - it never looks a group coordinator up again once it has one: after
+ *   failing heartbeats, commits or a second stream failure, a new consumer
+ *   joins (consumer-session.ts);
+ * - an idempotent producer whose sequence numbers went out of step does not
+ *   recover, and two sends in flight to one partition put them out of step:
+ *   one send at a time, a new producer every third failed attempt
+ *   (batch-producer.ts).
+ */
 import { kGetConnection, type Consumer } from '@platformatic/kafka';
 
 type GetConnection = (broker: unknown, callback: (error: Error | null, connection?: unknown) => void) => void;

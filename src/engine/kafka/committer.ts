@@ -1,15 +1,17 @@
 /**
- * Commits the partitions' watermarks on a short timer instead of after
- * every acknowledgement: every `intervalMs`, at once when `maxRecords`
- * acknowledged records wait, and on flush() (depth, close). A crash loses at
- * most the acknowledgements of one interval: their items come again and the
- * stores dedup them on id. One commit at a time; a failed commit is retried
- * a second later (its items only come again if this member dies first).
+ * Commits the partitions' watermarks, one commit at a time: with
+ * `intervalMs` 0 (the queue's default) as soon as they move, the next commit
+ * taking everything acknowledged while one is in flight; with a timer, every
+ * `intervalMs` or at once when `maxRecords` acknowledged records wait. Also
+ * on flush() (depth, a rebalance, close). A crash loses the acknowledgements
+ * not committed yet: their items come again and the stores dedup them on id.
+ * A failed commit is retried a second later (its items only come again if
+ * this member dies first).
  */
 import type { CommitPoint, PartitionWatermarks } from './watermark.js';
 
 export interface CommitterOptions {
-  /** Longest an acknowledgement waits for its commit; 0 commits after every acknowledgement. Default 200. */
+  /** Longest an acknowledgement waits for its commit; 0 commits as soon as acknowledged. Default 0. */
   intervalMs?: number;
   /** Commit at once when this many acknowledged records wait. Default 1000. */
   maxRecords?: number;
@@ -32,7 +34,7 @@ export class Committer {
     private readonly commit: (points: CommitPoint[]) => Promise<void>,
     private readonly o: CommitterOptions = {},
   ) {
-    this.intervalMs = o.intervalMs ?? 200;
+    this.intervalMs = o.intervalMs ?? 0;
     this.maxRecords = o.maxRecords ?? 1000;
   }
 

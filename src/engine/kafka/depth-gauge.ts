@@ -1,8 +1,9 @@
 /**
- * The queue's depth (the group's lag) for the offer bound, off the offer
- * path: offers go by the last reading plus the offers made since, and a
- * stale reading is refreshed in the background; only near capacity does an
- * offer wait for a fresh reading. Overcounting is possible (an offer that
+ * The queue's depth (the group's lag) for the offer bound: the last reading
+ * plus the offers made since. An offer either waits for a reading no older
+ * than refreshMs (the queue's default), or — `offerDepthCheck:
+ * 'near-capacity'` — goes by the estimate and refreshes it in the
+ * background, waiting only near capacity. Overcounting is possible (an offer that
  * lands just before a reading counts twice until the next one): the bound
  * errs on the full side.
  */

@@ -4,7 +4,7 @@
  *
  * offer   → BatchProducer: an idempotent produce with acks=all, one send at
  *           a time, one partition per send; bounded by DepthGauge (the
- *           group's lag, read off the offer path except near capacity).
+ *           group's lag, a reading reused for 250 ms).
  * receive → ConsumerSession reads the partitions the group gives this
  *           member; LeaseTable leases the records: not acknowledged within
  *           leaseMs, a record is handed out again by this member (Kafka only
@@ -12,8 +12,8 @@
  *           the rebalance gives its partitions, from the committed offsets,
  *           to another).
  * ack     → PartitionWatermarks turn acknowledgements in any order into the
- *           offset to commit per partition; Committer commits them on a
- *           short timer.
+ *           offset to commit per partition; Committer commits them, one
+ *           commit at a time.
  * depth   → end offsets minus the group's committed offsets (admin.ts).
  *
  * Delivery is at least once: a re-sent batch after a broker failure, a
@@ -25,10 +25,9 @@
  * of one partition are first delivered in the order they were offered (by
  * one producer). A topic with one partition is FIFO.
  */
-import type { Admin } from '@platformatic/kafka';
 import type { Delivery, MessageQueue, QueueInfo, QueueItem } from '../ports.js';
 import { bounded } from '../../lib/bounded.js';
-import { depthOf, ensureTopic, openAdmin, type TopicSpec } from './admin.js';
+import { AdminSession, depthOf, type TopicSpec } from './admin.js';
 import { ConsumerWatch, readQueueDescription, summaryLines } from './admin-describe.js';
 import { BatchProducer } from './batch-producer.js';
 import { Committer } from './committer.js';
@@ -65,8 +64,18 @@ export interface KafkaQueueOptions {
    * Default 6000 (the broker's own minimum by default, group.min.session.timeout.ms; the client's default is 60 s).
    */
   sessionTimeoutMs?: number;
-  /** Longest an acknowledgement waits for its commit. Default 200 (0: commit after every acknowledgement). */
+  /**
+   * Longest an acknowledgement waits for its commit. Default 0: committed as soon as acknowledged (one commit
+   * in flight; the next takes everything acknowledged meanwhile). A 200 ms timer measured no better (bench/README.md).
+   */
   commitIntervalMs?: number;
+  /** One partition per send (default), or the client's own partitioner: keyed by id over all partitions. */
+  stickyPartition?: boolean;
+  /**
+   * When an offer waits for a fresh depth reading (one reused for depthCacheMs): on every offer (default), or only
+   * within 10 % of capacity, refreshed in the background otherwise (measured no better, bench/README.md).
+   */
+  offerDepthCheck?: 'near-capacity' | 'every-offer';
   /** Records read ahead and not yet handed out; reading pauses above it. Default 2000. */
   maxBuffered?: number;
   /** Errors this queue recovers from by itself (a stream that failed, a send retried); default: none. */
@@ -96,8 +105,7 @@ export class KafkaQueue implements MessageQueue {
   private readonly gauge: DepthGauge;
   private readonly watch = new ConsumerWatch();
   private readonly wakers = new Set<() => void>();
-  private admin?: Admin;
-  private topicReady?: Promise<void>;
+  private readonly admin: AdminSession;
   private consuming = false;
   private inflightOffers = 0;
   private closed = false;
@@ -115,11 +123,13 @@ export class KafkaQueue implements MessageQueue {
     const rf = o.replicationFactor ?? Math.min(3, o.brokers.length);
     this.topic = { topic: o.topic, partitions: o.partitions ?? 6, replicationFactor: rf, ...(rf >= 3 ? { minInsyncReplicas: 2 } : {}) };
     const isClosed = () => this.closed;
+    this.admin = new AdminSession(o.brokers, `${o.clientId}-admin`, o.onError);
     this.producer = new BatchProducer({
       brokers: o.brokers,
       clientId: o.clientId,
       topic: o.topic,
       sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
+      sticky: o.stickyPartition ?? true,
       beforeSend: () => this.ensureTopic(),
       isClosed,
       closedError: () => new QueueClosedError(),
@@ -138,9 +148,9 @@ export class KafkaQueue implements MessageQueue {
       beforeJoin: () => this.ensureTopic(),
       onError: o.onError,
     });
-    this.gauge = new DepthGauge(() => this.withAdmin((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
+    this.gauge = new DepthGauge(() => this.admin.run((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
     this.committer = new Committer(this.marks, (points) => this.session.commit(points), {
-      intervalMs: o.commitIntervalMs ?? 200,
+      intervalMs: o.commitIntervalMs ?? 0,
       onCommitted: () => this.gauge.invalidate(),
       onError: o.onError,
       isClosed,
@@ -151,7 +161,7 @@ export class KafkaQueue implements MessageQueue {
     this.checkOpen();
     const deadline = Date.now() + Math.max(0, timeoutMs);
     // Offers still in flight count as queued: many concurrent offers must not all see the same free room.
-    const near = this.capacity - Math.max(1, Math.ceil(this.capacity / 10));
+    const near = (this.o.offerDepthCheck ?? 'every-offer') === 'every-offer' ? 0 : this.capacity - Math.max(1, Math.ceil(this.capacity / 10));
     if (!this.gauge.known() || this.gauge.estimate() + this.inflightOffers >= near) {
       for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
         if ((await this.gauge.forBound()) + this.inflightOffers < this.capacity) break;
@@ -223,7 +233,7 @@ export class KafkaQueue implements MessageQueue {
    */
   describe(): Promise<QueueInfo> {
     if (this.described && Date.now() - this.described.at < 1000) return this.described.info;
-    const info = this.withAdmin(async (admin) => {
+    const info = this.admin.run(async (admin) => {
       await this.ensureTopic();
       const d = await readQueueDescription(admin, this.o.topic, this.o.groupId, this.watch);
       return { lines: summaryLines(d), redelivered: this.leases.redelivered };
@@ -241,7 +251,7 @@ export class KafkaQueue implements MessageQueue {
       this.committer.stop();
       this.wake();
       // Each step bounded: a client may wait on a broker that is gone.
-      await Promise.all([bounded(this.session.close(), 10_000), bounded(this.producer.close(), 5000), bounded(this.admin?.close(), 5000)]);
+      await Promise.all([bounded(this.session.close(), 10_000), bounded(this.producer.close(), 5000), bounded(this.admin.close(), 5000)]);
       this.leases.clear();
       this.marks.clear();
     })();
@@ -291,29 +301,8 @@ export class KafkaQueue implements MessageQueue {
     for (const w of [...this.wakers]) w();
   }
 
-  /** One admin client, replaced after a failure: like the consumer, it may keep asking a dead broker. */
-  private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      this.admin ??= openAdmin(this.o.brokers, `${this.o.clientId}-admin`, (e) => this.o.onError?.('admin client', e));
-      try {
-        return await fn(this.admin);
-      } catch (e) {
-        if (attempt >= 3 || this.closed) throw e;
-        const admin = this.admin;
-        this.admin = undefined;
-        void bounded(admin.close(), 5000);
-        await sleep(200 * attempt);
-      }
-    }
-  }
-
-  /** Creates the topic when it is missing (a cluster run by the launcher has made it already). */
   private ensureTopic(): Promise<void> {
-    this.topicReady ??= this.withAdmin((admin) => ensureTopic(admin, this.topic)).catch((e: unknown) => {
-      this.topicReady = undefined;
-      throw e;
-    });
-    return this.topicReady;
+    return this.admin.ensureTopic(this.topic);
   }
 
   private checkOpen(): void {

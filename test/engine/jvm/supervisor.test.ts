@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { waitFor } from '../../../src/lib/wait.js';
 import { JvmSupervisor, type ProcessSlot } from '../../../src/engine/jvm/supervisor.js';
 
 /**
@@ -119,8 +118,8 @@ describe('JvmSupervisor', () => {
     const { sup, slots, launch } = setup();
     const s = slots[0]!;
     launch(s, fakeJvm());
-    // The fake's first lines are in the tail before the short wait starts (a loaded machine may take a while to start node).
-    assert.ok(await waitFor(() => (s.lines >= 2 ? true : undefined), 30_000), 'the fake printed nothing within 30 s');
+    // Once it has printed (a loaded machine can take longer than the timeout below just to start node).
+    await sup.until(() => s.pid !== undefined, 30_000, () => 'waiting for fake 0 to print', [s]);
     await assert.rejects(sup.until(() => s.started, 300, () => 'waiting for fake 0', [s]), /timed out after 300 ms waiting for fake 0\.\nlast output of fake 0:/);
     await sup.terminate(s, 'SIGKILL');
     assert.equal(s.child, undefined);
@@ -147,9 +146,12 @@ describe('JvmSupervisor', () => {
     const s = slots[0]!;
     launch(s, fakeJvm({ readyAfterMs: 0, ignoreTerm: true }));
     await sup.until(() => s.started && s.pid !== undefined, 10_000, () => 'waiting for fake 0', [s]);
-    await sup.terminate(s, 'SIGTERM', 300);
+    const t0 = Date.now();
+    const stopped = sup.terminate(s, 'SIGTERM', 300);
+    await sup.until(() => s.tail.includes('ignoring SIGTERM'), 30_000, () => 'waiting for fake 0 to ignore SIGTERM', []);
+    await stopped;
+    assert.ok(Date.now() - t0 >= 300, 'not killed before the grace period');
     assert.match(s.tail.at(-1)!, /\[exited with SIGKILL\]/);
-    assert.ok(s.tail.includes('ignoring SIGTERM'), s.tail.join('|'));
     await sup.close();
   });
 
