@@ -24,8 +24,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findHazelcastJar, javaAvailable } from '../engine/hazelcast/jar.js';
 import { staleSources } from '../lib/build-state.js';
-import { DEFAULT_PLAN, describeBed, HostBed, pidAlive, readState, stateFile, type BedState } from './host-bed.js';
-import { destroyNet, NetemUnavailableError, netnsMissing, ourNamespaces } from './netns.js';
+import { DEFAULT_PLAN, describeBed, HostBed, pidAlive, readState, stateFile, type BedState } from '../hosts/host-bed.js';
+import { destroyNet, NetemUnavailableError, netnsMissing, ourNamespaces } from '../hosts/netns.js';
 import { MAIN_JS } from '../topology/topology.js';
 
 const USAGE = 'usage: npm run hosts -- up [--hosts N] | down | status | partition H | heal H | isolate H | delay H MS   [--state-dir DIR] [--prefix P] [--subnet A.B.C]';

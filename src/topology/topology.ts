@@ -4,6 +4,7 @@
  * Used by `npm start`, the integration tests and the benchmark.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,7 +35,31 @@ export interface ProcSpec {
   name: string;
   service: ServiceKind;
   port: number;
+  /** The address it binds and is called on (and advertises). Default: the topology's host. */
+  host?: string;
   args: string[];
+}
+
+/** One service instance placed by hand (TopologyOptions.services). */
+export interface ServicePlacement {
+  name: string;
+  service: ServiceKind;
+  port: number;
+  /** Default: the topology's host. */
+  host?: string;
+  /** Its own flags, after every service's. */
+  args?: string[];
+}
+
+/** Hazelcast members on hosts of their own (machines or network namespaces), each on memberBasePort. */
+export interface MemberPlacement {
+  /** Member i binds and advertises hosts[i]; as many members as hosts. */
+  hosts: string[];
+  /** Member YAML. Default config/hazelcast.yaml. */
+  configFile?: string;
+  jvmArgs?: string[];
+  /** How long to wait for the cluster to form. Default 60000. */
+  startTimeoutMs?: number;
 }
 
 export interface Proc extends ProcSpec {
@@ -78,6 +103,30 @@ export interface TopologyOptions {
    * (see onFacadeMessage / sendToFacade).
    */
   console?: boolean;
+  /** hazelcast: members placed on hosts of their own instead of ports of `host` (overrides members). */
+  memberPlacement?: MemberPlacement;
+  /**
+   * The service instances, each with its name, port, host and flags, instead
+   * of the ones logging, messages and the ports options make (start order
+   * stays: logging and messages, then the facade).
+   */
+  services?: ServicePlacement[];
+  /**
+   * A command prefix the process by this name (member-N or a service's name)
+   * runs under, e.g. ['ip', 'netns', 'exec', 'ns1'] to start it inside a
+   * network namespace; undefined: run directly. The prefix must exec the
+   * program (so signals and the exit-with-parent pipe reach it). The
+   * free-port check is left out for such a process: the port is elsewhere.
+   */
+  runUnder?: (name: string) => string[] | undefined;
+  /**
+   * Called once members and brokers are up, before any service starts; the
+   * flags it returns are given to every service (e.g. a queue name picked
+   * from the cluster's partition table).
+   */
+  beforeServices?: (t: Topology) => Promise<string[] | undefined>;
+  /** When set, every process's whole output is also appended to <logDir>/<name>.log. */
+  logDir?: string;
   /** Extra flags for every service / for one kind. */
   extraArgs?: string[];
   serviceArgs?: Partial<Record<ServiceKind, string[]>>;
@@ -148,7 +197,8 @@ export class Topology {
     const out: TopologyPort[] = [];
     if ((o.engine ?? 'embedded') === 'hazelcast') {
       const base = o.memberBasePort ?? DEFAULT_MEMBER_PORT;
-      for (let i = 0; i < (o.members ?? DEFAULT_MEMBER_COUNT); i++) out.push({ port: base + i, name: `member-${i + 1}`, kind: 'member' });
+      const placed = o.memberPlacement !== undefined;
+      for (let i = 0; i < this.memberCount; i++) out.push({ port: placed ? base : base + i, name: `member-${i + 1}`, kind: 'member' });
     }
     if (this.localBrokers > 0) {
       const base = this.kafkaBasePort;
@@ -158,6 +208,11 @@ export class Topology {
     }
     for (const s of this.serviceSpecs([])) out.push({ port: s.port, name: s.name, kind: s.service });
     return out;
+  }
+
+  /** Hazelcast members this topology starts (0 with an external cluster). */
+  get memberCount(): number {
+    return this.opts.memberPlacement?.hosts.length ?? this.opts.members ?? DEFAULT_MEMBER_COUNT;
   }
 
   /** Local Kafka brokers this topology starts (0 without Kafka, or with an external cluster). */
@@ -183,6 +238,11 @@ export class Topology {
 
   private serviceSpecs(common: string[], memberAddrs: string[] = []): ProcSpec[] {
     const o = this.opts;
+    if (o.services) {
+      const placed = o.services.map((s) => ({ ...s, args: [...common, ...(o.serviceArgs?.[s.service] ?? []), ...(s.args ?? [])] }));
+      // Start order: logging and messages, then the facade.
+      return [...placed.filter((s) => s.service !== 'facade'), ...placed.filter((s) => s.service === 'facade')];
+    }
     const specs: ProcSpec[] = [];
     for (let i = 0; i < (o.logging ?? 3); i++) {
       const port = o.loggingPorts?.[i] ?? 7001 + i;
@@ -225,11 +285,12 @@ export class Topology {
   }
 
   private get memberLogDir(): string {
-    return join(this.opts.dataDir, 'hazelcast');
+    return this.opts.logDir ?? join(this.opts.dataDir, 'hazelcast');
   }
 
   /** Where a member's or broker's whole output is written (member-N, broker-N); undefined for other names. */
   logFile(name: string): string | undefined {
+    if (this.opts.logDir && this.procs.has(name)) return join(this.opts.logDir, `${name}.log`);
     const m = /^(member|broker)-(\d+)$/.exec(name);
     if (!m) return undefined;
     const i = Number(m[2]) - 1;
@@ -258,7 +319,7 @@ export class Topology {
   async start(): Promise<void> {
     const o = this.opts;
     const engine = o.engine ?? 'embedded';
-    const common = ['--engine', engine, '--data-dir', o.dataDir, '--host', this.host, ...(o.extraArgs ?? [])];
+    const common = ['--engine', engine, '--data-dir', o.dataDir, ...(o.extraArgs ?? [])];
     let memberAddrs: string[] = [];
     if (o.pidFile) this.record('launcher', undefined, '');
     // Members and brokers do not need each other: started side by side, the wait is the slower of the two.
@@ -274,8 +335,9 @@ export class Topology {
       common.push('--hz-members', memberAddrs.join(','), '--hz-cluster-name', clusterName);
     }
     if (o.queue === 'kafka') common.push('--queue', 'kafka', '--kafka-brokers', this.kafkaBootstrap!.join(','));
+    if (o.beforeServices) common.push(...((await o.beforeServices(this)) ?? []));
     const specs = this.serviceSpecs(common, memberAddrs);
-    for (const s of specs) this.procs.set(s.name, { ...s, child: undefined, exited: undefined, url: `http://${this.host}:${s.port}` });
+    for (const s of specs) this.procs.set(s.name, { ...s, child: undefined, exited: undefined, url: `http://${s.host ?? this.host}:${s.port}` });
     // Instances first, in parallel; the facade last so it finds them registered.
     await Promise.all(specs.filter((s) => s.service !== 'facade').map((s) => this.startProc(s.name)));
     await Promise.all(specs.filter((s) => s.service === 'facade').map((s) => this.startProc(s.name)));
@@ -283,8 +345,10 @@ export class Topology {
 
   private async startMembers(): Promise<void> {
     const o = this.opts;
-    const members = o.members ?? DEFAULT_MEMBER_COUNT;
+    const members = this.memberCount;
     if (members <= 0) return;
+    const placed = o.memberPlacement;
+    const runUnder = o.runUnder;
     const { startCluster } = await import('../engine/hazelcast/cluster.js');
     const { ensureHazelcastJar } = await import('../engine/hazelcast/jar.js');
     // Fetches the member jar with Maven on first use; says what is missing otherwise.
@@ -295,6 +359,15 @@ export class Topology {
       basePort: o.memberBasePort ?? DEFAULT_MEMBER_PORT,
       clusterName: o.clusterName ?? DEFAULT_CLUSTER_NAME,
       host: this.host,
+      ...(placed
+        ? {
+            memberHosts: placed.hosts,
+            ...(placed.configFile ? { configFile: placed.configFile } : {}),
+            ...(placed.jvmArgs ? { jvmArgs: placed.jvmArgs } : {}),
+            ...(placed.startTimeoutMs ? { startTimeoutMs: placed.startTimeoutMs } : {}),
+          }
+        : {}),
+      ...(runUnder ? { runUnder: (i: number) => runUnder(`member-${i + 1}`) ?? [] } : {}),
       onLog: (i, line) => this.line(`member-${i + 1}`, line),
       dataLogDir: this.memberLogDir,
       onSpawn: (i, pid, marker) => this.record(`member-${i + 1}`, pid, marker),
@@ -330,10 +403,14 @@ export class Topology {
     const p = this.procs.get(name);
     if (!p) throw new Error(`no process named ${name}`);
     if (p.child && p.child.exitCode === null && p.child.signalCode === null) return;
+    const host = p.host ?? this.host;
+    const prefix = this.opts.runUnder?.(p.name) ?? [];
     // Else the readiness check below could be answered by whoever holds the port.
-    if (!(await portFree(this.host, p.port))) throw new Error(`${p.name}: port ${p.port} on ${this.host} is already in use`);
+    if (!prefix.length && !(await portFree(host, p.port))) throw new Error(`${p.name}: port ${p.port} on ${host} is already in use`);
     const ipc = p.service === 'facade' && this.opts.console === true;
-    const child = spawn(process.execPath, [MAIN_JS, p.service, '--port', String(p.port), '--name', p.name, ...p.args, ...(ipc ? ['--console-channel', 'ipc'] : [])], {
+    const argv = [MAIN_JS, p.service, '--host', host, '--port', String(p.port), '--name', p.name, ...p.args, ...(ipc ? ['--console-channel', 'ipc'] : [])];
+    const [cmd, ...cmdArgs] = [...prefix, process.execPath, ...argv];
+    const child = spawn(cmd!, cmdArgs, {
       // Own process group: a Ctrl-C in the terminal reaches only the launcher,
       // which then stops services in order. The stdin pipe closes if the
       // launcher dies, and the child then shuts itself down (EXIT_WITH_PARENT).
@@ -355,7 +432,16 @@ export class Topology {
       if (!this.stopped && !this.expectedExit.delete(p.name)) this.line(p.name, `process exited unexpectedly (${signal ?? `code ${code}`})`);
     });
     const from = this.tail(p.name).length;
-    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => this.line(p.name, line));
+    const logFile = this.opts.logDir ? join(this.opts.logDir, `${p.name}.log`) : undefined;
+    if (logFile) mkdirSync(dirname(logFile), { recursive: true });
+    const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+    // 'close': after the last line of both streams.
+    if (log) child.once('close', () => log.end());
+    for (const stream of [child.stdout!, child.stderr!])
+      createInterface({ input: stream }).on('line', (line) => {
+        log?.write(line + '\n');
+        this.line(p.name, line);
+      });
     await waitReady(p.url, child, this.opts.readyTimeoutMs ?? 30_000).catch((err: Error) => {
       throw new Error(`${p.name} did not become ready: ${err.message}\n${this.tail(p.name).slice(from).slice(-30).join('\n')}`);
     });

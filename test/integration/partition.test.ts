@@ -3,31 +3,37 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeBed, HostBed, readState } from '../../src/cli/host-bed.js';
+import { describeBed, HostBed, readState } from '../../src/hosts/host-bed.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
-import { netnsMissing } from '../../src/cli/netns.js';
+import { netnsMissing } from '../../src/hosts/netns.js';
 import { MAIN_JS } from '../../src/topology/topology.js';
 import { gate } from '../helpers/gate.js';
 import { hazelcastMissing } from '../helpers/hazelcast-gate.js';
 import { http, postJson, until } from '../helpers/cluster-env.js';
 
 /**
- * A network partition on the multi-host bed (src/cli/host-bed.ts): four
- * hosts made of network namespaces, load through the facade, then the host
- * of member 3 and logging 3 cut off from hosts 1 and 2 for PARTITION_MS (the
- * facade's host still reaches it), then healed. Members run
- * config/hazelcast-hosts.yaml (split-brain protection, merge policies);
- * services run with `--profile lan`, as the bed starts them.
+ * Network faults on the multi-host bed (src/hosts/host-bed.ts): four hosts
+ * made of network namespaces, steady load through the facade, then two
+ * faults one after the other, each healed and waited out until the cluster
+ * is whole again:
+ * 1. the host of member 3 and logging 3 (the queue's owner) cut off from
+ *    hosts 1 and 2 for FAULT_MS (the facade's host still reaches it);
+ * 2. the host of member 2, logging 2 and messages 2 isolated (its link down:
+ *    nobody reaches it) for FAULT_MS.
+ * Members run config/hazelcast-hosts.yaml (split-brain protection, merge
+ * policies); services run with `--profile lan`, as the bed starts them.
  *
  * It prints, like the bench, the POSTs answered per second before, during and
- * after the fault (a regression shows there; nothing is asserted on timing),
+ * after each fault (a regression shows there; nothing is asserted on timing),
  * what the dashboard said the cluster was waiting for, and `hosts status`
- * during the partition and once whole again.
+ * during each fault and once whole again. Nothing acknowledged may be lost
+ * across both faults.
  *
  * Needs root, iproute2, nftables, java and the member jar; skips with one
  * line naming what is missing, or fails when REQUIRE_HOSTS=1 (CI).
  */
-const PARTITION_MS = 20_000;
+/** How long each fault lasts. */
+const FAULT_MS = 20_000;
 const WARMUP_MS = 10_000;
 /** Load goes on this long after the cluster is whole again, so the healed host's logging instance is used under load. */
 const AFTER_HEAL_MS = 10_000;
@@ -35,6 +41,8 @@ const CLIENTS = 4;
 /** Pause between one client's POSTs: a steady load the shared 2-core machine carries. */
 const CLIENT_PAUSE_MS = 25;
 const CUT = 3;
+/** The host isolated second: it runs a member, a logging and a messages instance. */
+const ISOLATED = 2;
 
 /** POSTs answered (acknowledged) per second, by when the answer came, in [from, to). */
 function answeredPerSecond(posts: ReadonlyArray<{ at: number; ms: number; ok: boolean }>, from: number, to: number): { rate: number; worstSecond: number; bestSecond: number } {
@@ -124,7 +132,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('loses nothing acknowledged, fails over, and is whole again within 60 s of the heal', async () => {
+  it('loses nothing acknowledged through a partition and an isolated host, fails over, and is whole again within 60 s of each heal', async () => {
     const b = bed!;
     const facade = b.facadeUrl;
     const cutLogging = `logging-${CUT}`;
@@ -153,10 +161,44 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     let healedAt = 0;
     let wholeAt = 0;
     let notReadyAt = 0;
-    let readyAgainAt = 0;
     let leftDirectoryAt = 0;
-    /** What the dashboard said the cluster was waiting for, with when (ms after the cut). */
+    let isolatedAt = 0;
+    let rejoinedAt = 0;
+    let wholeAgainAt = 0;
+    /** What the dashboard said the cluster was waiting for, with when (ms after the fault began). */
     const waited: Array<{ after: number; lines: string[] }> = [];
+    const waitedIsolated: Array<{ after: number; lines: string[] }> = [];
+    /** Reads the dashboard's waiting lines once a second in [from, to). */
+    const watchDashboard = async (from: number, to: number, into: Array<{ after: number; lines: string[] }>) => {
+      while (Date.now() < to) {
+        const at = Date.now() - from;
+        void http<{ cluster?: { waiting?: string[] } }>(`${facade}/dashboard/state`, { signal: AbortSignal.timeout(3000) }).then(
+          (r) => {
+            const lines = r.body.cluster?.waiting ?? [];
+            if (lines.length) into.push({ after: at, lines });
+          },
+          () => undefined,
+        );
+        await pause(Math.max(0, Math.min(1000, to - Date.now())));
+      }
+    };
+    /** Whole again: 3 members, safe, on every member; every instance registered and ready. */
+    const wholeAgain = (after: string) =>
+      until(
+        `one safe cluster of 3 members and every instance registered and ready ${after}`,
+        async () => {
+          const health = await b.memberHealth();
+          if (health.length !== 3 || !health.every((h) => h && h.clusterSize === 3 && h.clusterSafe && h.migrationQueueSize === 0)) return false;
+          const list = (await http<Array<{ instance: string; status: string }>>(`${facade}/instances`, { signal: AbortSignal.timeout(2000) })).body;
+          const up = new Set(list.filter((r) => r.status === 'up').map((r) => r.instance));
+          const instances = ['logging-1', 'logging-2', 'logging-3', 'messages-1', 'messages-2'];
+          if (!instances.every((x) => up.has(x))) return false;
+          const ready = await Promise.all(instances.map((x) => http(`${b.url(x)}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)));
+          return ready.every((r) => r?.status === 200);
+        },
+        60_000,
+        250,
+      );
     const statusAt = async (label: string) => {
       const st = readState(stateDir!);
       if (!st) return `hosts status ${label}: no state file`;
@@ -173,7 +215,7 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
       const statusTimer = setTimeout(() => statuses.push(statusAt(`6 s into the partition`)), 6000);
       let lastDashboard = 0;
       // While cut off: when does the cut-off logging instance say it is not ready, and when does the facade drop it?
-      while (Date.now() < cutAt + PARTITION_MS) {
+      while (Date.now() < cutAt + FAULT_MS) {
         const [ready, instances] = await Promise.all([
           http(`${b.url(cutLogging)}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined),
           http<Array<{ instance: string; status: string }>>(`${facade}/instances`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined),
@@ -197,37 +239,38 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
       healedAt = Date.now();
       b.heal(CUT);
 
-      // Whole again: 3 members, safe, on every member; every instance registered and ready.
-      await until(
-        'one safe cluster of 3 members and every instance registered',
-        async () => {
-          const health = await b.memberHealth();
-          if (health.length !== 3 || !health.every((h) => h && h.clusterSize === 3 && h.clusterSafe && h.migrationQueueSize === 0)) return false;
-          const list = (await http<Array<{ instance: string; status: string }>>(`${facade}/instances`, { signal: AbortSignal.timeout(2000) })).body;
-          const up = new Set(list.filter((r) => r.status === 'up').map((r) => r.instance));
-          if (!['logging-1', 'logging-2', 'logging-3', 'messages-1', 'messages-2'].every((x) => up.has(x))) return false;
-          const r = await http(`${b.url(cutLogging)}/health/ready`, { signal: AbortSignal.timeout(2000) });
-          if (r.status !== 200) return false;
-          readyAgainAt ||= Date.now();
-          return true;
-        },
-        60_000,
-        250,
-      );
+      await wholeAgain(`after the partition of host ${CUT}`);
       wholeAt = Date.now();
-      statuses.push(statusAt('once whole again'));
+      statuses.push(statusAt('once whole again after the partition'));
+      await pause(AFTER_HEAL_MS);
+
+      // The second fault: a host running a member, a logging and a messages instance, reached by nobody.
+      isolatedAt = Date.now();
+      b.isolate(ISOLATED);
+      const isolatedStatusTimer = setTimeout(() => statuses.push(statusAt('6 s into the isolation')), 6000);
+      await watchDashboard(isolatedAt, isolatedAt + FAULT_MS, waitedIsolated);
+      clearTimeout(isolatedStatusTimer);
+      rejoinedAt = Date.now();
+      b.heal(ISOLATED);
+      await wholeAgain(`after the isolation of host ${ISOLATED}`);
+      wholeAgainAt = Date.now();
+      statuses.push(statusAt('once whole again after the isolation'));
       await pause(AFTER_HEAL_MS);
     } finally {
       loadDone = true;
       await load;
       loadEnd = Date.now();
-      // Whatever happened, the host is not left cut off for the next steps.
+      // Whatever happened, no host is left cut off for the next steps.
       if (!healedAt) b.heal(CUT);
+      if (isolatedAt && !rejoinedAt) b.heal(ISOLATED);
     }
 
     const acked = new Set(posts.filter((p) => p.ok).map((p) => p.id!));
     const during = posts.filter((p) => p.at >= cutAt && p.at < healedAt);
     const failedDuring = during.filter((p) => !p.ok).length;
+    const duringIsolation = posts.filter((p) => p.at >= isolatedAt && p.at < rejoinedAt);
+    const failedDuringIsolation = duringIsolation.filter((p) => !p.ok).length;
+    const slowestIsolated = Math.max(0, ...duringIsolation.filter((p) => p.ok).map((p) => p.ms));
     const reasons = new Map<string, number>();
     for (const p of posts) if (!p.ok) reasons.set(p.why!, (reasons.get(p.why!) ?? 0) + 1);
     const slowest = Math.max(0, ...during.filter((p) => p.ok).map((p) => p.ms));
@@ -268,30 +311,45 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     const byCutAfterHeal = log.filter((e) => e.loggedBy === cutLogging && Date.parse(e.loggedAt) >= healedAt).length;
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     // Like the bench: answered per second in each phase (the first 2 s of load are the clients starting).
-    const phases: Array<[string, number, number]> = [
+    const rates = (phases: Array<[string, number, number]>) =>
+      phases.map(([name, from, to]) => {
+        const r = answeredPerSecond(posts, from, to);
+        return `${name} ${r.rate.toFixed(1)}/s (${s(to - from)}; seconds from ${r.worstSecond} to ${r.bestSecond})`;
+      });
+    const partitionRates = rates([
       ['before', loadFrom + 2000, cutAt],
       ['during the partition', cutAt, healedAt],
       ['heal → whole again', healedAt, wholeAt],
-      ['after, whole', wholeAt, loadEnd],
-    ];
-    const rates = phases.map(([name, from, to]) => {
-      const r = answeredPerSecond(posts, from, to);
-      return `${name} ${r.rate.toFixed(1)}/s (${s(to - from)}; seconds from ${r.worstSecond} to ${r.bestSecond})`;
-    });
-    const waitSeen = waited.length
-      ? `the dashboard said the cluster waited from ${s(waited[0]!.after)} to ${s(waited.at(-1)!.after)} after the cut (${waited.length} of its snapshots), e.g. "${waited[Math.floor(waited.length / 2)]!.lines.join(' · ')}"`
-      : 'the dashboard never said the cluster was waiting';
+      ['after, whole', wholeAt, isolatedAt],
+    ]);
+    const isolationRates = rates([
+      ['before', wholeAt, isolatedAt],
+      ['during the isolation', isolatedAt, rejoinedAt],
+      ['heal → whole again', rejoinedAt, wholeAgainAt],
+      ['after, whole', wholeAgainAt, loadEnd],
+    ]);
+    const waitSeen = (w: Array<{ after: number; lines: string[] }>, fault: string) =>
+      w.length
+        ? `the dashboard said the cluster waited from ${s(w[0]!.after)} to ${s(w.at(-1)!.after)} after the ${fault} (${w.length} of its snapshots), e.g. "${w[Math.floor(w.length / 2)]!.lines.join(' · ')}"`
+        : `the dashboard never said the cluster was waiting during the ${fault}`;
 
     console.log(
       [
-        `partition report: host ${CUT} (member-${CUT}, ${cutLogging}) cut off from hosts 1-2 for ${s(healedAt - cutAt)}, ${CLIENTS} clients through the facade on host 4; the queue (${b.queueName}) lives on member-${CUT}`,
-        `  POSTs answered per second: ${rates.join('; ')}`,
-        `  ${waitSeen}`,
-        `  POSTs: ${posts.length} sent, ${acked.size} acknowledged; during the partition ${during.length} sent, ${failedDuring} failed (${((failedDuring / Math.max(1, during.length)) * 100).toFixed(2)}%); slowest acknowledged then ${s(slowest)}`,
+        `partition report: ${CLIENTS} clients through the facade on host 4; the queue (${b.queueName}) lives on member-${CUT}; POSTs: ${posts.length} sent, ${acked.size} acknowledged, ${posts.length - acked.size} failed`,
         ...[...reasons].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([why, k]) => `    ${k} × ${why}`),
+        `  fault 1: host ${CUT} (member-${CUT}, ${cutLogging}) cut off from hosts 1-2 for ${s(healedAt - cutAt)}`,
+        `  POSTs answered per second: ${partitionRates.join('; ')}`,
+        `  ${waitSeen(waited, 'cut')}`,
+        `  during the partition ${during.length} sent, ${failedDuring} failed (${((failedDuring / Math.max(1, during.length)) * 100).toFixed(2)}%); slowest acknowledged then ${s(slowest)}`,
         `  ${cutLogging}: not ready ${notReadyAt ? `${s(notReadyAt - cutAt)} after the cut` : 'never seen'}; marked down or gone in the facade's /instances ${leftDirectoryAt ? `${s(leftDirectoryAt - cutAt)} after the cut` : 'never seen'}`,
         `  entries ${cutLogging} wrote: ${byCutBeforeNoticed} in the partition's first seconds (before it noticed), ${byCutWhileProtected} once protected, ${byCutAfterHeal} after the heal`,
         `  whole again (3 members, safe, every instance registered and ready) ${s(wholeAt - healedAt)} after the heal`,
+        `  fault 2: host ${ISOLATED} (member-${ISOLATED}, logging-${ISOLATED}, messages-${ISOLATED}) isolated, its link down, for ${s(rejoinedAt - isolatedAt)}`,
+        `  POSTs answered per second: ${isolationRates.join('; ')}`,
+        `  ${waitSeen(waitedIsolated, 'isolation')}`,
+        `  during the isolation ${duringIsolation.length} sent, ${failedDuringIsolation} failed (${((failedDuringIsolation / Math.max(1, duringIsolation.length)) * 100).toFixed(2)}%); slowest acknowledged then ${s(slowestIsolated)}`,
+        `  whole again (3 members, safe, every instance registered and ready) ${s(wholeAgainAt - rejoinedAt)} after the heal`,
+        `  across both faults:`,
         `  acknowledged missing from the log: ${missingFromLog}; duplicates in the log: ${duplicatesInLog}`,
         `  acknowledged never consumed: ${neverConsumed.length}; a store holding one twice: ${duplicatesInStores}; consumed by both stores (at-least-once allows it): ${consumedTwice}`,
         `  redeliveries by the delivery ledger: ${redeliveries}`,
@@ -305,9 +363,11 @@ describe('a network partition across hosts', { skip, timeout: 900_000 }, () => {
     assert.equal(neverConsumed.length, 0, `acknowledged messages never consumed (e.g. ${neverConsumed.slice(0, 3).join(', ')})`);
     assert.equal(duplicatesInStores, 0, 'a store holding a message twice');
     assert.ok(during.length > 0 && failedDuring / during.length < 0.05, `failed POSTs during the partition: ${failedDuring} of ${during.length}`);
+    assert.ok(duringIsolation.length > 0 && failedDuringIsolation / duringIsolation.length < 0.05, `failed POSTs during the isolation: ${failedDuringIsolation} of ${duringIsolation.length}`);
     assert.ok(notReadyAt > 0, `${cutLogging} never reported not ready while cut off`);
     assert.equal(byCutWhileProtected, 0, `${cutLogging} stored entries while its side was too small`);
     assert.ok(byCutAfterHeal > 0, `the facade did not use ${cutLogging} again after the heal`);
     assert.ok(wholeAt - healedAt <= 60_000, 'whole again within 60 s of the heal');
+    assert.ok(wholeAgainAt - rejoinedAt <= 60_000, 'whole again within 60 s of the isolated host coming back');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memberLine } from '../../src/cli/host-bed.js';
+import { memberLine } from '../../src/hosts/host-bed.js';
 
 test('memberLine: a member seeing fewer than a majority is in the minority, not safe; the majority side says whether backups are in sync', () => {
   const h = { nodeState: 'ACTIVE', clusterState: 'ACTIVE', clusterSafe: true, migrationQueueSize: 0 };

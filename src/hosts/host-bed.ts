@@ -3,21 +3,24 @@
  * hosts 1..N-1 each run one Hazelcast member and one logging instance, hosts
  * 1 and 2 also one messages instance, host N the facade. Every service binds
  * its host's address and is given the members' addresses, as on real
- * machines. Used by `npm run hosts` and test/integration/partition.test.ts.
+ * machines. Used by `npm run hosts` (src/cli/hosts.ts) and
+ * test/integration/partition.test.ts.
+ *
+ * The bed keeps its network plan (namespaces, bridge, addresses, faults) and
+ * its layout (what runs on which host); starting, waiting for readiness and
+ * stopping in reverse order are the topology's (src/topology/topology.ts),
+ * each process run inside its host's namespace.
  *
  * Everything started here stops when this process ends, even by SIGKILL
- * (each runs under the exit-with-parent wrapper); destroyNet removes what
- * is left by name.
+ * (members under the exit-with-parent wrapper, services by their
+ * exit-with-parent pipe); destroyNet removes what is left by name.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { hostsConfigFile, startCluster, type LocalCluster, type MemberHealth } from '../engine/hazelcast/cluster.js';
+import { hostsConfigFile, type MemberHealth } from '../engine/hazelcast/cluster.js';
 import { INTERNAL_TOKEN_HEADER } from '../contracts/http.js';
-import { spawnTiedToParent } from '../lib/exit-with-parent.js';
-import { MAIN_JS, type ServiceKind } from '../topology/topology.js';
+import { Topology, type ServiceKind, type TopologyOptions } from '../topology/topology.js';
 import {
   checkPlan,
   controlAddress,
@@ -117,17 +120,8 @@ export function layout(plan: NetPlan): BedProcess[] {
   return out;
 }
 
-interface Running {
-  proc: BedProcess;
-  child: ChildProcess;
-  exited: Promise<void>;
-  tail: string[];
-  log: WriteStream;
-}
-
 export class HostBed {
-  private readonly running = new Map<string, Running>();
-  private cluster: LocalCluster | undefined;
+  private topology: Topology | undefined;
   private stopping: Promise<void> | undefined;
   readonly processes: BedProcess[];
   readonly clusterName: string;
@@ -198,100 +192,66 @@ export class HostBed {
 
   private async start(): Promise<void> {
     const { plan, o } = this;
-    mkdirSync(join(o.stateDir, 'logs'), { recursive: true });
+    const logDir = join(o.stateDir, 'logs');
+    const dataDir = join(o.stateDir, 'data');
+    mkdirSync(logDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true });
     await createNet(plan);
     this.writeState();
     // Services listening beyond loopback demand a token on their internal
     // routes; the facade sends it. Readable by root alone.
     this.token = randomBytes(32).toString('hex');
     writeFileSync(this.tokenFile, this.token + '\n', { mode: 0o600 });
-
-    const memberHosts = this.processes.filter((p) => p.kind === 'member').map((p) => p.host);
-    this.cluster = await startCluster({
-      members: memberHosts.length,
-      memberHosts: memberHosts.map((h) => hostAddress(plan, h)),
-      basePort: MEMBER_PORT,
-      clusterName: this.clusterName,
-      configFile: hostsConfigFile,
-      // Split-brain protection: a side of a partition needs a majority of the members.
-      jvmArgs: [`-Dhazel-lab.min-cluster-size=${Math.floor(memberHosts.length / 2) + 1}`],
-      runUnder: (i) => onHost(plan, memberHosts[i]!),
-      dataLogDir: join(o.stateDir, 'logs'),
-      startTimeoutMs: o.readyTimeoutMs ?? 120_000,
-      ...(o.onLine ? { onLog: (i: number, line: string) => o.onLine!(`member-${memberHosts[i]}`, line) } : {}),
-    });
-
-    const q = o.queueName;
-    if (q !== undefined) this.queueName = typeof q === 'string' ? q : await q(this);
-
-    // Logging and messages first (the facade finds them in the registry), then the facade.
-    const services = this.processes.filter((p) => p.kind !== 'member');
-    const first = services.filter((p) => p.kind !== 'facade');
-    await Promise.all(first.map((p) => this.startService(p)));
-    await Promise.all(first.map((p) => this.waitReady(p)));
-    const facade = this.byName('facade');
-    await this.startService(facade);
-    await this.waitReady(facade);
+    this.topology = new Topology(this.topologyOptions(dataDir, logDir));
+    await this.topology.start();
   }
 
-  private serviceArgs(p: BedProcess): string[] {
+  /**
+   * The bed as a topology: every process inside its host's namespace, bound
+   * to its host's address; members with split-brain protection; services
+   * with the `lan` profile, each logging and messages instance preferring
+   * the member on its own host.
+   */
+  private topologyOptions(dataDir: string, logDir: string): TopologyOptions {
     const { plan, o } = this;
-    const addr = hostAddress(plan, p.host);
-    const args = [
-      p.kind,
-      '--host', addr,
-      '--advertise-host', addr,
-      '--port', String(PORTS[p.kind as ServiceKind]),
-      '--name', p.name,
-      '--engine', 'hazelcast',
-      '--hz-cluster-name', this.clusterName,
-      '--hz-members', this.memberAddresses.join(','),
-      '--data-dir', join(o.stateDir, 'data', p.name),
-      '--internal-token-file', this.tokenFile,
-    ];
-    // Logging i and messages i prefer the member on their own host.
-    if (p.kind !== 'facade') args.push('--hz-member', `${addr}:${MEMBER_PORT}`);
-    if (this.queueName !== undefined) args.push('--queue-name', this.queueName);
-    args.push(...NETWORK_ARGS);
-    args.push(...(o.serviceArgs?.[p.kind as ServiceKind] ?? []));
-    return args;
-  }
-
-  private async startService(p: BedProcess): Promise<void> {
-    mkdirSync(join(this.o.stateDir, 'data', p.name), { recursive: true });
-    const child = spawnTiedToParent(onHost(this.plan, p.host)[0]!, [...onHost(this.plan, p.host).slice(1), process.execPath, MAIN_JS, ...this.serviceArgs(p)], {
-      env: { ...process.env, LOG_PRETTY: '0' },
-      graceMs: 10_000,
-    });
-    const log = createWriteStream(join(this.o.stateDir, 'logs', `${p.name}.log`), { flags: 'a' });
-    const r: Running = { proc: p, child, tail: [], log, exited: new Promise((res) => child.once('exit', () => res())) };
-    const onLine = (line: string) => {
-      r.tail.push(line);
-      if (r.tail.length > 20) r.tail.shift();
-      log.write(line + '\n');
-      this.o.onLine?.(p.name, line);
+    const timeoutMs = o.readyTimeoutMs ?? 120_000;
+    const memberHosts = this.processes.filter((p) => p.kind === 'member').map((p) => p.host);
+    const hostOf = new Map(this.processes.map((p) => [p.name, p.host]));
+    const q = o.queueName;
+    return {
+      engine: 'hazelcast',
+      dataDir,
+      logDir,
+      clusterName: this.clusterName,
+      memberBasePort: MEMBER_PORT,
+      memberPlacement: {
+        hosts: memberHosts.map((h) => hostAddress(plan, h)),
+        configFile: hostsConfigFile,
+        // Split-brain protection: a side of a partition needs a majority of the members.
+        jvmArgs: [`-Dhazel-lab.min-cluster-size=${Math.floor(memberHosts.length / 2) + 1}`],
+        startTimeoutMs: timeoutMs,
+      },
+      services: this.processes
+        .filter((p) => p.kind !== 'member')
+        .map((p) => {
+          const host = hostAddress(plan, p.host);
+          const kind = p.kind as ServiceKind;
+          return { name: p.name, service: kind, port: PORTS[kind], host, args: kind === 'facade' ? [] : ['--hz-member', `${host}:${MEMBER_PORT}`] };
+        }),
+      runUnder: (name) => {
+        const h = hostOf.get(name);
+        return h === undefined ? undefined : onHost(plan, h);
+      },
+      beforeServices: async () => {
+        if (q === undefined) return undefined;
+        this.queueName = typeof q === 'string' ? q : await q(this);
+        return ['--queue-name', this.queueName];
+      },
+      extraArgs: ['--internal-token-file', this.tokenFile, ...NETWORK_ARGS],
+      ...(o.serviceArgs ? { serviceArgs: o.serviceArgs } : {}),
+      ...(o.onLine ? { onLine: o.onLine } : {}),
+      readyTimeoutMs: timeoutMs,
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    this.running.set(p.name, r);
-  }
-
-  /** Waits until the service answers /health/ready with 200. */
-  private async waitReady(p: BedProcess): Promise<void> {
-    const timeoutMs = this.o.readyTimeoutMs ?? 120_000;
-    const deadline = Date.now() + timeoutMs;
-    const r = this.running.get(p.name)!;
-    let exited = false;
-    void r.exited.then(() => (exited = true));
-    let last = 'no answer';
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`${p.name} on host ${p.host} exited while starting:\n  ${r.tail.slice(-10).join('\n  ')}`);
-      const h = await probe(`http://${p.address}/health/ready`);
-      if (h.ok) return;
-      last = h.detail;
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    throw new Error(`${p.name} on host ${p.host} not ready within ${timeoutMs} ms (${last}):\n  ${r.tail.slice(-10).join('\n  ')}`);
   }
 
   private writeState(): void {
@@ -318,46 +278,21 @@ export class HostBed {
 
   /** Member health for each member host (undefined when it does not answer within 2 s). */
   async memberHealth(): Promise<Array<MemberHealth | undefined>> {
-    const c = this.cluster;
+    const c = this.topology?.cluster;
     if (!c) return [];
     return Promise.all(c.addresses.map((_, i) => c.health(i)));
   }
 
-  /** Stops services (facade first), then members, then removes the hosts. Idempotent. */
+  /** Stops services (facade first), then members (the topology's order), then removes the hosts. Idempotent. */
   down(): Promise<void> {
     this.stopping ??= (async () => {
-      const order = ['facade', 'messages', 'logging'] as const;
-      for (const kind of order) {
-        const rs = [...this.running.values()].filter((r) => r.proc.kind === kind);
-        await Promise.all(rs.map((r) => stopChild(r, 15_000)));
-      }
-      await this.cluster?.stop().catch(() => undefined);
+      await this.topology?.stop().catch(() => undefined);
       await destroyNet(this.plan.prefix).catch(() => undefined);
       rmSync(stateFile(this.o.stateDir), { force: true });
       rmSync(this.tokenFile, { force: true });
     })();
     return this.stopping;
   }
-}
-
-async function stopChild(r: Running, graceMs: number): Promise<void> {
-  const pid = r.child.pid;
-  if (pid === undefined || r.child.exitCode !== null || r.child.signalCode !== null) {
-    r.log.end();
-    return;
-  }
-  const kill = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // gone
-    }
-  };
-  kill('SIGTERM');
-  const t = setTimeout(() => kill('SIGKILL'), graceMs);
-  await r.exited;
-  clearTimeout(t);
-  await new Promise<void>((res) => r.log.end(res));
 }
 
 /** GET with a short timeout: a member or service on a cut-off host may not answer at all. */
