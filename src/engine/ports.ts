@@ -66,7 +66,7 @@ export interface Delivery {
   readonly tag: string;
   /** True when the item was handed out before and came again (its lease ended unacknowledged, or its holder closed). */
   readonly redelivered?: boolean;
-  /** Where the item was held, for a trace (Kafka, on traced items: "partition 4, offset 1187"); absent where the engine has nothing cheap to say. */
+  /** Where the item was held, for a trace (on traced items: Kafka "partition 4, offset 1187", Hazelcast "member 127.0.0.1:5702"); absent where the engine has nothing cheap to say. */
   readonly from?: string;
 }
 

@@ -283,6 +283,7 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.deepEqual(ids(first), ['traced', 'plain']);
       assert.deepEqual(first.map((d) => d.item.traceparent), [traceparent, undefined], 'the context travels with the item, and only with it');
       assert.deepEqual(first.map((d) => d.redelivered === true), [false, false], 'a first delivery is not marked');
+      assert.equal(first[1]!.from, undefined, 'an untraced item is handed out as before, with no lookup of where it was held');
       await b.queue(name).ack(first.slice(1));
       const again = await a.queue(name).receive(10, afterLease);
       assert.deepEqual(ids(again), ['traced']);

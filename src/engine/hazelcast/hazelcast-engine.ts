@@ -319,7 +319,13 @@ export class HazelcastEngine implements Engine {
             }
           }
         }
-        return items.map(deliveryOf);
+        const ds = items.map(deliveryOf);
+        // A traced item says which member held the queue (a local lookup in the client's partition table).
+        if (items.some((i) => i.traceparent !== undefined)) {
+          const owner = await this.queueOwner(name).catch(() => undefined);
+          if (owner) return ds.map((d) => (d.item.traceparent === undefined ? d : { ...d, from: `member ${owner}` }));
+        }
+        return ds;
       },
       ack: async (deliveries) => {
         await Promise.all(deliveries.map((d) => ledger.ack(d.tag)));
