@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /** What the dashboard's browser script may use beyond the language (it has no imports). */
 const BROWSER_GLOBALS = Object.fromEntries(
-  ['document', 'fetch', 'EventSource', 'requestAnimationFrame', 'setTimeout', 'clearTimeout', 'HTMLElement', 'HTMLButtonElement', 'HTMLInputElement', 'Element', 'Node', 'Response', 'sessionStorage'].map((g) => [g, 'readonly']),
+  ['document', 'fetch', 'EventSource', 'requestAnimationFrame', 'setTimeout', 'clearTimeout', 'HTMLElement', 'HTMLButtonElement', 'HTMLInputElement', 'Element', 'Node', 'Response', 'sessionStorage', 'crypto'].map((g) => [g, 'readonly']),
 );
 
 export default tseslint.config(

@@ -51,7 +51,7 @@ function options(): Options {
   const known = new Set(['duration', 'connections', 'warmup', 'only', 'skip-read', 'read-sizes', 'read-budget', 'fill-via-facade', 'log-level', 'drain-timeout', 'reference-runs', 'out', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) fail(`unknown flag --${k}; known: ${[...known].map((x) => `--${x}`).join(' ')}`);
   if (flags.has('help')) {
-    console.log('npm run bench -- [--duration S] [--connections N] [--warmup S] [--only reference|embedded|hazelcast|kafka[,…]] [--skip-read]');
+    console.log('npm run bench -- [--duration S] [--connections N] [--warmup S] [--only reference|embedded|hazelcast|kafka|traced[,…]] [--skip-read]');
     console.log('                 [--read-sizes 1000,10000,100000] [--read-budget S] [--fill-via-facade N] [--log-level L] [--drain-timeout S] [--reference-runs 1|2] [--out DIR]');
     process.exit(0);
   }
@@ -63,7 +63,7 @@ function options(): Options {
     return n;
   };
   const onlyRaw = flags.get('only');
-  const kinds = ['reference', 'embedded', 'hazelcast', 'kafka'] as const;
+  const kinds = ['reference', 'embedded', 'hazelcast', 'kafka', 'traced'] as const;
   let only: Options['only'] = [...kinds];
   if (onlyRaw) {
     const asked = onlyRaw.split(',').map((s) => s.trim());
@@ -171,11 +171,12 @@ async function benchReference(o: Options, again = false): Promise<ReferenceResul
 
 async function benchSystem(kind: SystemKind, o: Options, dataRoot: string): Promise<SystemResult> {
   const kafka = kind === 'kafka';
-  const engine = kafka ? 'hazelcast' : kind;
-  log(`\n== system ${kafka ? 'on the Hazelcast log with the queue on Kafka' : `on the ${engine} engine`}: 1 facade, 3 logging, 2 messages${engine === 'hazelcast' ? ', 3 members' : ''}${kafka ? ', 3 brokers' : ''} ==`);
+  const traced = kind === 'traced';
+  const engine = kafka ? 'hazelcast' : traced ? 'embedded' : kind;
+  log(`\n== system ${kafka ? 'on the Hazelcast log with the queue on Kafka' : `on the ${engine} engine`}${traced ? ', every message traced (--trace-sample-ratio 1)' : ''}: 1 facade, 3 logging, 2 messages${engine === 'hazelcast' ? ', 3 members' : ''}${kafka ? ', 3 brokers' : ''} ==`);
   const dataDir = join(dataRoot, kind);
   const t0 = performance.now();
-  const sys = await BenchSystem.create({ engine, dataDir, kafka, ...(o.logLevel ? { logLevel: o.logLevel } : {}) });
+  const sys = await BenchSystem.create({ engine, dataDir, kafka, ...(o.logLevel ? { logLevel: o.logLevel } : {}), ...(traced ? { env: { TRACE_SAMPLE_RATIO: '1' } } : {}) });
   const stop = () => sys.stop();
   cleanups.push(stop);
   try {
@@ -318,6 +319,7 @@ async function main(): Promise<void> {
       }
     };
     if (o.only.includes('embedded')) await attempt('embedded');
+    if (o.only.includes('traced')) await attempt('traced');
     if (o.only.includes('hazelcast')) {
       if (!javaAvailable()) report.systems.hazelcast = { skipped: 'java not found on PATH' };
       else if (!findHazelcastJar()) report.systems.hazelcast = { skipped: 'member jar not found; run `npm run hazelcast:fetch`' };

@@ -5,6 +5,7 @@
  * imported by both sides, so the two cannot drift apart.
  */
 import type { LogEntry } from '../engine/ports.js';
+import { TRACEPARENT_PATTERN } from './trace.js';
 
 /** The three kinds of service, as the registry records them and the dashboard shows them. */
 export type ServiceName = 'logging' | 'messages' | 'facade';
@@ -36,6 +37,8 @@ export interface LogRequest {
   id: string;
   msg: string;
   correlationId?: string;
+  /** This entry's parent span (W3C traceparent) when the message is traced; in a batch each entry carries its own. */
+  traceparent?: string;
 }
 
 export const logRequestSchema = {
@@ -46,6 +49,7 @@ export const logRequestSchema = {
     id: { type: 'string', minLength: 1, maxLength: 200 },
     msg: { type: 'string', minLength: 1, pattern: '\\S' },
     correlationId: { type: 'string', pattern: CORRELATION_ID_PATTERN },
+    traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN },
   },
 } as const;
 

@@ -24,6 +24,12 @@ export interface QueueItem {
   msg: string;
   enqueuedAt: string;
   correlationId?: string;
+  /**
+   * W3C trace context (`traceparent`) of a traced message: the consumer
+   * continues the trace from it. Absent on untraced messages. Every engine
+   * carries it with the item (Kafka also as a record header).
+   */
+  traceparent?: string;
 }
 
 export interface LogPage {
@@ -59,6 +65,10 @@ export interface Delivery {
   readonly item: QueueItem;
   /** Names this delivery to ack(); opaque to services. */
   readonly tag: string;
+  /** True when the item was handed out before and came again (its lease ended unacknowledged, or its holder closed). */
+  readonly redelivered?: boolean;
+  /** Where the item was held, for a trace (on traced items: Kafka "partition 4, offset 1187", Hazelcast "member 127.0.0.1:5702"); absent where the engine has nothing cheap to say. */
+  readonly from?: string;
 }
 
 /**

@@ -9,6 +9,9 @@ import type { CommonConfig } from '../shared/common-config.js';
 import type { HealthCheck } from '../shared/health.js';
 import type { Metrics } from '../shared/metrics.js';
 import { REGISTRY_MAP, RegistryMembership, type InstanceRecord, type ServiceName } from '../shared/registry.js';
+import type { TraceSpan } from '../contracts/trace.js';
+import { TRACE_MAP } from '../shared/tracing/engine-exporter.js';
+import { Tracing } from '../shared/tracing/tracing.js';
 
 /** What a factory needs besides its config and engine. Both are required: tests pass a silent logger and a private registry. */
 export interface ServiceDeps {
@@ -127,6 +130,11 @@ export function registeredReadiness(engine: Engine, shell: { readonly membership
       return { engine: engine.kind, registered: true };
     },
   };
+}
+
+/** A service's tracing: spans of traced messages go to the engine's trace map (and to a collector when one is set). */
+export function serviceTracing(service: ServiceName | 'facade', config: Pick<CommonConfig, 'name' | 'otlpEndpoint'>, engine: Engine): Tracing {
+  return new Tracing({ service, instance: config.name, store: engine.kv<TraceSpan[]>(TRACE_MAP), ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}) });
 }
 
 function urlHost(host: string): string {

@@ -62,6 +62,7 @@ export function commonSettings(service: string, defaultPort: number) {
     registryTtlMs: { ...setting.int('registry-ttl-ms', 'REGISTRY_TTL_MS', 3000, 500, 600_000, 'how long a registry entry lives without a heartbeat'), profiles: { lan: 20_000 } },
     shutdownTimeoutMs: setting.int('shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000, 'longest an orderly shutdown may take'),
     internalToken: setting.secret('internal-token', 'INTERNAL_TOKEN', 'shared secret services demand on internal routes (required on a non-loopback bind); never printed'),
+    otlpEndpoint: setting.text('otlp-endpoint', 'OTEL_EXPORTER_OTLP_ENDPOINT', '', 'OTLP/HTTP collector (e.g. Jaeger) that traced messages\' spans are also sent to; none when empty', { pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, expected: 'an http(s) URL such as http://127.0.0.1:4318', range: 'http(s) URL' }),
     internalTokenFile: setting.text('internal-token-file', 'INTERNAL_TOKEN_FILE', '', 'file holding the internal token (instead of --internal-token)'),
   } as const;
 }
@@ -92,6 +93,8 @@ export interface CommonConfig {
   shutdownTimeoutMs: number;
   /** Demanded on internal routes; undefined on a loopback bind without one. Never logged. */
   internalToken: string | undefined;
+  /** OTLP/HTTP collector that spans also go to; undefined when none. */
+  otlpEndpoint: string | undefined;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -132,6 +135,7 @@ export function commonFrom(v: CommonSettings, isTty: boolean): CommonConfig {
     registryTtlMs: v.registryTtlMs,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     internalToken,
+    otlpEndpoint: v.otlpEndpoint || undefined,
   };
 }
 

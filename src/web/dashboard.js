@@ -12,6 +12,8 @@
 /** @typedef {import('../contracts/dashboard.js').FacadePostResponse} FacadePostResponse */
 /** @typedef {import('../contracts/dashboard.js').FacadeReadResponse} FacadeReadResponse */
 /** @typedef {import('../contracts/dashboard.js').ErrorResponse} ErrorResponse */
+/** @typedef {import('../contracts/trace.js').MessageTraceResponse} MessageTraceResponse */
+/** @typedef {import('../contracts/trace.js').TraceSpan} TraceSpan */
 /** @typedef {import('../contracts/console.js').ConsoleState} ConsoleState */
 /** @typedef {import('../contracts/console.js').ConsoleEvent} ConsoleEvent */
 /** @typedef {import('../contracts/console.js').ConsoleAnswer} ConsoleAnswer */
@@ -131,13 +133,15 @@
 
   // ---- sending -----------------------------------------------------------
 
-  /** @param {string} msg */
-  async function send(msg) {
-    const res = await fetch('/messages', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ msg }),
-    });
+  /**
+   * @param {string} msg
+   * @param {boolean} traced send a sampled W3C traceparent, so the message's path is recorded
+   */
+  async function send(msg, traced = false) {
+    /** @type {Record<string, string>} */
+    const headers = { 'content-type': 'application/json', accept: 'application/json' };
+    if (traced) headers.traceparent = newTraceparent();
+    const res = await fetch('/messages', { method: 'POST', headers, body: JSON.stringify({ msg }) });
     if (res.status !== 201 && res.status !== 200) throw new Error(await errorText(res));
     /** @type {FacadePostResponse} */
     const body = await res.json();
@@ -152,7 +156,7 @@
 
   /** @param {boolean} on */
   function busy(on) {
-    for (const id of ['send-button', 'run-lab']) $as(id, HTMLButtonElement).disabled = on;
+    for (const id of ['send-button', 'send-traced', 'run-lab']) $as(id, HTMLButtonElement).disabled = on;
   }
 
   $('send-form').addEventListener('submit', async (ev) => {
@@ -172,6 +176,183 @@
       busy(false);
       input.focus();
     }
+  });
+
+  // ---- one message's path: "Send and trace", and the timeline ---------------
+
+  /** A fresh sampled traceparent (version 00, random ids, flags 01). */
+  function newTraceparent() {
+    /** @param {number} n */
+    const hex = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+    return `00-${hex(16)}-${hex(8)}-01`;
+  }
+
+  /** @param {string} msg */
+  async function sendTraced(msg) {
+    busy(true);
+    status('Sending (traced)…');
+    try {
+      const id = await send(msg, true);
+      status(`Accepted (traced): ${id}`, 'ok');
+      await showTrace(id, true);
+    } catch (err) {
+      status(`Send failed — ${messageOf(err)}`, 'error');
+    } finally {
+      busy(false);
+    }
+  }
+
+  $('send-traced').addEventListener('click', () => {
+    const input = $as('msg-input', HTMLInputElement);
+    const msg = input.value;
+    if (!msg.trim()) return void input.focus();
+    input.value = '';
+    void sendTraced(msg);
+  });
+
+  /** The message whose path is shown. @type {string | null} */
+  let traceShown = null;
+
+  /** @param {number} ms */
+  const dur = (ms) => (ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`);
+
+  /**
+   * The lane a span is drawn in: its process, or "queue" for the offer and the wait in the queue.
+   * @param {TraceSpan} s
+   */
+  const laneOf = (s) => (s.kind === 'producer' ? 'queue' : s.instance);
+
+  /**
+   * What one span says as a step of the path.
+   * @param {TraceSpan} s
+   */
+  function stepText(s) {
+    const a = s.attributes;
+    const took = dur(s.end - s.start);
+    if (s.kind === 'server' && s.service === 'facade') return `${s.instance} received POST /messages (answered ${a['http.response.status_code'] ?? '?'}, ${took})`;
+    if (s.kind === 'client') return `${s.instance} → ${a['hazel.instance']}: attempt ${s.ok ? 'ok' : `failed (${s.error})`}, ${took}${Number(a['hazel.batch_size']) > 1 ? ` (batch of ${a['hazel.batch_size']})` : ''}`;
+    if (s.name === 'log store') return `${s.instance} stored it in the log${a['hazel.created'] === false ? ' (already there)' : ''}, ${took}`;
+    if (s.kind === 'producer') return `queued on ${a['messaging.system'] ?? 'the queue'} ${a['messaging.destination.name'] ?? ''}${s.ok ? '' : ` — ${s.error}`}, ${took}`;
+    if (s.kind === 'consumer') return `${s.instance} received it${a['hazel.from'] ? ` (${a['hazel.from']})` : ''}${a['hazel.redelivered'] ? ' — again, after its lease' : ''}`;
+    if (s.name === 'store') return `${s.instance} stored it${a['hazel.duplicate'] ? ' — duplicate, skipped' : ''}, ${took}`;
+    if (s.name === 'ack') return `${s.instance} acknowledged it, ${took}`;
+    return `${s.instance}: ${s.name}, ${took}`;
+  }
+
+  /** @param {MessageTraceResponse} tr */
+  function drawTrace(tr) {
+    const spans = tr.spans;
+    const t0 = Math.min(...spans.map((s) => s.start));
+    const t1 = Math.max(...spans.map((s) => s.end));
+    const total = Math.max(t1 - t0, 0.001);
+    /** @type {string[]} */
+    const lanes = [];
+    const rank = (/** @type {string} */ l) => (l.startsWith('facade') ? 0 : l.startsWith('logging') ? 1 : l === 'queue' ? 2 : 3);
+    for (const s of spans) if (!lanes.includes(laneOf(s))) lanes.push(laneOf(s));
+    lanes.sort((x, y) => rank(x) - rank(y) || x.localeCompare(y));
+    /** @param {number} at */
+    const pct = (at) => `${(((at - t0) / total) * 100).toFixed(3)}%`;
+    const rows = [];
+    for (const lane of lanes) {
+      const track = h('div', { className: 'lane-track', testid: `lane-${lane}` });
+      for (const s of spans.filter((x) => laneOf(x) === lane)) {
+        const bar = h('span', { className: `span-bar ${lane === 'queue' ? 'queue' : s.service}${s.ok ? '' : ' failed'}`, title: `${stepText(s)}` });
+        bar.style.left = pct(s.start);
+        bar.style.width = pct(t0 + (s.end - s.start));
+        track.append(bar);
+      }
+      // The wait in the queue: from the offer to each receive.
+      if (lane === 'queue') {
+        const offer = spans.find((x) => x.kind === 'producer');
+        for (const r of spans.filter((x) => x.kind === 'consumer' && offer && x.start >= offer.end)) {
+          const wait = h('span', { className: 'span-bar queue', title: `waited ${dur(r.start - (offer ? offer.end : r.start))} in the queue` });
+          wait.style.left = pct(offer ? offer.end : r.start);
+          wait.style.width = pct(t0 + (r.start - (offer ? offer.end : r.start)));
+          wait.style.opacity = '0.4';
+          track.append(wait);
+        }
+      }
+      rows.push(h('span', { className: 'lane-name' }, lane), track);
+    }
+    $('trace-lanes').replaceChildren(...rows);
+    /** @type {HTMLElement[]} */
+    const steps = [];
+    let prev = t0;
+    for (const s of spans) {
+      steps.push(h('li', { className: s.ok ? '' : 'failed', testid: 'trace-step' }, stepText(s), h('span', { className: 'gap' }, `+${dur(s.start - prev)}`)));
+      for (const e of s.events) steps.push(h('li', { className: 'event', testid: 'trace-event' }, `${s.instance}: ${e.name}`, h('span', { className: 'gap' }, `at +${dur(e.at - t0)}`)));
+      prev = s.start;
+    }
+    $('trace-steps').replaceChildren(...steps);
+    setText('trace-sub', `· trace ${tr.traceIds.join(', ')} · ${dur(total)} from first to last step · ${lanes.length} processes`);
+  }
+
+  /**
+   * What the stores already know of an untraced message, from the lists on the page.
+   * @param {string} id
+   */
+  function knownFacts(id) {
+    /** @type {string[]} */
+    const facts = [];
+    /** @type {string | undefined} */
+    let msg = mine.find((m) => m.id === id)?.msg;
+    for (const inst of lastState ? lastState.instances : []) {
+      const e = inst.messages.find((x) => x.id === id);
+      if (!e) continue;
+      if (msg === undefined && !e.truncated) msg = e.msg;
+      facts.push(`${inst.service === 'logging' ? 'logged' : 'consumed'} by ${inst.instance}${e.at ? ` at ${clock(e.at)}` : ''}`);
+    }
+    if (facts.length === 0) facts.push('nothing in the lists shown now (it may be older than their newest entries)');
+    return { facts, msg };
+  }
+
+  /**
+   * Opens the timeline of a message. Waits (briefly) for the trace to be complete when asked.
+   * @param {string} id
+   * @param {boolean} [waitForAck]
+   */
+  async function showTrace(id, waitForAck = false) {
+    traceShown = id;
+    const panel = $('trace-panel');
+    panel.hidden = false;
+    setText('trace-id', id);
+    setText('trace-sub', 'loading…');
+    const deadline = Date.now() + (waitForAck ? 5000 : 0);
+    /** @type {MessageTraceResponse | null} */
+    let tr = null;
+    for (;;) {
+      const res = await fetch(`/messages/${encodeURIComponent(id)}/trace`, { headers: { accept: 'application/json' } });
+      if (res.status === 200) tr = await res.json();
+      else if (res.status !== 404) throw new Error(await errorText(res));
+      const done = tr !== null && tr.spans.some((s) => s.name === 'ack');
+      if (done || Date.now() >= deadline || traceShown !== id) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (traceShown !== id) return;
+    $('trace-known').hidden = tr !== null;
+    if (tr) return drawTrace(tr);
+    $('trace-lanes').replaceChildren();
+    $('trace-steps').replaceChildren();
+    setText('trace-sub', '· not traced');
+    const { facts, msg } = knownFacts(id);
+    $('trace-facts').replaceChildren(...facts.map((f) => h('li', null, f)));
+    const copy = $as('trace-copy', HTMLButtonElement);
+    copy.disabled = msg === undefined;
+    copy.title = msg === undefined ? 'the text of this message is not on the page' : '';
+    copy.onclick = () => msg !== undefined && void sendTraced(msg);
+  }
+
+  $('trace-close').addEventListener('click', () => {
+    traceShown = null;
+    $('trace-panel').hidden = true;
+  });
+
+  // Any message in any list (cards, the facade read, the sent table) opens its path.
+  document.addEventListener('click', (ev) => {
+    const target = ev.target instanceof Element ? ev.target.closest('li.msg[data-id], #mine-rows tr[data-id]') : null;
+    const id = target instanceof HTMLElement ? target.dataset.id : undefined;
+    if (!id) return;
+    showTrace(id).catch((err) => status(`Trace failed — ${messageOf(err)}`, 'error'));
   });
 
   $('run-lab').addEventListener('click', async () => {

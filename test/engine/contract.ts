@@ -270,6 +270,30 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(await a.queue(name).depth(), 0);
     });
 
+    // --- trace context (W3C traceparent) on queue items ---------------------------------
+    // A traced message's item carries its traceparent; the consumer continues the trace from
+    // it, also when the item comes again after its lease (then marked as redelivered).
+    it('queue: an item\'s traceparent survives offer → receive, also on its redelivery, which is marked', async () => {
+      assert.equal(promises.redelivery, 'any', "this suite's consumers share no partitions (consumers holding partitions: the leased-queue contract)");
+      const name = `q-${randomUUID()}`;
+      const traceparent = `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`;
+      await a.queue(name).offer({ ...item('traced'), traceparent }, 1000);
+      await a.queue(name).offer(item('plain'), 1000);
+      const first = await b.queue(name).receive(2, 2000);
+      assert.deepEqual(ids(first), ['traced', 'plain']);
+      assert.deepEqual(first.map((d) => d.item.traceparent), [traceparent, undefined], 'the context travels with the item, and only with it');
+      assert.deepEqual(first.map((d) => d.redelivered === true), [false, false], 'a first delivery is not marked');
+      assert.equal(first[1]!.from, undefined, 'an untraced item is handed out as before, with no lookup of where it was held');
+      await b.queue(name).ack(first.slice(1));
+      const again = await a.queue(name).receive(10, afterLease);
+      assert.deepEqual(ids(again), ['traced']);
+      assert.equal(again[0]!.item.traceparent, traceparent, 'the redelivered item continues the same trace');
+      assert.equal(again[0]!.redelivered, true, 'and says it comes again');
+      assert.deepEqual(Object.keys(again[0]!.item).sort(), Object.keys(first[0]!.item).sort(), 'the item is as offered');
+      await a.queue(name).ack(again);
+    });
+    // --- end of trace context -----------------------------------------------------------
+
     it('queue: an acknowledged item is never delivered again, also after the lease', async () => {
       const name = `q-${randomUUID()}`;
       for (let i = 0; i < 3; i++) await a.queue(name).offer(item(`once${i}`), 1000);

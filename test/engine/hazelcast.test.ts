@@ -54,6 +54,24 @@ engineContract('hazelcast (3 members)', async () => engine(clients++ % 3), {
     receiveAndDie(engineConfigWith({ kind: 'hazelcast', members: cluster!.addresses, clusterName, connectTimeoutMs: 10_000, queueLeaseMs: leaseMs, ledgerScanMs }))(queue, n),
 });
 
+describe('hazelcast engine: traced items', { skip }, () => {
+  it('a traced item says which member held the queue; an untraced one says nothing', async () => {
+    const e = engine(0);
+    after(() => e.close());
+    const q = e.queue(`q-${randomUUID()}`);
+    const traceparent = `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`;
+    await q.offer({ id: 'traced', msg: 'm', enqueuedAt: new Date().toISOString(), traceparent }, 1000);
+    await q.offer({ id: 'plain', msg: 'm', enqueuedAt: new Date().toISOString() }, 1000);
+    const ds = await q.receive(2, 5000);
+    assert.deepEqual(ds.map((d) => d.item.id), ['traced', 'plain']);
+    const from = ds[0]!.from ?? '';
+    assert.match(from, /^member /);
+    assert.ok(cluster!.addresses.includes(from.slice('member '.length)), `${from} is one of ${cluster!.addresses.join(', ')}`);
+    assert.equal(ds[1]!.from, undefined);
+    await q.ack(ds);
+  });
+});
+
 describe('hazelcast engine: connection handling', { skip }, () => {
   it('fails with a clear error when the cluster is unreachable, and close stays bounded', async () => {
     const lonely = new HazelcastEngine({ members: ['127.0.0.1:1'], clusterName: 'nobody-home', connectTimeoutMs: 500 });

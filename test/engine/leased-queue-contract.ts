@@ -94,6 +94,29 @@ export function leasedQueueContract(label: string, h: LeasedQueueHarness, skip: 
       await q.ack(first.deliveries); // an old tag of an acknowledged item is ignored
     });
 
+    // --- trace context (W3C traceparent) on queue items ---------------------------------
+    // A traced message's item carries its traceparent (on Kafka also as a record header); the
+    // consumer continues the trace from it, also when the item comes again after its lease.
+    it("an item's traceparent survives offer → receive, also on its redelivery after the lease, which is marked", async () => {
+      const name = `trace-${randomUUID()}`;
+      const q = await openQ(name, { capacity: 100, leaseMs: 1500 });
+      const traceparent = `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`;
+      assert.equal(await q.offer({ ...item('traced'), traceparent }, 5000), true);
+      assert.equal(await q.offer(item('plain'), 5000), true);
+      const first = await receiveIds(q, 2, waitMs);
+      const byId = new Map(first.deliveries.map((d) => [d.item.id, d]));
+      assert.equal(byId.get('traced')?.item.traceparent, traceparent, 'the context travels with the item');
+      assert.equal(byId.get('plain')?.item.traceparent, undefined, 'and only with it');
+      assert.equal(byId.get('traced')?.redelivered, undefined, 'a first delivery is not marked');
+      await q.ack([byId.get('plain')!]);
+      const again = await receiveIds(q, 1, waitMs);
+      assert.deepEqual([...again.ids], ['traced']);
+      assert.equal(again.deliveries[0]!.item.traceparent, traceparent, 'the redelivered item continues the same trace');
+      assert.equal(again.deliveries[0]!.redelivered, true, 'and says it comes again');
+      await q.ack(again.deliveries);
+    });
+    // --- end of trace context -----------------------------------------------------------
+
     it('an item leased by a consumer that closes without acknowledging goes to another consumer', async () => {
       const name = `handover-${randomUUID()}`;
       const a = await openQ(name, { capacity: 100, leaseMs: 120_000 });

@@ -1,3 +1,4 @@
+import { until as waitUntil } from '../../src/lib/wait.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -145,19 +146,9 @@ export async function logged(t: TestTopology): Promise<Entry[]> {
   return r.body.logging;
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** The library's wait, with the tests' defaults (20 s, every 100 ms). */
+export function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  return waitUntil(what, fn, timeoutMs, everyMs);
 }
 
 export function countBy<T>(xs: T[], key: (x: T) => string): Map<string, number> {

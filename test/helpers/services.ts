@@ -12,7 +12,7 @@ import type { ServiceCaller } from '../../src/services/facade/caller.js';
 import { loadFacadeConfig, type FacadeConfig } from '../../src/services/facade/config.js';
 import type { DashboardOptions } from '../../src/services/facade/routes/dashboard.js';
 import type { ConsoleLink } from '../../src/services/facade/console-link.js';
-import { createLogging } from '../../src/services/logging/index.js';
+import { createLogging, type LoggingService } from '../../src/services/logging/index.js';
 import { loadLoggingConfig, type LoggingConfig } from '../../src/services/logging/config.js';
 import { createMessages, type MessagesService } from '../../src/services/messages/index.js';
 import { loadMessagesConfig, type MessagesConfig } from '../../src/services/messages/config.js';
@@ -36,7 +36,7 @@ function deps(config: { service: string; name: string }, o: BuildOptions) {
   return { logger: o.logger ?? silentLogger(), metrics: new Metrics({ service: config.service, instance: config.name }) };
 }
 
-export function buildLogging(t: TestContext, engine: Engine, flags: Flags = {}, o: BuildOptions = {}): { service: Service; config: LoggingConfig } {
+export function buildLogging(t: TestContext, engine: Engine, flags: Flags = {}, o: BuildOptions = {}): { service: LoggingService; config: LoggingConfig } {
   const config = loadLoggingConfig(source(withPort(flags)));
   const service = createLogging(config, engine, deps(config, o));
   t.after(() => service.stop());

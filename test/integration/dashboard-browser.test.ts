@@ -14,6 +14,7 @@ import { consumedByInstance, http, logged, startTestTopology, until, type TestTo
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'dashboard.png');
+const TIMELINE_SHOT = join(ROOT, 'test-artifacts', 'trace-timeline.png');
 // docs/dashboard.png shows the lab console under the launcher: test/integration/console-browser.test.ts makes it.
 const XSS = '<img src=x onerror=alert(1)>';
 // Long enough that a SIGKILLed instance is still listed (and probed as down) for a while.
@@ -232,6 +233,48 @@ describe('dashboard in a real browser', { skip, timeout: 180_000 }, () => {
     } finally {
       await page.setViewportSize({ width: 1440, height: 900 });
     }
+  });
+
+  /** The page, opened and live (these tests also run alone, with --test-name-pattern). */
+  async function opened(): Promise<void> {
+    if (!page.url().startsWith(t.facade)) await page.goto(`${t.facade}/`);
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+  }
+
+  it('a message sent with "Send and trace": clicking it shows a timeline with the facade, logging and messages lanes', async () => {
+    await opened();
+    await page.locator('[data-testid="msg-input"]').fill('trace me');
+    await page.locator('[data-testid="send-traced"]').click();
+    await page.waitForFunction(() => /^Accepted \(traced\): [0-9a-f-]{36}$/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
+    const id = (await page.locator('[data-testid="sent-id"]').textContent())!;
+    const { loggedBy, consumedBy } = await whoGot(id);
+    // Close what "Send and trace" opened, then open it again by clicking the message where it was consumed.
+    await page.locator('[data-testid="trace-close"]').click();
+    await entryIn(consumedBy, id).click();
+    const panel = page.locator('[data-testid="trace-panel"]');
+    await panel.locator('[data-testid="lane-facade-1"], [data-testid^="lane-facade"]').first().waitFor();
+    assert.equal(await panel.locator('[data-testid="trace-message-id"]').textContent(), id);
+    for (const lane of [loggedBy, 'queue', consumedBy]) await panel.locator(`[data-testid="lane-${lane}"]`).waitFor();
+    const steps = await panel.locator('[data-testid="trace-step"]').allTextContents();
+    assert.ok(steps.some((x) => x.includes(`${loggedBy} stored it in the log`)), steps.join('\n'));
+    assert.ok(steps.some((x) => x.includes(`${consumedBy} acknowledged it`)), steps.join('\n'));
+    assert.equal(await panel.locator('[data-testid="trace-known"]').isHidden(), true);
+    mkdirSync(dirname(TIMELINE_SHOT), { recursive: true });
+    await panel.screenshot({ path: TIMELINE_SHOT });
+  });
+
+  it('a message sent without tracing: the panel says what the stores know and offers a traced copy', async () => {
+    await opened();
+    const id = await sendFromPage('not traced');
+    const { consumedBy } = await whoGot(id);
+    await entryIn(consumedBy, id).click();
+    const known = page.locator('[data-testid="trace-known"]');
+    await known.waitFor();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="trace-facts"]')?.textContent ?? '').includes('consumed by'));
+    assert.match((await page.locator('[data-testid="trace-facts"]').textContent())!, new RegExp(`consumed by ${consumedBy}`));
+    await page.locator('[data-testid="trace-copy"]').click();
+    await page.waitForFunction(() => /^Accepted \(traced\)/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
+    await page.locator('[data-testid^="lane-messages"]').first().waitFor();
   });
 
   it('a killed instance shows as down with the reason; a 503 shows in the status line', async () => {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Proc } from '../../src/topology/topology.js';
 import { findFreeBasePort, type LocalCluster } from '../../src/engine/hazelcast/cluster.js';
 import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js';
+import { pool } from '../../src/lib/pool.js';
 import { countBy, http, postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
 import { lab4, type LabFourResult } from '../../src/scenarios/lab4.js';
@@ -28,20 +29,6 @@ const REGISTRY_TTL_MS = 1500;
 
 type LogRow = Entry & { loggedAt?: string };
 
-/** Runs fn over 0..n-1 with at most `width` calls in flight. */
-async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out = new Array<T>(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -75,7 +75,9 @@ export class EmbeddedEngine implements Engine {
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL, body TEXT NOT NULL,
         -- Epoch ms until which a consumer holds the row; NULL: never received.
-        lease_until INTEGER);
+        lease_until INTEGER,
+        -- Times the row was handed out: more than 1 is a redelivery.
+        deliveries INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX IF NOT EXISTS queue_name_seq ON queue (name, seq);
       -- Queue sizes kept by triggers, so depth and the bound cost O(1), not a count over the backlog.
       CREATE TABLE IF NOT EXISTS queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -111,6 +113,14 @@ export class EmbeddedEngine implements Engine {
     // A file made before leases existed gets the column (its rows count as never received).
     const cols = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('queue')").all();
     if (!cols.some((c) => c.name === 'lease_until')) this.db.exec('ALTER TABLE queue ADD COLUMN lease_until INTEGER');
+    if (!cols.some((c) => c.name === 'deliveries')) {
+      try {
+        this.db.exec('ALTER TABLE queue ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0');
+      } catch (err) {
+        // Another process opening the same older file added it first.
+        if (!/duplicate column/i.test((err as Error).message)) throw err;
+      }
+    }
     // From here on a busy lock is reported at once and retried without blocking.
     this.db.pragma('busy_timeout = 0');
     // Inside runBatch this runs as a savepoint, so one failing op rolls back only itself.
@@ -232,10 +242,10 @@ export class EmbeddedEngine implements Engine {
     const visible = db.prepare<[string, number], { seq: number }>(
       'SELECT seq FROM queue WHERE name = ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq LIMIT 1',
     );
-    const lease = db.prepare<[number, string, number, number], { seq: number; body: string }>(
-      `UPDATE queue SET lease_until = ? WHERE seq IN (
+    const lease = db.prepare<[number, string, number, number], { seq: number; body: string; deliveries: number }>(
+      `UPDATE queue SET lease_until = ?, deliveries = deliveries + 1 WHERE seq IN (
          SELECT seq FROM queue WHERE name = ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq LIMIT ?)
-       RETURNING seq, body`,
+       RETURNING seq, body, deliveries`,
     );
     const remove = db.prepare<[number, string]>('DELETE FROM queue WHERE seq = ? AND name = ?');
     const release = db.prepare<[number, string]>('UPDATE queue SET lease_until = NULL WHERE seq = ? AND name = ?');
@@ -274,7 +284,7 @@ export class EmbeddedEngine implements Engine {
         const item = parseItem(r.body);
         // A body that does not parse (only a hand-made row could) would come back after every lease: drop it.
         if (item) {
-          out.push({ item, tag: String(r.seq) });
+          out.push(r.deliveries > 1 ? { item, tag: String(r.seq), redelivered: true } : { item, tag: String(r.seq) });
           held.add(r.seq);
         }
         else void this.write(() => remove.run(r.seq, name)).catch(() => undefined);

@@ -259,7 +259,8 @@ export class LedgerReconciler {
       const reoffered = new Set<string>();
       if (again.length > 0) {
         const records = again.map((r) => {
-          const item = { ...r.item, enqueuedAt: new Date().toISOString() };
+          // Marked, so the consumer that receives it knows it comes again (Delivery.redelivered).
+          const item = { ...r.item, enqueuedAt: new Date().toISOString(), redelivery: r.redeliveries + 1 };
           return { item, offeredAt: Date.parse(item.enqueuedAt), redeliveries: r.redeliveries + 1 };
         });
         await this.kv.set(groupKey('r'), { records });

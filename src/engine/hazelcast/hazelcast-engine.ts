@@ -18,7 +18,7 @@ import {
   type ILogger,
   type IQueue,
 } from 'hazelcast-client';
-import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Engine, type KvMap, type LogEntry, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
+import { EngineUnavailableError, isEngineUnavailable, ProtectionError, type Delivery, type Engine, type KvMap, type LogEntry, type MessageLog, type MessageQueue, type QueueItem } from '../ports.js';
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
 import { DeliveryLedger, LedgerReconciler, ledgerMapFor, LOCK_MAP, type LedgerEntry, type LedgerLog, type RemovingQueue } from './delivery-ledger.js';
 import { LogMirror } from './log-mirror.js';
@@ -332,7 +332,7 @@ export class HazelcastEngine implements Engine {
             await onQueue((q) => q.drainTo(rest, max - 1));
           } catch (e) {
             // The first item is in hand: hand it over rather than lose it.
-            if (rest.length === 0) return [{ item: first, tag: first.id }];
+            if (rest.length === 0) return [deliveryOf(first)];
             throw e;
           }
           for (const v of rest) {
@@ -344,7 +344,13 @@ export class HazelcastEngine implements Engine {
             }
           }
         }
-        return items.map((item) => ({ item, tag: item.id }));
+        const ds = items.map(deliveryOf);
+        // A traced item says which member held the queue (a local lookup in the client's partition table).
+        if (items.some((i) => i.traceparent !== undefined)) {
+          const owner = await this.queueOwner(name).catch(() => undefined);
+          if (owner) return ds.map((d) => (d.item.traceparent === undefined ? d : { ...d, from: `member ${owner}` }));
+        }
+        return ds;
       },
       ack: async (deliveries) => {
         await Promise.all(deliveries.map((d) => ledger.ack(d.tag)));
@@ -594,6 +600,13 @@ function isConnectionFailure(e: unknown): boolean {
 }
 
 const quiet: LedgerLog = { warn: () => {} };
+
+/** A received item as a delivery: the ledger marks an item it offers again (`redelivery`), which the consumer sees as `redelivered`. */
+function deliveryOf(got: QueueItem & { redelivery?: number }): Delivery {
+  if (got.redelivery === undefined) return { item: got, tag: got.id };
+  const { redelivery: _n, ...item } = got;
+  return { item, tag: item.id, redelivered: true };
+}
 
 function parseOr<T>(v: string | null | undefined, none: T): unknown {
   return v == null ? none : JSON.parse(v);

@@ -34,6 +34,8 @@ export interface BatchProducerOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const TRACEPARENT_KEY = Buffer.from('traceparent');
+
 export class BatchProducer {
   private readonly turns: TurnBatch<QueueItem>;
   private readonly waiting: Array<Waiting<QueueItem, void>> = [];
@@ -83,6 +85,9 @@ export class BatchProducer {
       key: Buffer.from(item.id),
       value: Buffer.from(JSON.stringify(item)),
       ...(partition === undefined ? {} : { partition }),
+      // A traced item's context also as a record header (OpenTelemetry's messaging conventions).
+      // (Keys as bytes: the client has no header serializer and writes keys as given.)
+      ...(item.traceparent === undefined ? {} : { headers: new Map([[TRACEPARENT_KEY, Buffer.from(item.traceparent)]]) }),
     }));
     const deadline = Date.now() + this.o.sendTimeoutMs;
     for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {

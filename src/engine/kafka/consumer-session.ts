@@ -55,6 +55,8 @@ export class ConsumerSession {
   private stream?: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
   private joining?: Promise<void>;
   private closed = false;
+  /** Bumped by every start(): a join loop of an earlier generation stops at its next step instead of racing the new one. */
+  private generation = 0;
   private heartbeatFailures = 0;
   private streamFailures = 0;
   private commitFailures = 0;
@@ -63,14 +65,20 @@ export class ConsumerSession {
 
   /** Starts (once) reading the topic as a member of the group; retries until it works or the session closes. */
   start(): void {
-    this.joining ??= (async () => {
+    if (this.joining) return;
+    const gen = ++this.generation;
+    // A loop replaced by a later start() (a rejoin while this one waits to retry) must not go on: two loops
+    // consuming through one consumer, or one closing the consumer the other just made current, end in the
+    // client's "Client is closed" on the live stream.
+    const current = () => !this.closed && gen === this.generation;
+    this.joining = (async () => {
       await this.o.beforeJoin?.().catch((e: unknown) => this.o.onError?.('creating the topic', e));
-      for (let attempt = 1, pause = 200; !this.closed; attempt++, pause = Math.min(pause * 2, 3000)) {
+      for (let attempt = 1, pause = 200; current(); attempt++, pause = Math.min(pause * 2, 3000)) {
         const consumer = this.client();
         try {
           const stream = await consumer.consume({ topics: [this.o.topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...this.o.timing });
-          if (this.closed) {
-            await stream.close().catch(() => {});
+          if (!current() || consumer !== this.consumer) {
+            await bounded(stream.close(), 5000);
             return;
           }
           this.stream = stream;
@@ -79,10 +87,11 @@ export class ConsumerSession {
             this.streamFailures = 0;
             this.o.onRecord(m);
           });
-          stream.once('error', (e: Error) => this.onStreamError(stream, e));
+          // Every error is heard (an unheard second one would throw); only the live stream's first one acts.
+          stream.on('error', (e: Error) => this.onStreamError(stream, e));
           return;
         } catch (e) {
-          if (this.closed) return;
+          if (!current()) return;
           // After a broker dies, the client retries it from cached metadata and a cached coordinator (`joinGroup failed`):
           // forget the metadata, and from the second failure on start over with a new consumer.
           consumer.clearMetadata();

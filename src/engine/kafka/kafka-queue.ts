@@ -33,7 +33,7 @@ import { BatchProducer } from './batch-producer.js';
 import { Committer } from './committer.js';
 import { ConsumerSession, consumerTiming, type Record } from './consumer-session.js';
 import { DepthGauge } from './depth-gauge.js';
-import { LeaseTable } from './lease-table.js';
+import { LeaseTable, type Lease } from './lease-table.js';
 import { PartitionWatermarks } from './watermark.js';
 
 export { partitionOfTag } from './lease-table.js';
@@ -197,7 +197,7 @@ export class KafkaQueue implements MessageQueue {
       const now = Date.now();
       const out = this.leases.take(max, now, (p, epoch) => this.marks.isCurrent(p, epoch));
       if (this.leases.buffered() < this.maxBuffered / 2) this.session.resume();
-      if (out.length > 0) return out.map((l) => ({ item: l.item, tag: l.tag }));
+      if (out.length > 0) return out.map(deliveryOf);
       if (now >= deadline) return [];
       const wakeAt = Math.min(deadline, this.leases.nextExpiry() ?? deadline);
       await this.waitForWake(Math.max(1, wakeAt - now), signal);
@@ -268,6 +268,11 @@ export class KafkaQueue implements MessageQueue {
     const epoch = this.marks.read(m.partition, m.offset);
     if (epoch === undefined) return;
     const item = parseItem(m.value);
+    // The record header is the trace context's carrier (untraced records have no headers).
+    if (item && m.headers.size > 0) {
+      const traceparent = headerOf(m.headers, 'traceparent');
+      if (traceparent !== undefined) item.traceparent = traceparent;
+    }
     if (!item) {
       // Not one of ours: nothing to hand out, but it must not hold the partition's commit back.
       this.marks.ack(m.partition, m.offset, epoch);
@@ -303,6 +308,19 @@ export class KafkaQueue implements MessageQueue {
   private checkOpen(): void {
     if (this.closed) throw new QueueClosedError();
   }
+}
+
+/** A lease as a delivery; a traced item also says where it was read (partition and offset). */
+function deliveryOf(l: Lease<QueueItem>): Delivery {
+  const d: { item: QueueItem; tag: string; redelivered?: boolean; from?: string } = { item: l.item, tag: l.tag };
+  if (l.again) d.redelivered = true;
+  if (l.item.traceparent !== undefined) d.from = `partition ${l.partition}, offset ${l.offset}`;
+  return d;
+}
+
+function headerOf(headers: Map<Buffer, Buffer>, name: string): string | undefined {
+  for (const [k, v] of headers) if (k.toString('latin1') === name) return v.toString('latin1');
+  return undefined;
 }
 
 function parseItem(value: Buffer | undefined): QueueItem | undefined {

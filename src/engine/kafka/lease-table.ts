@@ -17,6 +17,8 @@ export interface ReadRecord<T> {
 export interface Lease<T> extends ReadRecord<T> {
   tag: string;
   expires: number;
+  /** Handed out before: its lease ended unacknowledged. */
+  again?: true;
 }
 
 /** The delivery tag of a record: `partition:offset:epoch`. */
@@ -61,6 +63,7 @@ export class LeaseTable<T> {
       if (out.length >= max || lease.expires > now) break;
       this.leases.delete(lease.tag);
       lease.expires = now + this.leaseMs;
+      lease.again = true;
       this.leases.set(lease.tag, lease);
       this.redelivered++;
       out.push(lease);

@@ -10,7 +10,7 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory';
   /** Per log: entries by id, in arrival order, and how many each logging instance stored. */
   private readonly logs = new Map<string, { byId: Map<string, LogEntry>; order: LogEntry[]; counts: Map<string, number> }>();
-  private readonly queues = new Map<string, Array<{ seq: number; item: QueueItem; leaseUntil: number }>>();
+  private readonly queues = new Map<string, Array<{ seq: number; item: QueueItem; leaseUntil: number; delivered?: true }>>();
   private seq = 0;
   private readonly kvs = new Map<string, Map<string, { value: unknown; expiresAt?: number }>>();
   /** Set to make every operation fail, to test how services report an engine outage. */
@@ -74,7 +74,8 @@ export class MemoryEngine implements Engine {
         if (out.length >= max) break;
         if (r.leaseUntil > now) continue;
         r.leaseUntil = now + this.leaseMs;
-        out.push({ item: r.item, tag: String(r.seq) });
+        out.push(r.delivered ? { item: r.item, tag: String(r.seq), redelivered: true } : { item: r.item, tag: String(r.seq) });
+        r.delivered = true;
       }
       return out.length > 0 ? out : undefined;
     };

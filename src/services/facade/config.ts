@@ -13,6 +13,7 @@ export const facadeSettings = {
   breakerThreshold: setting.int('breaker-threshold', 'BREAKER_THRESHOLD', 3, 1, 1000, 'consecutive failures that open an instance\'s breaker'),
   breakerHalfOpenMs: setting.int('breaker-half-open-ms', 'BREAKER_HALF_OPEN_MS', 5000, 10, 600_000, 'how long an open breaker waits before one trial call'),
   registryRefreshMs: setting.int('registry-refresh-ms', 'REGISTRY_REFRESH_MS', 500, 50, 600_000, 'how often the registry is read again'),
+  traceSampleRatio: setting.text('trace-sample-ratio', 'TRACE_SAMPLE_RATIO', '0', 'share of messages traced without being asked (0: only those sent with a sampled traceparent header, e.g. the dashboard\'s "Send and trace"; 1: all)', { pattern: /^(0(\.\d{1,6})?|1(\.0{1,6})?|\.\d{1,6})$/, expected: 'a number from 0 to 1, such as 0.01', range: '0–1' }),
   idempotencyTtlMs: setting.int('idempotency-ttl-ms', 'IDEMPOTENCY_TTL_MS', 24 * 3600_000, 1000, 30 * 24 * 3600_000, 'how long an Idempotency-Key is remembered'),
   consoleChannel: setting.choice('console-channel', 'CONSOLE_CHANNEL', 'none', ['none', 'ipc'] as const, "the launcher's channel for the dashboard's lab controls (set by npm start; none: a facade started alone, no controls)"),
   consoleToken: setting.secret('console-token', 'CONSOLE_TOKEN', "secret the dashboard's lab controls demand (x-console-token) when the facade listens beyond loopback; without it they are off there; never printed"),
@@ -36,6 +37,8 @@ export interface FacadeConfig extends CommonConfig {
   registryRefreshMs: number;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs: number;
+  /** Share of messages traced without a sampled traceparent header (0–1). */
+  traceSampleRatio: number;
   /** What the console's controls demand when the facade listens beyond loopback; undefined: none. Never logged. */
   consoleToken: string | undefined;
   /** ipc: the launcher gave this process an IPC channel for the console; none: started alone. */
@@ -56,6 +59,7 @@ export function loadFacadeConfig(src: Source, isTty = false): FacadeConfig {
     breakerHalfOpenMs: v.breakerHalfOpenMs,
     registryRefreshMs: v.registryRefreshMs,
     idempotencyTtlMs: v.idempotencyTtlMs,
+    traceSampleRatio: Number(v.traceSampleRatio),
     consoleToken: v.consoleToken || undefined,
     consoleChannel: v.consoleChannel,
   });

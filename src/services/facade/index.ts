@@ -6,7 +6,7 @@ import type { Engine } from '../../engine/ports.js';
 import { createHttpServer } from '../../shared/http.js';
 import { healthRoutes } from '../../shared/health.js';
 import { REGISTRY_MAP, type InstanceRecord } from '../../shared/registry.js';
-import { serviceShell, type Service, type ServiceDeps } from '../runtime.js';
+import { serviceShell, serviceTracing, type Service, type ServiceDeps } from '../runtime.js';
 import { UndiciCaller, type ServiceCaller } from './caller.js';
 import type { FacadeConfig } from './config.js';
 import { InstanceDirectory } from './directory.js';
@@ -20,7 +20,11 @@ import { dashboardRoute, type DashboardOptions } from './routes/dashboard.js';
 import { docsRoute } from './routes/docs.js';
 import { instancesRoute } from './routes/instances.js';
 import { postMessageRoute } from './routes/post-message.js';
+import { messageTraceRoute } from './routes/message-trace.js';
 import { readMessagesRoute } from './routes/read-messages.js';
+import type { TraceSpan } from '../../contracts/trace.js';
+import { TRACE_MAP } from '../../shared/tracing/engine-exporter.js';
+import type { Tracing } from '../../shared/tracing/tracing.js';
 import { ServiceCalls } from './service-calls.js';
 
 export interface FacadeDeps extends ServiceDeps {
@@ -38,6 +42,7 @@ export interface FacadeDeps extends ServiceDeps {
 export interface FacadeService extends Service {
   readonly directory: InstanceDirectory;
   readonly policies: InstanceCaller;
+  readonly tracing: Tracing;
 }
 
 export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeDeps): FacadeService {
@@ -83,7 +88,9 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
       return { engine: engine.kind, instances: directory.all().length };
     },
   });
-  app.register(postMessageRoute, { config, calls, queue, keys, metrics });
+  const tracing = serviceTracing('facade', config, engine);
+  app.register(postMessageRoute, { config, calls, queue, keys, metrics, tracing, engineKind: engine.kind });
+  app.register(messageTraceRoute, { store: engine.kv<TraceSpan[]>(TRACE_MAP) });
   app.register(readMessagesRoute, { config, calls });
   app.register(instancesRoute, { directory, policies, registryTtlMs: config.registryTtlMs });
 
@@ -98,10 +105,11 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
       link?.close();
       await directory.stop();
       await caller.close();
+      await tracing.close();
     },
   });
   directory.start();
-  return Object.assign(shell, { directory, policies });
+  return Object.assign(shell, { directory, policies, tracing });
 }
 
 declare module 'fastify' {

@@ -4,6 +4,8 @@ import {
   ConsecutiveBreaker,
   ExponentialBackoff,
   handleWhen,
+  isBrokenCircuitError,
+  isTaskCancelledError,
   retry,
   timeout,
   TimeoutStrategy,
@@ -30,6 +32,18 @@ export interface AttemptLog {
   instance: string;
   ok: boolean;
   error?: string;
+}
+
+/** Watches one attempt (to trace it): made before the attempt, ended with its failure, if any. */
+export interface AttemptWatch {
+  end(err?: unknown): void;
+}
+
+/** What an attempt's failure was, in words for a trace: a breaker that refused it, a timeout, or the error. */
+export function attemptFailure(err: unknown): string {
+  if (isBrokenCircuitError(err)) return 'breaker open: not called';
+  if (isTaskCancelledError(err)) return 'timed out';
+  return err instanceof Error ? err.message : String(err);
 }
 
 export interface CallOutcome<T> {
@@ -96,10 +110,10 @@ export class InstanceCaller {
     return s === CircuitState.Open ? 'open' : s === CircuitState.HalfOpen ? 'half-open' : s === CircuitState.Isolated ? 'isolated' : 'closed';
   }
 
-  async call<T>(
+  async call<T, W extends AttemptWatch = AttemptWatch>(
     instances: InstanceRecord[],
-    op: (instance: InstanceRecord, signal: AbortSignal) => Promise<T>,
-    opts: { rounds?: number } = {},
+    op: (instance: InstanceRecord, signal: AbortSignal, watch: W | undefined) => Promise<T>,
+    opts: { rounds?: number; watch?: (instance: InstanceRecord) => W } = {},
   ): Promise<CallOutcome<T>> {
     if (instances.length === 0) throw new NoInstanceError('no instance registered');
     // Open breakers go last, unless their half-open time has come: cockatiel
@@ -118,12 +132,16 @@ export class InstanceCaller {
       retryPolicy.execute(async () => {
         const inst = order[n++ % order.length]!;
         last = inst;
+        // Made before the breaker is asked, so a refusal is seen too.
+        const watch = opts.watch?.(inst);
         try {
-          const v = await this.breaker(inst).execute(() => perAttempt.execute((_c, signal) => op(inst, signal), deadlineSignal));
+          const v = await this.breaker(inst).execute(() => perAttempt.execute((_c, signal) => op(inst, signal, watch), deadlineSignal));
           attempts.push({ instance: inst.instance, ok: true });
+          watch?.end();
           return v;
         } catch (err) {
           attempts.push({ instance: inst.instance, ok: false, error: (err as Error).message });
+          watch?.end(err);
           throw err;
         }
       }, deadlineSignal),

@@ -3,7 +3,19 @@ import { PermanentCallError } from '../../lib/errors.js';
 import type { InstanceRecord } from '../../shared/registry.js';
 import type { ServiceCaller } from './caller.js';
 import type { InstanceDirectory } from './directory.js';
-import type { InstanceCaller } from './resilience.js';
+import type { AttemptWatch, InstanceCaller } from './resilience.js';
+
+/** A traced call: each attempt starts its spans and says what to send with it. */
+export interface CallTrace {
+  attempt(instance: InstanceRecord): AttemptTrace;
+}
+
+export interface AttemptTrace extends AttemptWatch {
+  /** Headers to add to this attempt's request (its traceparent). */
+  headers?: Record<string, string>;
+  /** The body to send instead (a batch whose entries carry this attempt's traceparents). */
+  body?: unknown;
+}
 
 export interface ServiceAnswer {
   body: unknown;
@@ -22,10 +34,11 @@ export class ServiceCalls {
     readonly policies: InstanceCaller,
   ) {}
 
-  async call(service: 'logging' | 'messages', method: 'GET' | 'POST', path: string, body: unknown, correlationId: string, raw: boolean | 'buffer' = false) {
+  async call(service: 'logging' | 'messages', method: 'GET' | 'POST', path: string, body: unknown, correlationId: string, raw: boolean | 'buffer' = false, trace?: CallTrace) {
     const instances = await this.directory.of(service);
-    return this.policies.call(instances, async (inst: InstanceRecord, signal): Promise<ServiceAnswer> => {
-      const res = await this.caller.call(inst.url, { method, path, body, signal, raw, headers: { [CORRELATION_HEADER]: correlationId } });
+    const op = async (inst: InstanceRecord, signal: AbortSignal, t: AttemptTrace | undefined): Promise<ServiceAnswer> => {
+      const headers = t?.headers ? { [CORRELATION_HEADER]: correlationId, ...t.headers } : { [CORRELATION_HEADER]: correlationId };
+      const res = await this.caller.call(inst.url, { method, path, body: t?.body ?? body, signal, raw, headers });
       // A 400 or 413 is about the request itself: every instance would answer the same, so it is
       // not retried and does not count against the instance's breaker. Any other failure may go
       // differently elsewhere.
@@ -34,7 +47,8 @@ export class ServiceCalls {
       if (res.status >= 300) throw new Error(`${inst.instance} answered ${res.status}`);
       const next = res.headers[NEXT_CURSOR_HEADER];
       return { body: res.body, next: typeof next === 'string' ? next : undefined };
-    });
+    };
+    return trace ? this.policies.call(instances, op, { watch: (inst) => trace.attempt(inst) }) : this.policies.call(instances, op);
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Delivery, MessageQueue, QueueItem } from '../../engine/ports.js';
 import { sleep } from '../../lib/wait.js';
+import type { Tracing } from '../../shared/tracing/tracing.js';
+import { ConsumeTrace } from './consume-trace.js';
 import type { ConsumedStore } from './store.js';
 
 export interface ConsumerOptions {
@@ -12,6 +14,8 @@ export interface ConsumerOptions {
   pollTimeoutMs?: number;
   /** Most items taken and stored at once. Default 32. */
   batchSize?: number;
+  /** Continues the traces of traced items (absent: none). */
+  tracing?: Tracing;
   /** Called once an item is stored durably; created is false for a duplicate. */
   onStored?: (item: QueueItem, created: boolean) => void;
 }
@@ -64,18 +68,26 @@ export class QueueConsumer {
         continue;
       }
       const items = deliveries.map((d) => d.item);
+      const traces = ConsumeTrace.of(this.o.tracing, deliveries, this.o.instance);
       // From here on the items are in hand: finish them even if stop() was called.
-      const created = await this.storeWithRetry(items);
+      const created = await this.storeWithRetry(items, traces);
       if (created === undefined) return;
       items.forEach((item, i) => {
         if (created[i]) this.consumed++;
         else this.duplicates++;
-        logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created[i] }, created[i] ? 'consumed message' : 'message already consumed');
+        const traceId = traces?.[i]?.traceId;
+        logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created[i], traceId }, created[i] ? 'consumed message' : 'message already consumed');
       });
       items.forEach((item, i) => this.o.onStored?.(item, created[i]!));
+      traces?.forEach((t) => t?.ackStarted());
       // Acknowledged together: the engine writes them as one batch. A failed
       // ack only means the items come again, and the store skips them.
-      await queue.ack(deliveries).catch((err: unknown) => logger.warn({ err, ids: items.map((i) => i.id) }, 'acknowledge failed; the items may be delivered again'));
+      let ackError: string | undefined;
+      await queue.ack(deliveries).catch((err: unknown) => {
+        ackError = (err as Error).message;
+        logger.warn({ err, ids: items.map((i) => i.id) }, 'acknowledge failed; the items may be delivered again');
+      });
+      traces?.forEach((t) => t?.acked(ackError));
     }
   }
 
@@ -86,9 +98,10 @@ export class QueueConsumer {
    * store kept failing; the items then stay unacknowledged and are
    * delivered again when their lease ends.
    */
-  private async storeWithRetry(items: QueueItem[]): Promise<boolean[] | undefined> {
+  private async storeWithRetry(items: QueueItem[], traces?: Array<ConsumeTrace | undefined>): Promise<boolean[] | undefined> {
     let backoff = 100;
     for (;;) {
+      traces?.forEach((t) => t?.storeStarted());
       try {
         const consumedAt = new Date().toISOString();
         const created = this.o.store.addMany(
@@ -102,9 +115,11 @@ export class QueueConsumer {
           })),
         );
         this.lastError = undefined;
+        traces?.forEach((t, i) => t?.stored(created[i]));
         return created;
       } catch (err) {
         this.lastError = `store failed: ${(err as Error).message}`;
+        traces?.forEach((t) => t?.stored(undefined, this.lastError));
         this.o.logger.error({ ids: items.map((i) => i.id), err, retryInMs: backoff }, 'could not store a consumed message; retrying');
         if (this.ac.signal.aborted) return undefined;
         await sleep(backoff, this.ac.signal);

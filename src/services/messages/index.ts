@@ -6,7 +6,8 @@
 import type { Engine } from '../../engine/ports.js';
 import { createHttpServer } from '../../shared/http.js';
 import { healthRoutes } from '../../shared/health.js';
-import { registeredReadiness, serviceShell, type Service, type ServiceDeps } from '../runtime.js';
+import { registeredReadiness, serviceShell, serviceTracing, type Service, type ServiceDeps } from '../runtime.js';
+import type { Tracing } from '../../shared/tracing/tracing.js';
 import type { MessagesConfig } from './config.js';
 import { QueueConsumer } from './consumer.js';
 import { messagesRoutes } from './routes/messages.js';
@@ -15,6 +16,7 @@ import { ConsumedStore } from './store.js';
 export interface MessagesService extends Service {
   readonly store: ConsumedStore;
   readonly consumer: QueueConsumer;
+  readonly tracing: Tracing;
 }
 
 export function createMessages(config: MessagesConfig, engine: Engine, deps: ServiceDeps): MessagesService {
@@ -23,11 +25,13 @@ export function createMessages(config: MessagesConfig, engine: Engine, deps: Ser
   const queue = engine.queue(config.queueName);
   const consumedTotal = metrics.counter('messages_consumed_total', 'Messages this instance stored.');
   const duplicatesTotal = metrics.counter('messages_duplicates_skipped_total', 'Deliveries skipped because this instance already held the id.');
+  const tracing = serviceTracing('messages', config, engine);
   const consumer = new QueueConsumer({
     instance: config.name,
     queue,
     store,
     logger,
+    tracing,
     pollTimeoutMs: config.pollTimeoutMs,
     onStored: (_item, created) => (created ? consumedTotal : duplicatesTotal).inc(),
   });
@@ -49,6 +53,7 @@ export function createMessages(config: MessagesConfig, engine: Engine, deps: Ser
     onStop: async () => {
       await consumer.stop();
       store.close();
+      await tracing.close();
     },
   });
   const registered = registeredReadiness(engine, shell);
@@ -63,5 +68,5 @@ export function createMessages(config: MessagesConfig, engine: Engine, deps: Ser
   app.register(messagesRoutes, { store, consumer });
   // Closing the app (also in tests that only inject) stops the consumer.
   app.addHook('onClose', async () => consumer.stop());
-  return Object.assign(shell, { store, consumer });
+  return Object.assign(shell, { store, consumer, tracing });
 }

@@ -16,11 +16,16 @@ import {
 import type { LogEntry, MessageLog } from '../../../engine/ports.js';
 import { HttpError } from '../../../lib/errors.js';
 import type { Metrics } from '../../../shared/metrics.js';
+import { MESSAGE_ID_ATTRIBUTE } from '../../../contracts/trace.js';
+import { sampledParent, traceIdOf } from '../../../shared/tracing/trace-context.js';
+import { failSpan, SpanKind, type Tracing } from '../../../shared/tracing/tracing.js';
 
 export interface LogRoutesOptions {
   instance: string;
   log: MessageLog;
   metrics: Metrics;
+  /** Continues the traces of traced messages (absent: none). */
+  tracing?: Tracing;
 }
 
 const jsonOnly = { accepts: 'application/json' };
@@ -33,8 +38,14 @@ const jsonOnly = { accepts: 'application/json' };
 export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) => {
   const stored = o.metrics.counter('log_entries_stored_total', 'POST /log calls by whether the id was new.', ['created']);
 
-  /** Stores one entry and prints its line. */
-  async function store(body: LogRequest, fallbackCorrelationId: string, log: FastifyBaseLogger) {
+  /**
+   * Stores one entry and prints its line. A traced message (its own
+   * traceparent, else the request's) gets a span for the store.
+   */
+  async function store(body: LogRequest, fallbackCorrelationId: string, log: FastifyBaseLogger, header?: unknown) {
+    const traceparent = body.traceparent ?? header;
+    const parent = o.tracing && traceparent !== undefined ? sampledParent(traceparent) : undefined;
+    const span = parent && o.tracing!.start('log store', parent, SpanKind.SERVER, { [MESSAGE_ID_ATTRIBUTE]: body.id, 'hazel.instance': o.instance });
     const entry: LogEntry = {
       id: body.id,
       msg: body.msg,
@@ -43,9 +54,24 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) =>
       ts: performance.timeOrigin + performance.now(),
       correlationId: body.correlationId ?? fallbackCorrelationId,
     };
-    const result = await o.log.put(entry);
+    let result;
+    try {
+      result = await o.log.put(entry);
+    } catch (err) {
+      if (span) {
+        failSpan(span, (err as Error).message);
+        span.end();
+      }
+      throw err;
+    }
     stored.inc({ created: String(result.created) });
-    log.info({ id: body.id, text: body.msg, correlationId: entry.correlationId, created: result.created }, result.created ? 'logged message' : 'message already logged');
+    const traceId = span ? traceIdOf(traceparent as string) : undefined;
+    log.info({ id: body.id, text: body.msg, correlationId: entry.correlationId, created: result.created, traceId }, result.created ? 'logged message' : 'message already logged');
+    if (span) {
+      span.setAttribute('hazel.created', result.created);
+      if (!result.created) span.addEvent('already logged');
+      span.end();
+    }
     return result;
   }
 
@@ -53,7 +79,7 @@ export const logRoutes: FastifyPluginAsync<LogRoutesOptions> = async (app, o) =>
     '/log',
     { schema: { body: logRequestSchema }, bodyLimit: LOG_BODY_LIMIT, config: { ...jsonOnly, bodyHint: '{"id": "<id>", "msg": "<text>"}' } },
     async (req, reply) => {
-      const result = await store(req.body, req.id, req.log);
+      const result = await store(req.body, req.id, req.log, req.headers.traceparent);
       return reply.code(result.created ? 201 : 200).send(result.entry);
     },
   );
