@@ -38,13 +38,16 @@ export class Committer {
     this.maxRecords = o.maxRecords ?? 1000;
   }
 
-  /** Acknowledgements were counted into the watermarks: commit soon. */
-  acked(): void {
-    if (this.intervalMs === 0 || this.marks.uncommitted() >= this.maxRecords) {
-      void this.flush();
-      return;
-    }
+  /**
+   * Acknowledgements were counted into the watermarks: commit soon. Without a
+   * timer the promise is the commit's (ack() answers once its offsets are
+   * committed, so they survive this member and a broker failing right after);
+   * with one, it resolves at once.
+   */
+  acked(): Promise<void> {
+    if (this.intervalMs === 0 || this.marks.uncommitted() >= this.maxRecords) return this.flush();
     this.schedule(this.intervalMs);
+    return Promise.resolve();
   }
 
   private schedule(ms: number): void {

@@ -210,7 +210,7 @@ export class KafkaQueue implements MessageQueue {
       const lease = this.leases.release(d.tag);
       if (lease && this.marks.ack(lease.partition, lease.offset, lease.epoch)) counted = true;
     }
-    if (counted) this.committer.acked();
+    if (counted) await this.committer.acked();
   }
 
   /** Commits what is acknowledged first, so the answer counts every acknowledgement made before the call. */
