@@ -13,7 +13,7 @@
 import { ProduceAcks, Producer } from '@platformatic/kafka';
 import type { QueueItem } from '../ports.js';
 import { TurnBatch, type Waiting } from '../../lib/turn-batch.js';
-import { guardUnknownBroker } from './client-fixes.js';
+import { guardUnknownBroker, producerOutOfStep } from './client-fixes.js';
 
 export interface BatchProducerOptions {
   brokers: readonly string[];
@@ -103,8 +103,10 @@ export class BatchProducer {
         this.o.onError?.(`sending ${items.length} item(s), attempt ${attempt}`, e);
         // After a broker dies the client keeps asking it from cached metadata; a re-send may duplicate (consumers dedup on id).
         producer.clearMetadata();
-        if (attempt % 3 === 0) {
+        if (producerOutOfStep(e)) {
           // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
+          // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
+          // get an id from the active controller, which may be the broker that just died.
           this.producer = undefined;
           void producer.close().catch(() => {});
         }

@@ -11,8 +11,10 @@
  *   joins (consumer-session.ts);
  * - an idempotent producer whose sequence numbers went out of step does not
  *   recover, and two sends in flight to one partition put them out of step:
- *   one send at a time, a new producer every third failed attempt
- *   (batch-producer.ts).
+ *   one send at a time, and a new producer only when the broker says its
+ *   producer id or sequence is out of step (producerOutOfStep below; a new
+ *   producer must first get an id, which waits on the active controller —
+ *   right after that controller died, for up to ~30 s) (batch-producer.ts).
  */
 import { kGetConnection, type Consumer } from '@platformatic/kafka';
 
@@ -59,4 +61,15 @@ export function errorText(e: unknown): string {
   };
   walk(e, 0);
   return seen.length ? seen.join(' ← ') : String(e);
+}
+
+/** Broker answers after which an idempotent producer cannot go on: its id or sequence numbers are out of step. */
+const OUT_OF_STEP = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/** True when the error (or one nested in it) is a broker answer that only a new producer gets past. */
+export function producerOutOfStep(e: unknown, depth = 0): boolean {
+  if (!(e instanceof Error) || depth > 5) return false;
+  if (OUT_OF_STEP.has(String((e as { apiId?: unknown }).apiId))) return true;
+  const inner = (e as { errors?: unknown[] }).errors;
+  return Array.isArray(inner) && inner.some((i) => producerOutOfStep(i, depth + 1));
 }
