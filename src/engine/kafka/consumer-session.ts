@@ -77,6 +77,9 @@ export class ConsumerSession {
         const consumer = this.client();
         try {
           const stream = await consumer.consume({ topics: [this.o.topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...this.o.timing });
+          // Every error is heard from the start (unheard, one is thrown: a stream closed unused below still fails
+          // its start with "Client is closed" when its consumer was closed meanwhile); only the live stream's acts.
+          stream.on('error', (e: Error) => this.onStreamError(stream, e));
           if (!current() || consumer !== this.consumer) {
             await bounded(stream.close(), 5000);
             return;
@@ -87,8 +90,6 @@ export class ConsumerSession {
             this.streamFailures = 0;
             this.o.onRecord(m);
           });
-          // Every error is heard (an unheard second one would throw); only the live stream's first one acts.
-          stream.on('error', (e: Error) => this.onStreamError(stream, e));
           return;
         } catch (e) {
           if (!current()) return;
