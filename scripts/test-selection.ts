@@ -64,14 +64,15 @@ export function selection(argv: readonly string[], root: string): Selection | st
     name = 'unit suite';
     phases = [{ files: defaultFiles(root, 'unit') }];
   } else if (embedded) {
-    // The unit suite whole (its Hazelcast and Kafka engine tests run when their gates let them), then the
-    // integration suites with the gated ones (Hazelcast, Kafka, network namespaces) skipped as not selected.
+    // The unit suite, then the integration suites, with every gated suite (Hazelcast members, Kafka brokers,
+    // network namespaces) skipped as not selected: what needs Node and the machine only. Those suites run once,
+    // in the full suite on the machine's Node; their JVMs do not depend on the Node version.
     name = 'unit + embedded integration';
-    phases = [{ files: defaultFiles(root, 'unit') }, { files: defaultFiles(root, 'integration'), env: embeddedOnly }];
+    phases = [{ files: defaultFiles(root, 'unit'), env: embeddedOnly }, { files: defaultFiles(root, 'integration'), env: embeddedOnly }];
   } else {
     name = 'full suite';
     phases = [{ files: defaultFiles(root, 'all') }];
   }
-  // The quick unit run readies nothing: its gated suites skip (or fail when required) as they are.
-  return { name, phases, setup: !argv.includes('--no-setup') && !unit };
+  // The quick unit run readies nothing: its gated suites skip (or fail when required) as they are; --embedded needs nothing readied.
+  return { name, phases, setup: !argv.includes('--no-setup') && !unit && !embedded };
 }

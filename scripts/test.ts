@@ -4,9 +4,9 @@
  *
  * What runs: every test file (the full suite, integration suites last), or
  * `--unit` the files outside test/integration (nothing readied first), or
- * `--embedded` the unit suite and then the integration suites with those that
- * need more than the embedded engine (Hazelcast, Kafka, network namespaces)
- * skipped as not selected: what needs Node and the machine only, which
+ * `--embedded` the unit suite and then the integration suites, with every
+ * suite that needs more than the embedded engine (Hazelcast, Kafka, network
+ * namespaces) skipped as not selected: what needs Node and the machine only, which
  * scripts/other-nodes.sh runs on other Node versions.
  *
  * 1. Readies what gated suites need, as `npm start` does on first use: the
