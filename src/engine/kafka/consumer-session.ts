@@ -76,7 +76,7 @@ export class ConsumerSession {
       for (let attempt = 1, pause = 200; current(); attempt++, pause = Math.min(pause * 2, 3000)) {
         const consumer = this.client();
         try {
-          const stream = await consumer.consume({ topics: [this.o.topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...this.o.timing });
+          const stream = await this.consumeBounded(consumer);
           // Every error is heard from the start (unheard, one is thrown: a stream closed unused below still fails
           // its start with "Client is closed" when its consumer was closed meanwhile); only the live stream's acts.
           stream.on('error', (e: Error) => this.onStreamError(stream, e));
@@ -93,10 +93,12 @@ export class ConsumerSession {
           return;
         } catch (e) {
           if (!current()) return;
-          // After a broker dies, the client retries it from cached metadata and a cached coordinator (`joinGroup failed`):
-          // forget the metadata, and from the second failure on start over with a new consumer.
+          // After a broker dies, or the group's coordinator moved (a leader moved back to its preferred replica), the
+          // client retries the old one from cached metadata and a cached coordinator (`joinGroup failed`, "not the
+          // correct coordinator"); a second consume() through the same consumer was seen to hang for good. Start over
+          // with a new consumer, which looks the coordinator up again.
           consumer.clearMetadata();
-          if (attempt >= 2 && consumer === this.consumer) {
+          if (consumer === this.consumer) {
             this.consumer = undefined;
             void bounded(forceClose(consumer), 5000);
           }
@@ -105,6 +107,29 @@ export class ConsumerSession {
         }
       }
     })();
+  }
+
+  /**
+   * consume(), bounded: a join that has not answered within the rebalance timeout plus 10 s is given up (the
+   * catch above starts over with a new consumer); a stream it yields late is closed unused.
+   */
+  private consumeBounded(consumer: Consumer): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+    const started = consumer.consume({ topics: [this.o.topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...this.o.timing });
+    const limitMs = this.o.timing.rebalanceTimeout + 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        started.then(
+          (stream) => {
+            stream.on('error', () => {});
+            void bounded(stream.close(), 5000);
+          },
+          () => {},
+        );
+        reject(new Error(`joining the group took longer than ${limitMs} ms`));
+      }, limitMs);
+    });
+    return Promise.race([started, late]).finally(() => clearTimeout(timer));
   }
 
   pause(): void {
