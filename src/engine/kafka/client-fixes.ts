@@ -7,12 +7,8 @@
  *   (batch-producer.ts, consumer-session.ts), a new admin client
  *   (admin.ts AdminSession);
  * - it never looks a group coordinator up again once it has one: after
- *   failing heartbeats, commits, a second stream failure or any failed join
- *   (a consume() after "not the correct coordinator" was seen to hang), a new
- *   consumer joins, each join bounded (consumer-session.ts);
- * - a stream it makes for a consumer closed while consume() was in flight
- *   emits "Client is closed" before the caller can listen, so it is thrown:
- *   a consumer is closed only once its consume() settled (consumer-session.ts);
+ *   failing heartbeats, commits or a second stream failure, a new consumer
+ *   joins (consumer-session.ts);
  * - an idempotent producer whose sequence numbers went out of step does not
  *   recover, and two sends in flight to one partition put them out of step:
  *   one send at a time, and a new producer only when the broker says its
