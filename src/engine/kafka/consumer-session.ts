@@ -57,12 +57,6 @@ export class ConsumerSession {
   private closed = false;
   /** Bumped by every start(): a join loop of an earlier generation stops at its next step instead of racing the new one. */
   private generation = 0;
-  /**
-   * Each consumer's consume() still in flight. A consumer is closed only once it settled: a stream the client
-   * makes for a consumer closed meanwhile fails its start at once, and emits that error before the caller can
-   * listen (an 'error' event nobody hears is thrown: "Client is closed").
-   */
-  private readonly inflight = new Map<Consumer, Promise<void>>();
   private heartbeatFailures = 0;
   private streamFailures = 0;
   private commitFailures = 0;
@@ -106,7 +100,7 @@ export class ConsumerSession {
           consumer.clearMetadata();
           if (consumer === this.consumer) {
             this.consumer = undefined;
-            void this.closeConsumer(consumer);
+            void bounded(forceClose(consumer), 5000);
           }
           this.o.onError?.(`joining group ${this.o.groupId}, attempt ${attempt}`, e);
           await sleep(pause);
@@ -121,14 +115,6 @@ export class ConsumerSession {
    */
   private consumeBounded(consumer: Consumer): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
     const started = consumer.consume({ topics: [this.o.topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...this.o.timing });
-    const settled = started.then(
-      () => {},
-      () => {},
-    );
-    this.inflight.set(consumer, settled);
-    void settled.then(() => {
-      if (this.inflight.get(consumer) === settled) this.inflight.delete(consumer);
-    });
     const limitMs = this.o.timing.rebalanceTimeout + 10_000;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -224,7 +210,7 @@ export class ConsumerSession {
     this.joining = undefined;
     void (async () => {
       await bounded(oldStream?.close(), 5000);
-      await this.closeConsumer(old);
+      await bounded(forceClose(old), 5000);
     })();
     this.start();
   }
@@ -250,15 +236,7 @@ export class ConsumerSession {
   /** Closes the stream, then the consumer (which leaves the group: its partitions move at once). Each step bounded. */
   async close(): Promise<void> {
     this.closed = true;
-    // A join in flight ends first (its stream is then closed unused by the join loop), bounded.
-    await bounded(this.consumer && this.inflight.get(this.consumer), 10_000);
     await bounded(this.stream?.close(), 5000);
     await bounded(this.consumer?.close(), 5000);
-  }
-
-  /** Force-closes a consumer this session dropped, once its consume() in flight (if any) settled (bounded). */
-  private async closeConsumer(consumer: Consumer): Promise<void> {
-    await bounded(this.inflight.get(consumer), this.o.timing.rebalanceTimeout + 15_000);
-    await bounded(forceClose(consumer), 5000);
   }
 }
