@@ -7,8 +7,12 @@
  *   (batch-producer.ts, consumer-session.ts), a new admin client
  *   (admin.ts AdminSession);
  * - it never looks a group coordinator up again once it has one: after
- *   failing heartbeats, commits or a second stream failure, a new consumer
- *   joins (consumer-session.ts);
+ *   failing heartbeats, commits, a second stream failure or any failed join
+ *   (a consume() after "not the correct coordinator" was seen to hang), a new
+ *   consumer joins, each join bounded (consumer-session.ts);
+ * - a stream it makes for a consumer closed while consume() was in flight
+ *   fails its start with "Client is closed" before anyone can listen, and the
+ *   unheard 'error' is thrown: quietStreamsOfClosedConsumers below;
  * - an idempotent producer whose sequence numbers went out of step does not
  *   recover, and two sends in flight to one partition put them out of step:
  *   one send at a time, and a new producer only when the broker says its
@@ -16,7 +20,7 @@
  *   producer must first get an id, which waits on the active controller —
  *   right after that controller died, for up to ~30 s) (batch-producer.ts).
  */
-import { kGetConnection, type Consumer } from '@platformatic/kafka';
+import { kGetConnection, MessagesStream, type Consumer } from '@platformatic/kafka';
 
 type GetConnection = (broker: unknown, callback: (error: Error | null, connection?: unknown) => void) => void;
 
@@ -72,4 +76,32 @@ export function producerOutOfStep(e: unknown, depth = 0): boolean {
   if (OUT_OF_STEP.has(String((e as { apiId?: unknown }).apiId))) return true;
   const inner = (e as { errors?: unknown[] }).errors;
   return Array.isArray(inner) && inner.some((i) => producerOutOfStep(i, depth + 1));
+}
+
+let streamsQuieted = false;
+
+/**
+ * A messages stream whose consumer is closed by the time the stream starts
+ * (closed while consume() was in flight: this queue closing, or dropping a
+ * consumer to join again) fails its start with the client's "Client is
+ * closed" and emits it before the caller of consume() gets the stream to
+ * listen, so the process throws. That stream has nothing to read: end it
+ * without an error. (The client already does so for a stream closed itself.)
+ */
+export function quietStreamsOfClosedConsumers(): void {
+  if (streamsQuieted) return;
+  streamsQuieted = true;
+  type Construct = (this: MessagesStream<unknown, unknown, unknown, unknown>, callback: (error?: Error | null) => void) => void;
+  const proto = MessagesStream.prototype as unknown as { _construct: Construct };
+  const original = proto._construct;
+  proto._construct = function (callback) {
+    original.call(this, (error) => {
+      if (error && (error as { closed?: unknown }).closed === true) {
+        callback();
+        this.destroy();
+        return;
+      }
+      callback(error);
+    });
+  };
 }

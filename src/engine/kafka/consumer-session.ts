@@ -6,7 +6,9 @@
  */
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { bounded } from '../../lib/bounded.js';
-import { forceClose, guardUnknownBroker } from './client-fixes.js';
+import { forceClose, guardUnknownBroker, quietStreamsOfClosedConsumers } from './client-fixes.js';
+
+quietStreamsOfClosedConsumers();
 
 /** Consumer timing: one object, given both to the client and to each consume(). */
 export interface ConsumerTiming {
