@@ -7,7 +7,8 @@
  * brokers. Variants: every lever on; then each of the one partition per
  * send (the default), the commit timer and the depth check off the offer
  * path (both measured no better, so not the default) turned back to the
- * old behaviour.
+ * old behaviour. `--in-flight 1`: the defaults with 1, 2, 3 and 6 sends in
+ * flight.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,10 @@ if (arg('by-key', 0) === 1) {
     ['by key, depth read on every offer', { ...ON, stickyPartition: false, offerDepthCheck: 'every-offer' }],
     ['by key, both (as before)', { stickyPartition: false, commitIntervalMs: 0, offerDepthCheck: 'every-offer' }],
   );
+}
+// --in-flight 1: the defaults with 1, 2, 3 and 6 sends in flight (each on its own partition).
+if (arg('in-flight', 0) === 1) {
+  variants.splice(0, variants.length, ...[1, 2, 3, 6].map((k): [string, Partial<KafkaQueueOptions>] => [`${k} send(s) in flight`, { maxSendsInFlight: k }]));
 }
 // Reversed, a variant's place in the run (a warmer JIT, more topics on the brokers) is told apart from its effect.
 if (arg('reverse', 0) === 1) variants.reverse();

@@ -1,14 +1,21 @@
 /**
  * The queue's producer: offers of one event-loop turn are collected by a
- * TurnBatch, and batches go out one send at a time (concurrent sends of an
- * idempotent producer fail with the non-retriable
- * OUT_OF_ORDER_SEQUENCE_NUMBER, seen with this client); batches that wait
- * while a send is in flight are merged into the next send.
+ * TurnBatch; batches that wait while sends are in flight are merged into the
+ * next send.
  *
  * Sticky partition (KIP-480's idea): each send goes to one partition, the
  * next send to the next one. A send then waits on one leader's replication
  * instead of the slowest of all leaders, and costs one produce request
  * instead of one per leader. Per-partition order is the order of the sends.
+ *
+ * Sends in flight: up to `maxInFlight` at a time, never two on one
+ * partition. The idempotent producer numbers records per partition and the
+ * client moves a partition's sequence on only when its send is answered, so
+ * two concurrent sends to one partition would carry the same numbers (the
+ * broker refuses the second with the non-retriable
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, seen with this client); sends to distinct
+ * partitions are numbered independently. Partitioned by key (sticky off),
+ * a send spans every partition: one send at a time.
  */
 import { ProduceAcks, Producer } from '@platformatic/kafka';
 import type { QueueItem } from '../ports.js';
@@ -25,6 +32,10 @@ export interface BatchProducerOptions {
   maxBatch?: number;
   /** One partition per send (default), or the client's own: keyed by id over all partitions. */
   sticky?: boolean;
+  /** Most sends in flight, each on its own partition (sticky only; at most the topic's partitions). Default 1. */
+  maxInFlight?: number;
+  /** Makes the client (default: an idempotent producer, acks=all, on `brokers`); tests give a fake. */
+  makeProducer?: () => Producer;
   /** Runs before each send attempt (creating the topic when missing). */
   beforeSend?: () => Promise<void>;
   isClosed: () => boolean;
@@ -39,14 +50,22 @@ const TRACEPARENT_KEY = Buffer.from('traceparent');
 export class BatchProducer {
   private readonly turns: TurnBatch<QueueItem>;
   private readonly waiting: Array<Waiting<QueueItem, void>> = [];
-  private sending = false;
+  private inFlight = 0;
   private producer?: Producer;
-  /** The next send's partition (the client takes it modulo the topic's partition count). */
-  private partition = Math.floor(Math.random() * 1024);
+  /** Where the round of partitions goes on from (a random start: producers of one topic spread out). */
+  private nextPartition = Math.floor(Math.random() * 1024);
+  /** Partitions with a send in flight. */
+  private readonly busy = new Set<number>();
+  /** The topic's partition count, from the client's metadata; read again after a failed send. */
+  private partitionCount?: number;
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
 
   constructor(private readonly o: BatchProducerOptions) {
     this.maxBatch = o.maxBatch ?? 500;
+    const inFlight = o.maxInFlight ?? 1;
+    if (!Number.isInteger(inFlight) || inFlight < 1) throw new RangeError(`maxInFlight must be an integer ≥ 1, got ${inFlight}`);
+    this.maxInFlight = o.sticky === false ? 1 : inFlight;
     this.turns = new TurnBatch((batch) => this.enqueue(batch), { maxItems: this.maxBatch });
   }
 
@@ -57,30 +76,51 @@ export class BatchProducer {
 
   private enqueue(batch: Array<Waiting<QueueItem, void>>): void {
     this.waiting.push(...batch);
-    void this.loop();
+    this.pump();
   }
 
-  private async loop(): Promise<void> {
-    if (this.sending) return;
-    this.sending = true;
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, this.maxBatch);
-        try {
-          await this.sendWithRetry(batch.map((w) => w.value));
-          batch.forEach((w) => w.resolve());
-        } catch (e) {
-          batch.forEach((w) => w.reject(e));
-        }
-      }
-    } finally {
-      this.sending = false;
+  /** Starts sends while batches wait and a partition is free (one send until the partition count is known). */
+  private pump(): void {
+    for (;;) {
+      const limit = this.partitionCount === undefined ? 1 : Math.min(this.maxInFlight, this.partitionCount);
+      if (this.waiting.length === 0 || this.inFlight >= limit) return;
+      const batch = this.waiting.splice(0, this.maxBatch);
+      this.inFlight++;
+      this.sendWithRetry(batch.map((w) => w.value)).then(
+        () => batch.forEach((w) => w.resolve()),
+        (e: unknown) => batch.forEach((w) => w.reject(e)),
+      ).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 
+  /** The next partition in the round with no send in flight. */
+  private claimPartition(count: number): number {
+    for (let i = 0; i < count; i++) {
+      const p = this.nextPartition++ % count;
+      if (!this.busy.has(p)) {
+        this.busy.add(p);
+        return p;
+      }
+    }
+    // Only when the topic shrank under sends in flight (a partition count is never lowered by Kafka): share one.
+    return this.nextPartition++ % count;
+  }
+
   private async sendWithRetry(items: QueueItem[]): Promise<void> {
-    const partition = this.o.sticky === false ? undefined : this.partition++;
-    const messages = items.map((item) => ({
+    let partition: number | undefined;
+    try {
+      return await this.sendTo(items, (p) => (partition = p));
+    } finally {
+      if (partition !== undefined) this.busy.delete(partition);
+    }
+  }
+
+  private async sendTo(items: QueueItem[], claimed: (partition: number) => void): Promise<void> {
+    let partition: number | undefined;
+    const messagesOf = (partition: number | undefined) => items.map((item) => ({
       topic: this.o.topic,
       key: Buffer.from(item.id),
       value: Buffer.from(JSON.stringify(item)),
@@ -95,7 +135,12 @@ export class BatchProducer {
       const producer = this.client();
       try {
         await this.o.beforeSend?.();
-        await producer.send({ messages });
+        if (this.o.sticky !== false && partition === undefined) {
+          // Kept over retries: the partition stays this send's until it is answered.
+          partition = this.claimPartition(await this.partitionsOf(producer));
+          claimed(partition);
+        }
+        await producer.send({ messages: messagesOf(partition) });
         return;
       } catch (e) {
         if (this.o.isClosed()) throw this.o.closedError();
@@ -103,7 +148,8 @@ export class BatchProducer {
         this.o.onError?.(`sending ${items.length} item(s), attempt ${attempt}`, e);
         // After a broker dies the client keeps asking it from cached metadata; a re-send may duplicate (consumers dedup on id).
         producer.clearMetadata();
-        if (producerOutOfStep(e)) {
+        this.partitionCount = undefined;
+        if (producerOutOfStep(e) && this.producer === producer) {
           // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
           // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
           // get an id from the active controller, which may be the broker that just died.
@@ -115,9 +161,26 @@ export class BatchProducer {
     }
   }
 
+  /** The topic's partition count (the client answers from its cached metadata); more sends may start once known. */
+  private async partitionsOf(producer: Producer): Promise<number> {
+    if (this.partitionCount !== undefined) return this.partitionCount;
+    const md = await producer.metadata({ topics: [this.o.topic] });
+    const count = md.topics.get(this.o.topic)?.partitionsCount;
+    if (count === undefined || count < 1) throw new Error(`no partitions known for topic ${this.o.topic}`);
+    this.partitionCount = count;
+    setImmediate(() => this.pump());
+    return count;
+  }
+
   private client(): Producer {
     if (this.producer) return this.producer;
-    this.producer = new Producer({
+    this.producer = this.o.makeProducer?.() ?? this.newProducer();
+    this.producer.on('error', (e: Error) => this.o.onError?.('producer', e));
+    return this.producer;
+  }
+
+  private newProducer(): Producer {
+    const producer = new Producer({
       clientId: `${this.o.clientId}-producer`,
       bootstrapBrokers: [...this.o.brokers],
       idempotent: true,
@@ -125,9 +188,8 @@ export class BatchProducer {
       retries: 3,
       retryDelay: 250,
     });
-    guardUnknownBroker(this.producer);
-    this.producer.on('error', (e: Error) => this.o.onError?.('producer', e));
-    return this.producer;
+    guardUnknownBroker(producer);
+    return producer;
   }
 
   /** Fails what waits for a send (offers in the current turn fail when their turn ends); closes the client. */

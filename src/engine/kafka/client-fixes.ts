@@ -14,11 +14,13 @@
  *   fails its start with "Client is closed" before anyone can listen, and the
  *   unheard 'error' is thrown: quietStreamsOfClosedConsumers below;
  * - an idempotent producer whose sequence numbers went out of step does not
- *   recover, and two sends in flight to one partition put them out of step:
- *   one send at a time, and a new producer only when the broker says its
- *   producer id or sequence is out of step (producerOutOfStep below; a new
- *   producer must first get an id, which waits on the active controller —
- *   right after that controller died, for up to ~30 s) (batch-producer.ts).
+ *   recover, and two sends in flight to one partition put them out of step
+ *   (the client moves a partition's sequence on only when a send is
+ *   answered): never two sends in flight on one partition, and a new
+ *   producer only when the broker says its producer id or sequence is out of
+ *   step (producerOutOfStep below; a new producer must first get an id,
+ *   which waits on the active controller — right after that controller
+ *   died, for up to ~30 s) (batch-producer.ts).
  */
 import { kGetConnection, MessagesStream, type Consumer } from '@platformatic/kafka';
 

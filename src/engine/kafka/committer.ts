@@ -1,17 +1,19 @@
 /**
  * Commits the partitions' watermarks, one commit at a time: with
- * `intervalMs` 0 (the queue's default) as soon as they move, the next commit
- * taking everything acknowledged while one is in flight; with a timer, every
- * `intervalMs` or at once when `maxRecords` acknowledged records wait. Also
- * on flush() (depth, a rebalance, close). A crash loses the acknowledgements
- * not committed yet: their items come again and the stores dedup them on id.
- * A failed commit is retried a second later (its items only come again if
- * this member dies first).
+ * `intervalMs` 0 as soon as they move, the next commit taking everything
+ * acknowledged while one is in flight; with a timer (the queue's default),
+ * every `intervalMs` or at once when `maxRecords` acknowledged records wait.
+ * Also on flush() (depth, a rebalance, close). Either way acked() answers
+ * once the commit that covers it is done: an acknowledged item is not handed
+ * out again when this member or a broker fails right after. A failed commit
+ * is reported and retried a second later (its items only come again if this
+ * member dies first); the acknowledgements it covered answer then, as the
+ * failure is not theirs to handle.
  */
 import type { CommitPoint, PartitionWatermarks } from './watermark.js';
 
 export interface CommitterOptions {
-  /** Longest an acknowledgement waits for its commit; 0 commits as soon as acknowledged. Default 0. */
+  /** Longest an acknowledgement waits for its commit; 0 commits as soon as acknowledged. Default 0 (the queue gives its own). */
   intervalMs?: number;
   /** Commit at once when this many acknowledged records wait. Default 1000. */
   maxRecords?: number;
@@ -26,6 +28,8 @@ const RETRY_MS = 1000;
 export class Committer {
   private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
+  /** What acknowledgements made since the last commit started wait for: the next flush. */
+  private next?: { done: Promise<void>; resolve: () => void };
   private readonly intervalMs: number;
   private readonly maxRecords: number;
 
@@ -39,15 +43,24 @@ export class Committer {
   }
 
   /**
-   * Acknowledgements were counted into the watermarks: commit soon. Without a
-   * timer the promise is the commit's (ack() answers once its offsets are
-   * committed, so they survive this member and a broker failing right after);
-   * with one, it resolves at once.
+   * Acknowledgements were counted into the watermarks: commit soon. The
+   * promise is the commit's that covers them (ack() answers once its offsets
+   * are committed, so they survive this member and a broker failing right
+   * after): at once without a timer, else on the timer or when maxRecords wait.
    */
   acked(): Promise<void> {
     if (this.intervalMs === 0 || this.marks.uncommitted() >= this.maxRecords) return this.flush();
     this.schedule(this.intervalMs);
-    return Promise.resolve();
+    return this.waiters().done;
+  }
+
+  private waiters(): { done: Promise<void>; resolve: () => void } {
+    if (!this.next) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      this.next = { done, resolve };
+    }
+    return this.next;
   }
 
   private schedule(ms: number): void {
@@ -62,6 +75,9 @@ export class Committer {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    // Acknowledgements made until this commit reads the watermarks are in it: they answer with it.
+    const waiting = this.next;
+    this.next = undefined;
     this.chain = this.chain.then(async () => {
       const points = this.marks.due();
       if (points.length === 0) return;
@@ -75,12 +91,15 @@ export class Committer {
         this.schedule(RETRY_MS);
       }
     });
+    if (waiting) void this.chain.then(waiting.resolve);
     return this.chain;
   }
 
-  /** Stops the timer (flush first for a last commit). */
+  /** Stops the timer (flush first for a last commit); acknowledgements still waiting answer now. */
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.next?.resolve();
+    this.next = undefined;
   }
 }

@@ -14,6 +14,13 @@ export interface ConsumerOptions {
   pollTimeoutMs?: number;
   /** Most items taken and stored at once. Default 32. */
   batchSize?: number;
+  /**
+   * Batches whose acknowledgement may be in flight while the next is taken
+   * and stored. Default 16. (An engine may answer an ack only once it is
+   * durable — Kafka's commit runs on a short timer — so the loop does not
+   * wait for each.)
+   */
+  acksInFlight?: number;
   /** Continues the traces of traced items (absent: none). */
   tracing?: Tracing;
   /** Called once an item is stored durably; created is false for a duplicate. */
@@ -30,6 +37,7 @@ export interface ConsumerOptions {
 export class QueueConsumer {
   private readonly ac = new AbortController();
   private loop: Promise<void> | undefined;
+  private readonly acking = new Set<Promise<void>>();
   consumed = 0;
   duplicates = 0;
   lastError: string | undefined;
@@ -46,7 +54,17 @@ export class QueueConsumer {
   }
 
   private async run(): Promise<void> {
+    try {
+      await this.consume();
+    } finally {
+      // Items stored are acknowledged before stop() returns.
+      await Promise.all(this.acking);
+    }
+  }
+
+  private async consume(): Promise<void> {
     const { queue, logger } = this.o;
+    const acksInFlight = this.o.acksInFlight ?? 16;
     const signal = this.ac.signal;
     let backoff = 100;
     while (!signal.aborted) {
@@ -82,12 +100,16 @@ export class QueueConsumer {
       traces?.forEach((t) => t?.ackStarted());
       // Acknowledged together: the engine writes them as one batch. A failed
       // ack only means the items come again, and the store skips them.
-      let ackError: string | undefined;
-      await queue.ack(deliveries).catch((err: unknown) => {
-        ackError = (err as Error).message;
-        logger.warn({ err, ids: items.map((i) => i.id) }, 'acknowledge failed; the items may be delivered again');
-      });
-      traces?.forEach((t) => t?.acked(ackError));
+      const acked = queue.ack(deliveries).then(
+        () => traces?.forEach((t) => t?.acked(undefined)),
+        (err: unknown) => {
+          logger.warn({ err, ids: items.map((i) => i.id) }, 'acknowledge failed; the items may be delivered again');
+          traces?.forEach((t) => t?.acked((err as Error).message));
+        },
+      );
+      this.acking.add(acked);
+      void acked.finally(() => this.acking.delete(acked));
+      if (this.acking.size >= acksInFlight) await Promise.race(this.acking);
     }
   }
 

@@ -100,6 +100,7 @@ describe('QueueConsumer', () => {
     const acked: string[] = [];
     const { queue, store, consumer } = consumerSetup(t, {
       batchSize: 1,
+      acksInFlight: 1,
       beforeAck: async (ds) => {
         inHand.resolve(ds[0]!.item);
         await gate.promise;
@@ -128,6 +129,7 @@ describe('QueueConsumer', () => {
     const gate = deferred();
     const { queue, store, consumer } = consumerSetup(t, {
       batchSize: 4,
+      acksInFlight: 1,
       beforeAck: async () => {
         await gate.promise;
       },
@@ -140,6 +142,37 @@ describe('QueueConsumer', () => {
     await stopping;
     assert.deepEqual(store.list().map((e) => e.id), ['b1', 'b2', 'b3', 'b4']);
     assert.equal(await queue.depth(), 2, 'the rest stays on the queue for another consumer');
+  });
+
+  test('the next batch is taken while acknowledgements wait, up to acksInFlight; stop() waits for every one', { timeout: 5000 }, async (t) => {
+    const gates: Array<{ resolve: () => void }> = [];
+    const acked: string[] = [];
+    const { queue, store, consumer } = consumerSetup(t, {
+      batchSize: 1,
+      acksInFlight: 2,
+      beforeAck: async (ds) => {
+        const gate = deferred();
+        gates.push(gate);
+        await gate.promise;
+        acked.push(...ds.map((d) => d.item.id));
+      },
+    });
+    await offerAll(queue, ['p1', 'p2', 'p3'].map((id) => item(id)));
+    consumer.start();
+    assert.ok(await eventually(() => store.count() === 2), 'the second item is stored while the ack of the first waits');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(store.count(), 2, 'a third waits: two acknowledgements in flight');
+    assert.equal(gates.length, 2);
+    gates[0]!.resolve();
+    assert.ok(await eventually(() => store.count() === 3), 'one acknowledged: the third is taken');
+    let stopped = false;
+    const stopping = consumer.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(stopped, false, 'stop waits for the acknowledgements in flight');
+    for (const g of gates) g.resolve();
+    await stopping;
+    assert.deepEqual(acked.sort(), ['p1', 'p2', 'p3']);
+    assert.equal(await queue.depth(), 0);
   });
 
   test('a failing acknowledgement does not stop consumption', { timeout: 5000 }, async (t) => {
