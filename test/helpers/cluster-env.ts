@@ -1,5 +1,5 @@
 import { until as waitUntil } from '../../src/lib/wait.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,9 +31,58 @@ export async function quietPort(): Promise<number> {
     });
   for (let i = 0; i < 50; i++) {
     const port = 12000 + Math.floor(Math.random() * 13000);
-    if (await canListen(port)) return port;
+    if (reservePort(port) && (await canListen(port))) return port;
   }
   return freePort();
+}
+
+/**
+ * Ports handed out by quietPort, claimed across the test files running at
+ * once (each its own process): a port is free while the topology that owns
+ * it has that instance stopped (a test killed it), and another file must not
+ * pick it then. One file per claimed port, holding the claiming pid; claims
+ * of a process that is gone are taken over; a process's own go when it exits.
+ */
+const CLAIMS_DIR = join(tmpdir(), 'hazel-lab-test-ports');
+const claimed: string[] = [];
+let claiming = false;
+
+function reservePort(port: number): boolean {
+  const file = join(CLAIMS_DIR, String(port));
+  if (!claiming) {
+    claiming = true;
+    mkdirSync(CLAIMS_DIR, { recursive: true });
+    process.once('exit', () => {
+      for (const f of claimed) rmSync(f, { force: true });
+    });
+  }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      claimed.push(file);
+      return true;
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // removed meanwhile: try again
+      }
+      if (owner === process.pid || alive(owner)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { HazelcastEngine } from '../../src/engine/hazelcast/hazelcast-engine.js'
 import { pool } from '../../src/lib/pool.js';
 import { countBy, http, postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { hazelcastSkip } from '../helpers/hazelcast-gate.js';
+import { checkTracedMessage } from '../helpers/trace-check.js';
 import { lab4, type LabFourResult } from '../../src/scenarios/lab4.js';
 import { mapDurability, type MapDurabilityResult } from '../../src/scenarios/map-durability.js';
 import { msgs } from '../../src/scenarios/msgs.js';
@@ -334,5 +335,13 @@ describe('Hazelcast lab demonstrations (3 real members, real service processes)'
       console.log(report.join('\n'));
       await c.close();
     }
+  });
+
+  it('6. a traced POST: one trace across the facade, a logging instance and a messages instance, the item taken from the member owning the queue', { timeout: 60_000 }, async () => {
+    await fullStrength();
+    const { trace, receive } = await checkTracedMessage(t.facade, `traced-${runId}`);
+    const from = String(receive.attributes['hazel.from']);
+    console.log(`trace ${trace.traceIds[0]}: ${trace.spans.map((s) => `${s.instance} ${s.name}`).join(' → ')}; taken from ${from}`);
+    assert.match(from, /^member /);
   });
 });

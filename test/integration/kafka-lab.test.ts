@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KafkaCluster } from '../../src/engine/kafka/cluster.js';
 import { postJson, startTestTopology, storesOf, until, type Entry, type TestTopology } from '../helpers/cluster-env.js';
 import { kafkaSkip } from '../helpers/kafka-gate.js';
+import { checkTracedMessage } from '../helpers/trace-check.js';
 import { lab4, type LabFourResult } from '../../src/scenarios/lab4.js';
 import { linesReport, Steps } from '../../src/scenarios/runner.js';
 import { topologyActions } from '../../src/scenarios/topology-actions.js';
@@ -90,6 +91,14 @@ describe('Lab 4 on Kafka (3 real brokers, real service processes, log on the emb
     console.log(`shared consumption: ${[...d.perInstance].map(([n, c]) => `${n} ${c}`).join(', ')}; in both ${d.inTwo.length}`);
     assert.deepEqual(d.twiceInOne, [], 'ids held twice by one instance');
     for (const [name, c] of d.perInstance) assert.ok(c > 0, `${name} consumed none: the group did not split the partitions`);
+  });
+
+  it('a traced POST: one trace across the facade, a logging instance and a messages instance, the item read from a partition and offset', async () => {
+    await fullStrength();
+    const { trace, receive } = await checkTracedMessage(t.facade, `traced-${runId}`);
+    const from = String(receive.attributes['hazel.from']);
+    console.log(`trace ${trace.traceIds[0]}: ${trace.spans.map((s) => `${s.instance} ${s.name}`).join(' → ')}; read from ${from}`);
+    assert.match(from, /^partition \d+, offset \d+$/);
   });
 
   it('consumers down, 100 sent, the busiest leader killed, consumers back: all 100 received; the broker rejoins the ISR', async () => {
