@@ -107,12 +107,20 @@ export async function lab4(a: LabActions, steps: Steps, count = LAB4_COUNT): Pro
 
   const received = ids.length - d.missing.length;
   const dupText = [...d.duplicatesPerStore].map(([n, c]) => `${n} ${c}`).join(', ');
+  // Kafka delivers at least once across a rebalance: when the two consumers join one after the other, the first
+  // may have read (and stored) items of a partition that then moves, and the second reads them again from the
+  // committed offset. Each store still holds each once. On Hazelcast an item in both stores means a lease ran
+  // out while its consumer was still at work: not expected in this scenario.
+  const inTwoExpected = a.brokers !== undefined;
   const verdict: ScenarioVerdict = {
-    ok: received === count && d.twiceInOne.length === 0 && d.inTwo.length === 0,
+    ok: received === count && d.twiceInOne.length === 0 && (inTwoExpected || d.inTwo.length === 0),
     summary: `${received}/${count} received, duplicates per store: ${dupText || 'none'}${d.inTwo.length ? `, ${d.inTwo.length} in both stores` : ''}, time to drain ${secs(drainMs)}`,
     lines: [
       `killed ${victim} with ${depthBefore ?? '?'} item(s) on the queue (depth after the kill: ${depthAfterKill ?? '?'})`,
       `received per instance: ${perInstanceText(d.perInstance)}`,
+      ...(d.inTwo.length && inTwoExpected
+        ? [`${d.inTwo.length} in both stores: Kafka delivers at least once across a rebalance (a partition moved from one consumer to the other while they joined); no store holds one twice`]
+        : []),
       ...(d.missing.length ? [`missing: ${d.missing.length}`] : []),
       ...(count - ids.length ? [`refused by the facade: ${count - ids.length} (${JSON.stringify(statuses)})`] : []),
     ],
