@@ -6,7 +6,7 @@
  * the page is type-checked against them (JSDoc imports under `// @ts-check`),
  * so neither side can change a field alone.
  */
-import type { LogEntry } from '../engine/ports.js';
+import type { LogEntry } from './log-entry.js';
 import type { ConsoleState } from './console.js';
 import type { ConsumedEntry, ServiceName } from './http.js';
 import type { QueueDetails } from './queue-info.js';

@@ -4,7 +4,7 @@
  * routes to validate) and TypeScript types (used by the callers). One module,
  * imported by both sides, so the two cannot drift apart.
  */
-import type { LogEntry } from '../engine/ports.js';
+import type { LogEntry } from './log-entry.js';
 import { TRACEPARENT_PATTERN } from './trace.js';
 
 /** The three kinds of service, as the registry records them and the dashboard shows them. */

@@ -3,20 +3,10 @@
  * Adapters (embedded SQLite, Hazelcast, in-memory fake) implement these;
  * services never import an adapter.
  */
+import type { LogEntry } from '../contracts/log-entry.js';
 import type { QueueDetails } from '../contracts/queue-info.js';
 
-/** One message as held in the shared log. */
-export interface LogEntry {
-  id: string;
-  msg: string;
-  /** Instance name of the logging service that stored it. */
-  loggedBy: string;
-  /** ISO time it was stored. */
-  loggedAt: string;
-  /** Ordering key: epoch milliseconds with sub-millisecond fraction. */
-  ts: number;
-  correlationId?: string;
-}
+export type { LogEntry };
 
 /** One item travelling facade → queue → messages consumer. */
 export interface QueueItem {
