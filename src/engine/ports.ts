@@ -182,8 +182,12 @@ export interface KvMap<V> {
   /** Sets the value only when the key is absent (or expired); returns the value that was there, if any. */
   setIfAbsent(key: string, value: V, ttlMs?: number): Promise<V | undefined>;
   delete(key: string): Promise<void>;
-  /** Live (unexpired) entries. */
-  entries(): Promise<Array<[string, V]>>;
+  /**
+   * Live (unexpired) entries, by key; only those whose key starts with
+   * `prefix` when it is given (read where the data is: the others are not
+   * sent or parsed).
+   */
+  entries(prefix?: string): Promise<Array<[string, V]>>;
 }
 
 export { EngineUnavailableError, isEngineUnavailable, ProtectionError, isProtectionError } from '../lib/errors.js';

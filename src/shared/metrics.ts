@@ -118,7 +118,7 @@ export class Metrics {
           get: time('kv.get', (key) => k.get(key)),
           setIfAbsent: time('kv.setIfAbsent', (key, v, ttl) => k.setIfAbsent(key, v, ttl)),
           delete: time('kv.delete', (key) => k.delete(key)),
-          entries: time('kv.entries', () => k.entries()),
+          entries: time('kv.entries', (prefix?: string) => k.entries(prefix)),
         };
       },
     };

@@ -338,6 +338,10 @@ export class EmbeddedEngine implements Engine {
     const all = db.prepare<[string, number], { key: string; value: string }>(
       'SELECT key, value FROM kv WHERE name = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key',
     );
+    // A key range on the primary key: keys starting with the prefix sort from it up to it followed by U+10FFFF.
+    const withPrefix = db.prepare<[string, string, string, number], { key: string; value: string }>(
+      'SELECT key, value FROM kv WHERE name = ? AND key >= ? AND key < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key',
+    );
     const insertNew = db.prepare(
       'INSERT INTO kv (name, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?',
     );
@@ -366,10 +370,11 @@ export class EmbeddedEngine implements Engine {
       delete: async (key) => {
         await this.write(() => del.run(name, key));
       },
-      entries: async () => {
+      entries: async (prefix) => {
         const now = Date.now();
         await this.write(() => purge.run(name, now));
-        return all.all(name, now).map((r) => [r.key, JSON.parse(r.value) as V] as [string, V]);
+        const rows = prefix ? withPrefix.all(name, prefix, `${prefix}\u{10FFFF}`, now) : all.all(name, now);
+        return rows.map((r) => [r.key, JSON.parse(r.value) as V] as [string, V]);
       },
     };
     this.kvs.set(name, kv as KvMap<unknown>);

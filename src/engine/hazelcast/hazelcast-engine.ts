@@ -10,6 +10,7 @@ import {
   LifecycleState,
   LogLevel,
   OperationTimeoutError,
+  Predicates,
   ReconnectMode,
   SplitBrainProtectionError,
   TargetDisconnectedError,
@@ -381,9 +382,10 @@ export class HazelcastEngine implements Engine {
       // Atomic on the key's partition owner; an expired entry counts as absent.
       setIfAbsent: (key, value, ttlMs) => onMap(async (m) => parseOr(await m.putIfAbsent(key, JSON.stringify(value), ttl(ttlMs)), undefined) as V | undefined),
       delete: (key) => onMap((m) => m.delete(key)),
-      entries: () =>
+      // With a prefix the members filter (a LIKE on the key, its wildcards escaped): only those entries travel.
+      entries: (prefix) =>
         onMap(async (m) =>
-          (await m.entrySet())
+          (await (prefix ? m.entrySetWithPredicate(Predicates.like('__key', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)) : m.entrySet()))
             .map(([k, v]) => [k, JSON.parse(v) as V] as [string, V])
             .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)),
         ),

@@ -130,9 +130,11 @@ export class MemoryEngine implements Engine {
         this.check();
         map.delete(key);
       },
-      entries: async () => {
+      entries: async (prefix) => {
         this.check();
-        return [...map.entries()].filter(([, e]) => live(e)).map(([k, e]) => [k, e.value as V] as [string, V]);
+        return [...map.entries()]
+          .filter(([k, e]) => live(e) && (prefix === undefined || k.startsWith(prefix)))
+          .map(([k, e]) => [k, e.value as V] as [string, V]);
       },
     };
   }

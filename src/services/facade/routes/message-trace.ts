@@ -27,7 +27,7 @@ export const messageTraceRoute: FastifyPluginAsync<MessageTraceOptions> = async 
       const id = req.params.id.toLowerCase();
       const prefix = `${id}/`;
       const spans: TraceSpan[] = [];
-      for (const [key, list] of await o.store.entries()) if (key.startsWith(prefix)) spans.push(...list);
+      for (const [, list] of await o.store.entries(prefix)) spans.push(...list);
       if (spans.length === 0) throw new HttpError(404, `no trace is kept for message ${id}: it was not traced, or more than 10 minutes ago`);
       spans.sort((a, b) => a.start - b.start);
       return { id, traceIds: [...new Set(spans.map((s) => s.traceId))], spans };
