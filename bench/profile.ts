@@ -1,7 +1,9 @@
 /**
  * CPU profile of the system under the bench's write load:
  *
- *   node --import tsx bench/profile.ts [--engine embedded|hazelcast] [--duration 15] [--connections 64] [--log-level L]
+ *   node --import tsx bench/profile.ts [--engine embedded|hazelcast|kafka] [--duration 15] [--connections 64] [--log-level L]
+ *
+ * (kafka: the bench's Kafka column, the log on Hazelcast and the queue on 3 local brokers)
  *
  * Starts the default topology, then replaces each service process by one
  * started by hand as `node --cpu-prof dist/main.js <service> …` with the same
@@ -24,7 +26,8 @@ import { runLoad } from './load.js';
 import { BenchSystem } from './system.js';
 
 const { flags } = parseArgv(process.argv.slice(2));
-const engine = flags.get('engine') === 'hazelcast' ? 'hazelcast' : 'embedded';
+const engineFlag = flags.get('engine');
+const engine = engineFlag === 'hazelcast' || engineFlag === 'kafka' ? engineFlag : 'embedded';
 const durationS = Number(flags.get('duration') ?? 15);
 const connections = Number(flags.get('connections') ?? 64);
 const logLevel = flags.get('log-level');
@@ -33,7 +36,12 @@ const top = Number(flags.get('top') ?? 25);
 const root = mkdtempSync(join(tmpdir(), 'hazel-profile-'));
 const profDir = join(root, 'profiles');
 mkdirSync(profDir);
-const sys = await BenchSystem.start({ engine, dataDir: join(root, 'data'), ...(logLevel ? { logLevel } : {}) });
+const sys = await BenchSystem.start({
+  engine: engine === 'kafka' ? 'hazelcast' : engine,
+  ...(engine === 'kafka' ? { kafka: true } : {}),
+  dataDir: join(root, 'data'),
+  ...(logLevel ? { logLevel } : {}),
+});
 const profiled: Array<{ name: string; child: ChildProcess; exited: Promise<void> }> = [];
 const names = new Map<number, string>();
 
