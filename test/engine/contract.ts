@@ -356,10 +356,10 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.equal(await a.kv(name).get('x'), undefined);
     });
 
-    it('kv: entries(prefix) answers only the keys that start with it (LIKE wildcards in it taken literally), expired ones left out', async () => {
+    it('kv: entries(prefix) answers only the keys that start with it (%, _ and backslash taken literally), expired ones left out', async () => {
       const name = `kv-${randomUUID()}`;
       const kv = a.kv<number>(name);
-      const keys = ['m1/a', 'm1/b', 'm10/a', 'm1', 'n1/a', 'x%y/1', 'xzy/1', 'x_y/1', 'xay/1', 'é/1', 'éé/1'];
+      const keys = ['m1/a', 'm1/b', 'm10/a', 'm1', 'n1/a', 'x%y/1', 'xzy/1', 'x_y/1', 'xay/1', 'é/1', 'éé/1', 'a\\b/1', 'a\\c/1', 'ab/1'];
       await Promise.all(keys.map((k, i) => kv.set(k, i)));
       await kv.set('m1/short', 99, 1000);
       const keysOf = async (prefix: string) => (await b.kv<number>(name).entries(prefix)).map(([k]) => k);
@@ -367,6 +367,7 @@ export function engineContract(label: string, makeEngine: () => Promise<Engine>,
       assert.deepEqual(await keysOf('x%y/'), ['x%y/1']);
       assert.deepEqual(await keysOf('x_y/'), ['x_y/1']);
       assert.deepEqual(await keysOf('é/'), ['é/1']);
+      assert.deepEqual(await keysOf('a\\b/'), ['a\\b/1']);
       assert.deepEqual(await keysOf('none/'), []);
       assert.deepEqual((await b.kv<number>(name).entries('m1/')).map(([, v]) => v), [0, 1, 99], 'values come with their keys');
       await new Promise((r) => setTimeout(r, 2500));

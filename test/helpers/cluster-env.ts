@@ -1,5 +1,5 @@
 import { until as waitUntil } from '../../src/lib/wait.js';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +40,10 @@ export async function quietPort(): Promise<number> {
  * Ports handed out by quietPort, claimed across the test files running at
  * once (each its own process): a port is free while the topology that owns
  * it has that instance stopped (a test killed it), and another file must not
- * pick it then. One file per claimed port, holding the claiming pid; claims
- * of a process that is gone are taken over; a process's own go when it exits.
+ * pick it then. One file per claimed port holding the claiming pid, made
+ * whole at once (written aside, then linked into place: a reader never sees
+ * it empty); a claim of a process that is gone is taken over by renaming it
+ * away first (one renamer wins); a process's own claims go when it exits.
  */
 const CLAIMS_DIR = join(tmpdir(), 'hazel-lab-test-ports');
 const claimed: string[] = [];
@@ -56,23 +58,54 @@ function reservePort(port: number): boolean {
       for (const f of claimed) rmSync(f, { force: true });
     });
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      claimed.push(file);
-      return true;
-    } catch {
-      let owner = 0;
+  const mine = join(CLAIMS_DIR, `.${process.pid}-${port}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(mine, String(process.pid));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        owner = Number(readFileSync(file, 'utf8'));
+        linkSync(mine, file);
+        claimed.push(file);
+        return true;
       } catch {
-        continue; // removed meanwhile: try again
+        const owner = ownerOf(file);
+        if (owner === undefined) continue; // gone meanwhile: try again
+        if (owner === 0 || owner === process.pid || alive(owner)) return false;
+        // The owner is gone: move its claim away, and take over only if what moved was that stale claim.
+        const aside = `${mine}.stale`;
+        try {
+          renameSync(file, aside);
+        } catch {
+          continue; // another process moved it first
+        }
+        if (ownerOf(aside) !== owner) {
+          // A fresh claim made after the read above: put it back.
+          try {
+            linkSync(aside, file);
+          } catch {
+            // taken again meanwhile
+          }
+          rmSync(aside, { force: true });
+          return false;
+        }
+        rmSync(aside, { force: true });
       }
-      if (owner === process.pid || alive(owner)) return false;
-      rmSync(file, { force: true });
     }
+    return false;
+  } finally {
+    rmSync(mine, { force: true });
   }
-  return false;
+}
+
+/** The pid in a claim file; undefined when there is none, 0 when it cannot be read as one. */
+function ownerOf(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  return Number.isInteger(pid) && pid > 0 ? pid : 0;
 }
 
 function alive(pid: number): boolean {

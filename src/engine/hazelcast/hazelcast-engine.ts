@@ -382,10 +382,12 @@ export class HazelcastEngine implements Engine {
       // Atomic on the key's partition owner; an expired entry counts as absent.
       setIfAbsent: (key, value, ttlMs) => onMap(async (m) => parseOr(await m.putIfAbsent(key, JSON.stringify(value), ttl(ttlMs)), undefined) as V | undefined),
       delete: (key) => onMap((m) => m.delete(key)),
-      // With a prefix the members filter (a LIKE on the key, its wildcards escaped): only those entries travel.
+      // With a prefix the members filter (a LIKE on the key): only those entries travel. LIKE's pattern is the
+      // prefix up to its first '%', '_' or backslash (no escape there covers all three), the rest checked here.
       entries: (prefix) =>
         onMap(async (m) =>
-          (await (prefix ? m.entrySetWithPredicate(Predicates.like('__key', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)) : m.entrySet()))
+          (await (prefix ? m.entrySetWithPredicate(Predicates.like('__key', `${prefix.split(/[%_\\]/)[0]}%`)) : m.entrySet()))
+            .filter(([k]) => prefix === undefined || k.startsWith(prefix))
             .map(([k, v]) => [k, JSON.parse(v) as V] as [string, V])
             .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)),
         ),

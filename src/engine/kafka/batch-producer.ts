@@ -52,11 +52,21 @@ export class BatchProducer {
   private readonly waiting: Array<Waiting<QueueItem, void>> = [];
   private inFlight = 0;
   private producer?: Producer;
+  /** Sends in flight per client; a retired client is closed once its last one is answered. */
+  private readonly uses = new Map<Producer, number>();
+  private readonly retired = new Set<Producer>();
   /** Where the round of partitions goes on from (a random start: producers of one topic spread out). */
   private nextPartition = Math.floor(Math.random() * 1024);
   /** Partitions with a send in flight. */
   private readonly busy = new Set<number>();
-  /** The topic's partition count, from the client's metadata; read again after a failed send. */
+  /** No new send goes to this client; it is closed once its sends in flight (on other partitions) are answered. */
+  private retire(producer: Producer): void {
+    if (this.producer === producer) this.producer = undefined;
+    if (this.uses.has(producer)) this.retired.add(producer);
+    else void producer.close().catch(() => {});
+  }
+
+  /** The topic's partition count, from the client's metadata (read once: Kafka never lowers it). */
   private partitionCount?: number;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
@@ -133,6 +143,7 @@ export class BatchProducer {
     for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {
       if (this.o.isClosed()) throw this.o.closedError();
       const producer = this.client();
+      this.uses.set(producer, (this.uses.get(producer) ?? 0) + 1);
       try {
         await this.o.beforeSend?.();
         if (this.o.sticky !== false && partition === undefined) {
@@ -144,19 +155,27 @@ export class BatchProducer {
         return;
       } catch (e) {
         if (this.o.isClosed()) throw this.o.closedError();
-        if (Date.now() + pause > deadline) throw e;
+        if (Date.now() + pause > deadline) {
+          // The request may still have landed, and the client numbers the partition's next send as if it had not:
+          // a next send of as many records would be taken for a duplicate and dropped. A new producer starts afresh.
+          this.retire(producer);
+          throw e;
+        }
         this.o.onError?.(`sending ${items.length} item(s), attempt ${attempt}`, e);
         // After a broker dies the client keeps asking it from cached metadata; a re-send may duplicate (consumers dedup on id).
         producer.clearMetadata();
-        this.partitionCount = undefined;
-        if (producerOutOfStep(e) && this.producer === producer) {
-          // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
-          // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
-          // get an id from the active controller, which may be the broker that just died.
-          this.producer = undefined;
-          void producer.close().catch(() => {});
-        }
+        // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
+        // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
+        // get an id from the active controller, which may be the broker that just died.
+        if (producerOutOfStep(e)) this.retire(producer);
         await sleep(pause);
+      } finally {
+        const left = (this.uses.get(producer) ?? 1) - 1;
+        if (left > 0) this.uses.set(producer, left);
+        else {
+          this.uses.delete(producer);
+          if (this.retired.delete(producer)) void producer.close().catch(() => {});
+        }
       }
     }
   }
@@ -195,6 +214,8 @@ export class BatchProducer {
   /** Fails what waits for a send (offers in the current turn fail when their turn ends); closes the client. */
   async close(): Promise<void> {
     for (const w of this.waiting.splice(0)) w.reject(this.o.closedError());
-    await this.producer?.close();
+    const clients = [...(this.producer ? [this.producer] : []), ...this.retired];
+    this.retired.clear();
+    await Promise.all(clients.map((p) => p.close()));
   }
 }

@@ -30,6 +30,7 @@ export class Committer {
   private timer?: NodeJS.Timeout;
   /** What acknowledgements made since the last commit started wait for: the next flush. */
   private next?: { done: Promise<void>; resolve: () => void };
+  private stopped = false;
   private readonly intervalMs: number;
   private readonly maxRecords: number;
 
@@ -49,6 +50,8 @@ export class Committer {
    * after): at once without a timer, else on the timer or when maxRecords wait.
    */
   acked(): Promise<void> {
+    // After stop() no timer runs: nothing would answer.
+    if (this.stopped) return Promise.resolve();
     if (this.intervalMs === 0 || this.marks.uncommitted() >= this.maxRecords) return this.flush();
     this.schedule(this.intervalMs);
     return this.waiters().done;
@@ -97,6 +100,7 @@ export class Committer {
 
   /** Stops the timer (flush first for a last commit); acknowledgements still waiting answer now. */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.next?.resolve();

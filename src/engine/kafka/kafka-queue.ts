@@ -88,7 +88,7 @@ export interface KafkaQueueOptions {
   onError?: (what: string, err: unknown) => void;
 }
 
-/** Thrown by offer() and receive() after close(). */
+/** Thrown by offer(), receive() and ack() once close() started (an acknowledgement then is not committed: the item comes again). */
 export class QueueClosedError extends Error {
   readonly isQueueClosedError = true;
   constructor() {
@@ -215,6 +215,7 @@ export class KafkaQueue implements MessageQueue {
   }
 
   async ack(deliveries: readonly Delivery[]): Promise<void> {
+    this.checkOpen();
     let counted = false;
     for (const d of deliveries) {
       const lease = this.leases.release(d.tag);
@@ -258,6 +259,8 @@ export class KafkaQueue implements MessageQueue {
     this.closing ??= (async () => {
       await bounded(this.committer.flush(), 5000);
       this.closed = true;
+      // Acknowledgements made during that commit (later ones are refused now) get theirs.
+      await bounded(this.committer.flush(), 5000);
       this.committer.stop();
       this.wake();
       // Each step bounded: a client may wait on a broker that is gone.

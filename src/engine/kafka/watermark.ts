@@ -19,6 +19,8 @@ export interface CommitPoint {
   offset: bigint;
   /** The reading of the partition this point belongs to. */
   epoch: number;
+  /** Records the watermark had passed since the last commit when this point was taken. */
+  records: number;
 }
 
 interface PartState {
@@ -101,7 +103,9 @@ export class PartitionWatermarks {
   /** The partitions whose watermark moved past their last commit. */
   due(): CommitPoint[] {
     const out: CommitPoint[] = [];
-    for (const [partition, st] of this.parts) if (st.watermark > st.committed) out.push({ partition, offset: st.watermark, epoch: st.epoch });
+    for (const [partition, st] of this.parts) {
+      if (st.watermark > st.committed) out.push({ partition, offset: st.watermark, epoch: st.epoch, records: st.uncommitted });
+    }
     return out;
   }
 
@@ -118,7 +122,8 @@ export class PartitionWatermarks {
       const st = this.parts.get(p.partition);
       if (!st || st.epoch !== p.epoch || p.offset <= st.committed) continue;
       st.committed = p.offset;
-      if (st.watermark <= st.committed) st.uncommitted = 0;
+      // What was passed while the commit ran stays counted for the next one.
+      st.uncommitted = Math.max(0, st.uncommitted - p.records);
     }
   }
 

@@ -134,6 +134,7 @@ export class MemoryEngine implements Engine {
         this.check();
         return [...map.entries()]
           .filter(([k, e]) => live(e) && (prefix === undefined || k.startsWith(prefix)))
+          .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
           .map(([k, e]) => [k, e.value as V] as [string, V]);
       },
     };

@@ -108,7 +108,7 @@ export class QueueConsumer {
         },
       );
       this.acking.add(acked);
-      void acked.finally(() => this.acking.delete(acked));
+      void acked.finally(() => this.acking.delete(acked)).catch(() => undefined);
       if (this.acking.size >= acksInFlight) await Promise.race(this.acking);
     }
   }

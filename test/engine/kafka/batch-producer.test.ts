@@ -175,7 +175,7 @@ describe('batch producer: sends in flight', () => {
     await a;
   });
 
-  it('a producer out of step is replaced; sends in flight on it go on with the new one', async () => {
+  it('a producer out of step is replaced; a send in flight on it to another partition is answered there, then it is closed', async () => {
     const fakes: FakeProducer[] = [];
     const { bp } = setup({ maxInFlight: 2, partitions: 4, fakes });
     const a = bp.send(item('a'));
@@ -186,12 +186,46 @@ describe('batch producer: sends in flight', () => {
     const outOfStep = Object.assign(new Error('out of order'), { apiId: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
     fakes[0]!.sends[0]!.settle(outOfStep);
     await until(() => fakes.length === 2 && fakes[1]!.sends.length === 1, 'a new producer sending');
-    assert.ok(fakes[0]!.closed);
-    fakes[0]!.sends[1]!.settle(new Error('Client is closed'));
-    await until(() => fakes[1]!.sends.length === 2, 'the other send on the new producer');
+    assert.deepEqual(fakes[1]!.sends[0]!.ids, ['a']);
+    assert.equal(fakes[0]!.closed, false, 'not closed under the send still in flight');
+    fakes[0]!.sends[1]!.settle();
+    await b;
+    await until(() => fakes[0]!.closed, 'the old producer closed once its last send was answered');
+    fakes[1]!.sends[0]!.settle();
+    await a;
     assert.equal(fakes.length, 2, 'one replacement');
-    for (const s of fakes[1]!.sends) s.settle();
-    await Promise.all([a, b]);
+    assert.equal(fakes[1]!.closed, false);
+  });
+
+  it('a send that gives up retires its producer: the next send starts on a new one', async () => {
+    const fakes: FakeProducer[] = [];
+    const bp = new BatchProducer({
+      brokers: ['127.0.0.1:1'],
+      clientId: 'test',
+      topic: 't',
+      sendTimeoutMs: 150,
+      maxInFlight: 1,
+      makeProducer: () => {
+        const f = new FakeProducer(2);
+        fakes.push(f);
+        return f as unknown as Producer;
+      },
+      isClosed: () => false,
+      closedError: () => new Error('closed'),
+    });
+    const a = bp.send(item('a'));
+    const failed = a.then(() => undefined, (e: Error) => e);
+    for (let i = 0; (await Promise.race([failed, Promise.resolve('pending')])) === 'pending'; i++) {
+      await until(() => fakes[0]?.sends.some((s) => !s.settled) === true, 'an attempt');
+      for (const s of fakes[0]!.sends) s.settle(new Error('REQUEST_TIMED_OUT'));
+      await turn();
+    }
+    assert.match(String(await failed), /REQUEST_TIMED_OUT/);
+    assert.ok(fakes[0]!.closed, 'the producer that gave up is closed');
+    const b = bp.send(item('b'));
+    await until(() => fakes[1]?.sends.length === 1, 'the next send on a new producer');
+    fakes[1]!.sends[0]!.settle();
+    await b;
   });
 
   it('partitioned by key (sticky off): one send at a time whatever maxInFlight says', async () => {

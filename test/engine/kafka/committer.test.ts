@@ -110,4 +110,11 @@ describe('committer', () => {
     await waiting;
     assert.equal(commits.length, 0);
   });
+
+  it('after stop(), an acknowledgement answers at once (no timer would answer it)', { timeout: 5000 }, async () => {
+    const { c, ack } = setup({ intervalMs: 60_000 });
+    c.stop();
+    ack(0n);
+    await c.acked();
+  });
 });
