@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { EmbeddedEngine } from '../../src/engine/embedded/embedded-engine.js';
+import { EmbeddedEngine, whileBusy } from '../../src/engine/embedded/embedded-engine.js';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import { QUEUE_PROMISES } from '../../src/engine/ports.js';
 import { engineConfigWith, receiveAndDie } from '../helpers/consumer-process.js';
@@ -113,5 +113,30 @@ describe('describe(): where the queue lives, as data', () => {
     assert.deepEqual((await q.describe!()).details, { kind: 'memory', queue: 'described', depth: 3, leased: 1 });
     await q.ack(got);
     assert.deepEqual((await q.describe!()).details, { kind: 'memory', queue: 'described', depth: 2, leased: 0 });
+  });
+});
+
+describe('embedded engine: opening a new file from several processes at once', () => {
+  const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+
+  it('the set-up runs again while SQLite answers SQLITE_BUSY without waiting (seen when processes turn a new file to WAL together)', () => {
+    let calls = 0;
+    const t0 = Date.now();
+    const v = whileBusy(() => {
+      if (++calls < 4) throw busy();
+      return 'set up';
+    }, 5000);
+    assert.equal(v, 'set up');
+    assert.equal(calls, 4);
+    assert.ok(Date.now() - t0 >= 5 + 10 + 20, 'it paused between attempts');
+  });
+
+  it('gives up with the last SQLITE_BUSY after the busy timeout, and passes any other error at once', () => {
+    let calls = 0;
+    assert.throws(() => whileBusy(() => (calls++, (() => { throw busy(); })()), 200), /database is locked/);
+    assert.ok(calls > 1 && calls < 20, `tried again within the timeout, then gave up (${calls} calls)`);
+    calls = 0;
+    assert.throws(() => whileBusy(() => (calls++, (() => { throw new Error('disk I/O error'); })()), 5000), /disk I\/O error/);
+    assert.equal(calls, 1);
   });
 });

@@ -63,64 +63,70 @@ export class EmbeddedEngine implements Engine {
     if (!(this.leaseMs > 0)) throw new RangeError(`EmbeddedEngine: leaseMs must be > 0, got ${this.leaseMs}`);
     // SQLite's busy wait applies while the schema is set up, when processes start together.
     this.db = new Database(this.file, { timeout: this.busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS log (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
-        UNIQUE (name, id));
-      CREATE INDEX IF NOT EXISTS log_name_seq ON log (name, seq);
-      CREATE TABLE IF NOT EXISTS queue (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL, body TEXT NOT NULL,
-        -- Epoch ms until which a consumer holds the row; NULL: never received.
-        lease_until INTEGER,
-        -- Times the row was handed out: more than 1 is a redelivery.
-        deliveries INTEGER NOT NULL DEFAULT 0);
-      CREATE INDEX IF NOT EXISTS queue_name_seq ON queue (name, seq);
-      -- Queue sizes kept by triggers, so depth and the bound cost O(1), not a count over the backlog.
-      CREATE TABLE IF NOT EXISTS queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
-      CREATE TRIGGER IF NOT EXISTS queue_size_ins AFTER INSERT ON queue BEGIN
-        INSERT INTO queue_size (name, n) VALUES (new.name, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
-      END;
-      CREATE TRIGGER IF NOT EXISTS queue_size_del AFTER DELETE ON queue BEGIN
-        UPDATE queue_size SET n = n - 1 WHERE name = old.name;
-      END;
-      CREATE TABLE IF NOT EXISTS kv (
-        name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
-        PRIMARY KEY (name, key));
-    `);
-    // How many entries each logging instance stored, kept by a trigger as rows
-    // are added (the log is insert-only), so counting costs a few rows, not a
-    // scan of the log. A file made before the table existed is counted once,
-    // in the same transaction that adds it (so two processes opening it
-    // together cannot both count it).
-    this.db
-      .transaction(() => {
-        if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_count'").get()) return;
-        this.db.exec(`
-          CREATE TABLE log_count (name TEXT NOT NULL, logged_by TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, logged_by));
-          CREATE TRIGGER log_count_ins AFTER INSERT ON log BEGIN
-            INSERT INTO log_count (name, logged_by, n) VALUES (new.name, coalesce(json_extract(new.body, '$.loggedBy'), '?'), 1)
-              ON CONFLICT (name, logged_by) DO UPDATE SET n = n + 1;
-          END;
-          INSERT INTO log_count (name, logged_by, n)
-            SELECT name, coalesce(json_extract(body, '$.loggedBy'), '?'), count(*) FROM log GROUP BY 1, 2;
-        `);
-      })
-      .immediate();
-    // A file made before leases existed gets the column (its rows count as never received).
-    const cols = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('queue')").all();
-    if (!cols.some((c) => c.name === 'lease_until')) this.db.exec('ALTER TABLE queue ADD COLUMN lease_until INTEGER');
-    if (!cols.some((c) => c.name === 'deliveries')) {
-      try {
-        this.db.exec('ALTER TABLE queue ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0');
-      } catch (err) {
-        // Another process opening the same older file added it first.
-        if (!/duplicate column/i.test((err as Error).message)) throw err;
-      }
-    }
+    // Processes opening a new file together can get SQLITE_BUSY at once, without the busy wait (SQLite skips
+    // it where waiting could deadlock: turning the file to WAL, a read lock upgraded to write): the set-up is
+    // idempotent, so it runs again after a short pause, within the busy timeout.
+    whileBusy(() => {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS log (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+          UNIQUE (name, id));
+        CREATE INDEX IF NOT EXISTS log_name_seq ON log (name, seq);
+        CREATE TABLE IF NOT EXISTS queue (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL, body TEXT NOT NULL,
+          -- Epoch ms until which a consumer holds the row; NULL: never received.
+          lease_until INTEGER,
+          -- Times the row was handed out: more than 1 is a redelivery.
+          deliveries INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS queue_name_seq ON queue (name, seq);
+        -- Queue sizes kept by triggers, so depth and the bound cost O(1), not a count over the backlog.
+        CREATE TABLE IF NOT EXISTS queue_size (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        CREATE TRIGGER IF NOT EXISTS queue_size_ins AFTER INSERT ON queue BEGIN
+          INSERT INTO queue_size (name, n) VALUES (new.name, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS queue_size_del AFTER DELETE ON queue BEGIN
+          UPDATE queue_size SET n = n - 1 WHERE name = old.name;
+        END;
+        CREATE TABLE IF NOT EXISTS kv (
+          name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
+          PRIMARY KEY (name, key));
+      `);
+      // How many entries each logging instance stored, kept by a trigger as rows
+      // are added (the log is insert-only), so counting costs a few rows, not a
+      // scan of the log. A file made before the table existed is counted once,
+      // in the same transaction that adds it (so two processes opening it
+      // together cannot both count it).
+      this.db
+        .transaction(() => {
+          if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_count'").get()) return;
+          this.db.exec(`
+            CREATE TABLE log_count (name TEXT NOT NULL, logged_by TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, logged_by));
+            CREATE TRIGGER log_count_ins AFTER INSERT ON log BEGIN
+              INSERT INTO log_count (name, logged_by, n) VALUES (new.name, coalesce(json_extract(new.body, '$.loggedBy'), '?'), 1)
+                ON CONFLICT (name, logged_by) DO UPDATE SET n = n + 1;
+            END;
+            INSERT INTO log_count (name, logged_by, n)
+              SELECT name, coalesce(json_extract(body, '$.loggedBy'), '?'), count(*) FROM log GROUP BY 1, 2;
+          `);
+        })
+        .immediate();
+      // A file made before leases existed gets the column (its rows count as never received).
+      const cols = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('queue')").all();
+      // Another process opening the same older file may add a column first.
+      const addColumn = (sql: string) => {
+        try {
+          this.db.exec(sql);
+        } catch (err) {
+          if (!/duplicate column/i.test((err as Error).message)) throw err;
+        }
+      };
+      if (!cols.some((c) => c.name === 'lease_until')) addColumn('ALTER TABLE queue ADD COLUMN lease_until INTEGER');
+      if (!cols.some((c) => c.name === 'deliveries')) addColumn('ALTER TABLE queue ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0');
+    }, this.busyTimeoutMs);
     // From here on a busy lock is reported at once and retried without blocking.
     this.db.pragma('busy_timeout = 0');
     // Inside runBatch this runs as a savepoint, so one failing op rolls back only itself.
@@ -432,4 +438,19 @@ function sqliteUnavailable(err: unknown): EngineUnavailableError {
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
+}
+
+/** Runs fn again while it fails with SQLITE_BUSY (pausing 5 ms, doubling up to 100 ms), for at most timeoutMs. */
+export function whileBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  const pauser = new Int32Array(new SharedArrayBuffer(4));
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return fn();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() + pause > deadline) throw err;
+      // A synchronous pause: the engine is being constructed, nothing else of it runs yet.
+      Atomics.wait(pauser, 0, 0, pause);
+    }
+  }
 }
