@@ -59,13 +59,6 @@ export class BatchProducer {
   private nextPartition = Math.floor(Math.random() * 1024);
   /** Partitions with a send in flight. */
   private readonly busy = new Set<number>();
-  /** No new send goes to this client; it is closed once its sends in flight (on other partitions) are answered. */
-  private retire(producer: Producer): void {
-    if (this.producer === producer) this.producer = undefined;
-    if (this.uses.has(producer)) this.retired.add(producer);
-    else void producer.close().catch(() => {});
-  }
-
   /** The topic's partition count, from the client's metadata (read once: Kafka never lowers it). */
   private partitionCount?: number;
   private readonly maxBatch: number;
@@ -120,64 +113,66 @@ export class BatchProducer {
   }
 
   private async sendWithRetry(items: QueueItem[]): Promise<void> {
-    let partition: number | undefined;
-    try {
-      return await this.sendTo(items, (p) => (partition = p));
-    } finally {
-      if (partition !== undefined) this.busy.delete(partition);
-    }
-  }
-
-  private async sendTo(items: QueueItem[], claimed: (partition: number) => void): Promise<void> {
-    let partition: number | undefined;
-    const messagesOf = (partition: number | undefined) => items.map((item) => ({
+    // Serialised once; the partition is set on them once claimed, and kept over retries.
+    const messages: Array<{ topic: string; key: Buffer; value: Buffer; partition?: number; headers?: Map<Buffer, Buffer> }> = items.map((item) => ({
       topic: this.o.topic,
       key: Buffer.from(item.id),
       value: Buffer.from(JSON.stringify(item)),
-      ...(partition === undefined ? {} : { partition }),
       // A traced item's context also as a record header (OpenTelemetry's messaging conventions).
       // (Keys as bytes: the client has no header serializer and writes keys as given.)
       ...(item.traceparent === undefined ? {} : { headers: new Map([[TRACEPARENT_KEY, Buffer.from(item.traceparent)]]) }),
     }));
+    let partition: number | undefined;
     const deadline = Date.now() + this.o.sendTimeoutMs;
-    for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {
-      if (this.o.isClosed()) throw this.o.closedError();
-      const producer = this.client();
-      this.uses.set(producer, (this.uses.get(producer) ?? 0) + 1);
-      try {
-        await this.o.beforeSend?.();
-        if (this.o.sticky !== false && partition === undefined) {
-          // Kept over retries: the partition stays this send's until it is answered.
-          partition = this.claimPartition(await this.partitionsOf(producer));
-          claimed(partition);
-        }
-        await producer.send({ messages: messagesOf(partition) });
-        return;
-      } catch (e) {
+    try {
+      for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2000)) {
         if (this.o.isClosed()) throw this.o.closedError();
-        if (Date.now() + pause > deadline) {
-          // The request may still have landed, and the client numbers the partition's next send as if it had not:
-          // a next send of as many records would be taken for a duplicate and dropped. A new producer starts afresh.
-          this.retire(producer);
-          throw e;
-        }
-        this.o.onError?.(`sending ${items.length} item(s), attempt ${attempt}`, e);
-        // After a broker dies the client keeps asking it from cached metadata; a re-send may duplicate (consumers dedup on id).
-        producer.clearMetadata();
-        // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
-        // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
-        // get an id from the active controller, which may be the broker that just died.
-        if (producerOutOfStep(e)) this.retire(producer);
-        await sleep(pause);
-      } finally {
-        const left = (this.uses.get(producer) ?? 1) - 1;
-        if (left > 0) this.uses.set(producer, left);
-        else {
-          this.uses.delete(producer);
-          if (this.retired.delete(producer)) void producer.close().catch(() => {});
+        const producer = this.client();
+        this.uses.set(producer, (this.uses.get(producer) ?? 0) + 1);
+        try {
+          await this.o.beforeSend?.();
+          if (this.o.sticky !== false && partition === undefined) {
+            partition = this.claimPartition(await this.partitionsOf(producer));
+            for (const m of messages) m.partition = partition;
+          }
+          await producer.send({ messages });
+          return;
+        } catch (e) {
+          if (this.o.isClosed()) throw this.o.closedError();
+          if (Date.now() + pause > deadline) {
+            // The request may still have landed, and the client numbers the partition's next send as if it had not:
+            // a next send of as many records would be taken for a duplicate and dropped. A new producer starts afresh.
+            this.retire(producer);
+            throw e;
+          }
+          this.o.onError?.(`sending ${items.length} item(s), attempt ${attempt}`, e);
+          // After a broker dies the client keeps asking it from cached metadata; a re-send may duplicate (consumers dedup on id).
+          producer.clearMetadata();
+          // A producer whose sequence numbers went out of step does not recover: a new one gets a new producer id.
+          // Other failures (a leader that died, stale metadata) keep the producer: a new one would first have to
+          // get an id from the active controller, which may be the broker that just died.
+          if (producerOutOfStep(e)) this.retire(producer);
+          await sleep(pause);
+        } finally {
+          const left = (this.uses.get(producer) ?? 1) - 1;
+          if (left > 0) this.uses.set(producer, left);
+          else {
+            this.uses.delete(producer);
+            if (this.retired.delete(producer)) void producer.close().catch(() => {});
+          }
         }
       }
+    } finally {
+      // Answered or given up: the partition takes the next send.
+      if (partition !== undefined) this.busy.delete(partition);
     }
+  }
+
+  /** No new send goes to this client; it is closed once its sends in flight (on other partitions) are answered. */
+  private retire(producer: Producer): void {
+    if (this.producer === producer) this.producer = undefined;
+    if (this.uses.has(producer)) this.retired.add(producer);
+    else void producer.close().catch(() => {});
   }
 
   /** The topic's partition count (the client answers from its cached metadata); more sends may start once known. */
