@@ -88,6 +88,12 @@ export interface MessageQueue {
   ack(deliveries: readonly Delivery[]): Promise<void>;
   /** Items offered and not yet acknowledged, waiting or leased (exactly which: QueuePromises.depth). */
   depth(): Promise<number>;
+  /**
+   * What ack() waits for beyond writing the acknowledgement, where that takes
+   * noticeable time (Kafka: the group's offset commit, made on a timer); a
+   * traced item's ack span names it, so its length is explained.
+   */
+  readonly ackWaitsFor?: string;
   /** What the engine can say about where the queue lives (for operators); absent when it has nothing to say. */
   describe?(): Promise<QueueInfo>;
 }

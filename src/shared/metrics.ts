@@ -109,6 +109,7 @@ export class Metrics {
           ack: time('queue.ack', (ds) => q.ack(ds)),
           depth: time('queue.depth', () => q.depth()),
           ...(q.describe ? { describe: () => q.describe!() } : {}),
+          ...(q.ackWaitsFor !== undefined ? { ackWaitsFor: q.ackWaitsFor } : {}),
         };
       },
       kv: <V>(name: string): KvMap<V> => {

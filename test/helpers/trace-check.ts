@@ -9,9 +9,10 @@ import { http, postJson, until } from './cluster-env.js';
  * /messages/:id/trace) to be complete: the facade's POST, the logging
  * instance's store, the queue offer, and the messages instance's receive,
  * store and ack, each the child of the step before it. Returns the trace
- * and the receive span (whose `hazel.from` says where the item was read).
+ * and the receive span (whose `hazel.from` says where the item was read)
+ * and the ack span (whose `hazel.ack_waits_for` names what the ack waited for, where the engine says).
  */
-export async function checkTracedMessage(facade: string, text: string): Promise<{ trace: MessageTraceResponse; receive: TraceSpan }> {
+export async function checkTracedMessage(facade: string, text: string): Promise<{ trace: MessageTraceResponse; receive: TraceSpan; acked: TraceSpan }> {
   const traceId = randomBytes(16).toString('hex');
   const header = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
   const posted = await postJson(`${facade}/messages`, { msg: text }, { traceparent: header });
@@ -47,5 +48,5 @@ export async function checkTracedMessage(facade: string, text: string): Promise<
   assert.equal(stored.parentSpanId, receive.spanId);
   assert.equal(acked.parentSpanId, receive.spanId);
   assert.ok(trace.spans.every((s) => s.ok), `no step failed: ${JSON.stringify(trace.spans.filter((s) => !s.ok))}`);
-  return { trace, receive };
+  return { trace, receive, acked };
 }

@@ -339,9 +339,10 @@ describe('Hazelcast lab demonstrations (3 real members, real service processes)'
 
   it('6. a traced POST: one trace across the facade, a logging instance and a messages instance, the item taken from the member owning the queue', { timeout: 60_000 }, async () => {
     await fullStrength();
-    const { trace, receive } = await checkTracedMessage(t.facade, `traced-${runId}`);
+    const { trace, receive, acked } = await checkTracedMessage(t.facade, `traced-${runId}`);
     const from = String(receive.attributes['hazel.from']);
     console.log(`trace ${trace.traceIds[0]}: ${trace.spans.map((s) => `${s.instance} ${s.name}`).join(' → ')}; taken from ${from}`);
     assert.match(from, /^member /);
+    assert.equal(acked.attributes['hazel.ack_waits_for'], undefined, 'an ack here is its write only: nothing more to explain');
   });
 });

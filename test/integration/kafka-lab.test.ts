@@ -95,10 +95,12 @@ describe('Lab 4 on Kafka (3 real brokers, real service processes, log on the emb
 
   it('a traced POST: one trace across the facade, a logging instance and a messages instance, the item read from a partition and offset', async () => {
     await fullStrength();
-    const { trace, receive } = await checkTracedMessage(t.facade, `traced-${runId}`);
+    const { trace, receive, acked } = await checkTracedMessage(t.facade, `traced-${runId}`);
     const from = String(receive.attributes['hazel.from']);
-    console.log(`trace ${trace.traceIds[0]}: ${trace.spans.map((s) => `${s.instance} ${s.name}`).join(' → ')}; read from ${from}`);
+    console.log(`trace ${trace.traceIds[0]}: ${trace.spans.map((s) => `${s.instance} ${s.name}`).join(' → ')}; read from ${from}; ack ${acked.end - acked.start} ms`);
     assert.match(from, /^partition \d+, offset \d+$/);
+    // The ack answers once the group's offset commit covers it (on a timer): the span says so, so its length is explained.
+    assert.match(String(acked.attributes['hazel.ack_waits_for']), /^the group's offset commit \(made every 200 ms/);
   });
 
   it('consumers down, 100 sent, the busiest leader killed, consumers back: all 100 received; the broker rejoins the ISR', async () => {

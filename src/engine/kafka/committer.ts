@@ -25,6 +25,16 @@ export interface CommitterOptions {
 
 const RETRY_MS = 1000;
 
+/** The Kafka queue's commit timing: KafkaQueueOptions.commitIntervalMs's default, and the record count that commits at once. */
+export const QUEUE_COMMIT = { intervalMs: 200, maxRecords: 256 } as const;
+
+/** What an acknowledgement waits for, in words (MessageQueue.ackWaitsFor: a traced ack span names it). */
+export function ackWaitText(intervalMs: number, maxRecords: number = QUEUE_COMMIT.maxRecords): string {
+  return intervalMs === 0
+    ? "the group's offset commit"
+    : `the group's offset commit (made every ${intervalMs} ms, or at once when ${maxRecords} acknowledged records wait)`;
+}
+
 export class Committer {
   private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;

@@ -58,9 +58,25 @@ export class DepthGauge {
     if (Date.now() - this.at >= this.refreshMs) void this.fresh().catch((e: unknown) => this.onError?.('reading the queue depth', e));
   }
 
-  /** A reading no older than refreshMs (one request at a time). */
-  fresh(): Promise<number> {
-    if (Date.now() - this.at < this.refreshMs) return Promise.resolve(this.estimate());
+  /** A reading no older than refreshMs (one request at a time), plus the offers since it was asked for. */
+  async fresh(): Promise<number> {
+    if (Date.now() - this.at < this.refreshMs) return this.estimate();
+    await this.start();
+    return this.estimate();
+  }
+
+  /**
+   * The depth as read by a request made after this call: no estimate, and
+   * not a reading asked for before it, either of which may count an offer
+   * twice (for the queue's depth(), which promises a count, not a bound).
+   */
+  async exact(): Promise<number> {
+    while (this.reading) await this.reading.catch(() => {});
+    return this.start();
+  }
+
+  /** The reading in flight, or a new one; resolves to what was read. */
+  private start(): Promise<number> {
     this.reading ??= (async () => {
       const before = this.offered;
       try {
@@ -68,7 +84,7 @@ export class DepthGauge {
         this.value = v;
         this.offered = Math.max(0, this.offered - before);
         this.at = Date.now();
-        return this.estimate();
+        return v;
       } finally {
         this.reading = undefined;
       }

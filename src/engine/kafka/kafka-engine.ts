@@ -1,4 +1,5 @@
 import type { Engine, MessageQueue } from '../ports.js';
+import { ackWaitText, QUEUE_COMMIT } from './committer.js';
 import type { KafkaQueue, KafkaQueueOptions } from './kafka-queue.js';
 
 /**
@@ -27,6 +28,8 @@ export function withKafkaQueue(store: Engine, opts: Omit<KafkaQueueOptions, 'top
     ack: async (deliveries) => (await open(name)).ack(deliveries),
     depth: async () => (await open(name)).depth(),
     describe: async () => (await open(name)).describe(),
+    // As the queue's own (known before the client is loaded).
+    ackWaitsFor: ackWaitText(opts.commitIntervalMs ?? QUEUE_COMMIT.intervalMs),
   });
   return {
     kind: `${store.kind}+kafka`,

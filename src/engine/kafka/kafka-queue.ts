@@ -32,7 +32,7 @@ import { bounded } from '../../lib/bounded.js';
 import { AdminSession, depthOf, type TopicSpec } from './admin.js';
 import { ConsumerWatch, kafkaQueueDetails, readQueueDescription } from './admin-describe.js';
 import { BatchProducer } from './batch-producer.js';
-import { Committer } from './committer.js';
+import { ackWaitText, Committer, QUEUE_COMMIT } from './committer.js';
 import { ConsumerSession, consumerTiming, type Record } from './consumer-session.js';
 import { DepthGauge } from './depth-gauge.js';
 import { LeaseTable, type Lease } from './lease-table.js';
@@ -117,6 +117,7 @@ export class KafkaQueue implements MessageQueue {
   private closed = false;
   private closing?: Promise<void>;
   private described?: { at: number; info: Promise<QueueInfo> };
+  readonly ackWaitsFor: string;
 
   constructor(private readonly o: KafkaQueueOptions) {
     if (o.brokers.length === 0) throw new RangeError('brokers must name at least one host:port');
@@ -156,11 +157,13 @@ export class KafkaQueue implements MessageQueue {
       onError: o.onError,
     });
     this.gauge = new DepthGauge(() => this.admin.run((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
+    const commitIntervalMs = o.commitIntervalMs ?? QUEUE_COMMIT.intervalMs;
+    this.ackWaitsFor = ackWaitText(commitIntervalMs);
     this.committer = new Committer(this.marks, (points) => this.session.commit(points), {
-      intervalMs: o.commitIntervalMs ?? 200,
+      intervalMs: commitIntervalMs,
       // At once when this many wait: a consumer keeping fewer acknowledgements in flight than this would wait
       // for the timer (the messages service keeps up to 16 batches of 32).
-      maxRecords: 256,
+      maxRecords: QUEUE_COMMIT.maxRecords,
       onCommitted: () => this.gauge.invalidate(),
       onError: o.onError,
       isClosed,
@@ -228,7 +231,7 @@ export class KafkaQueue implements MessageQueue {
   async depth(): Promise<number> {
     await this.committer.flush();
     await this.ensureTopic();
-    return this.gauge.fresh();
+    return this.gauge.exact();
   }
 
   /** Partitions the group has given this member; undefined before it joined (diagnostics and tests). */

@@ -75,8 +75,10 @@ export class ConsumeTrace {
     this.storing.end();
   }
 
-  ackStarted(): void {
+  /** `waitsFor`: what the queue's ack waits for beyond its write (MessageQueue.ackWaitsFor), kept on the span. */
+  ackStarted(waitsFor?: string): void {
     this.acking = this.child('ack');
+    if (waitsFor !== undefined) this.acking.setAttribute('hazel.ack_waits_for', waitsFor);
   }
 
   acked(error?: string): void {

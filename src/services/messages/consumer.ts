@@ -97,7 +97,7 @@ export class QueueConsumer {
         logger.info({ id: item.id, text: item.msg, correlationId: item.correlationId, duplicate: !created[i], traceId }, created[i] ? 'consumed message' : 'message already consumed');
       });
       items.forEach((item, i) => this.o.onStored?.(item, created[i]!));
-      traces?.forEach((t) => t?.ackStarted());
+      traces?.forEach((t) => t?.ackStarted(queue.ackWaitsFor));
       // Acknowledged together: the engine writes them as one batch. A failed
       // ack only means the items come again, and the store skips them.
       const acked = queue.ack(deliveries).then(

@@ -28,4 +28,43 @@ describe('depth gauge', () => {
     failing.add();
     assert.equal(await failing.forBound(), 1);
   });
+
+  it('exact() reads anew: an offer that landed during a slow reading is not counted twice, as the estimate may', async () => {
+    // The log's real lag, and reads answered by hand.
+    let lag = 0;
+    const pending: Array<() => void> = [];
+    const g = new DepthGauge(() => new Promise<number>((r) => pending.push(() => r(lag))), { waitMs: 20 });
+    // An offer's bound check gives up waiting for a slow reading; the offer lands and is counted.
+    assert.equal(await g.forBound(), 0);
+    lag = 1;
+    g.add();
+    // The reading, asked for before the offer, answers after it landed: it saw the record.
+    pending.shift()!();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(g.estimate(), 2, 'the estimate errs on the full side (the bound tolerates it)');
+    // exact() asks again and answers what that read saw.
+    const exact = g.exact();
+    assert.equal(pending.length, 1, 'a new read was asked for');
+    pending.shift()!();
+    assert.equal(await exact, 1);
+    assert.equal(g.estimate(), 1, 'and the estimate follows it');
+  });
+
+  it('exact() waits for a reading in flight and then asks its own', async () => {
+    let lag = 4;
+    const pending: Array<() => void> = [];
+    const g = new DepthGauge(() => new Promise<number>((r) => pending.push(() => r(lag))));
+    const early = g.fresh();
+    const exact = g.exact();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pending.length, 1, 'one request at a time');
+    lag = 3;
+    pending.shift()!();
+    assert.equal(await early, 3);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pending.length, 1, 'exact() asked after the earlier reading answered');
+    lag = 2;
+    pending.shift()!();
+    assert.equal(await exact, 2);
+  });
 });
