@@ -156,7 +156,12 @@ export class KafkaQueue implements MessageQueue {
       beforeJoin: () => this.ensureTopic(),
       onError: o.onError,
     });
-    this.gauge = new DepthGauge(() => this.admin.run((admin) => depthOf(admin, o.groupId, o.topic)), { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
+    // The topic first: a new queue's first offer would otherwise wait out the reading of a topic not there yet.
+    const readDepth = async () => {
+      await this.ensureTopic();
+      return this.admin.run((admin) => depthOf(admin, o.groupId, o.topic));
+    };
+    this.gauge = new DepthGauge(readDepth, { refreshMs: o.depthCacheMs ?? 250, onError: o.onError });
     const commitIntervalMs = o.commitIntervalMs ?? QUEUE_COMMIT.intervalMs;
     this.ackWaitsFor = ackWaitText(commitIntervalMs);
     this.committer = new Committer(this.marks, (points) => this.session.commit(points), {
@@ -230,7 +235,6 @@ export class KafkaQueue implements MessageQueue {
   /** Commits what is acknowledged first, so the answer counts every acknowledgement made before the call. */
   async depth(): Promise<number> {
     await this.committer.flush();
-    await this.ensureTopic();
     return this.gauge.exact();
   }
 
