@@ -158,7 +158,7 @@ export const QUEUE_PROMISES = {
   hazelcast: { redelivery: 'any', leaseFrom: 'offer', depth: 'unacknowledged', bound: 'waiting', order: 'queue' },
   /**
    * A topic read by one consumer group; the lease is kept by the member holding the partition.
-   * Its bound counts depth() as last read (at most 250 ms old) plus this producer's own offers in
+   * Its bound counts the group's lag as last read (at most 250 ms old) plus this producer's own offers in
    * flight, so producers in several processes together may pass it by their offers in flight.
    */
   kafka: { redelivery: 'holder', leaseFrom: 'receive', depth: 'from-first-unacknowledged', bound: 'depth', order: 'partition' },

@@ -235,7 +235,7 @@
     if (s.kind === 'producer') return `queued on ${a['messaging.system'] ?? 'the queue'} ${a['messaging.destination.name'] ?? ''}${s.ok ? '' : ` — ${s.error}`}, ${took}`;
     if (s.kind === 'consumer') return `${s.instance} received it${a['hazel.from'] ? ` (${a['hazel.from']})` : ''}${a['hazel.redelivered'] ? ' — again, after its lease' : ''}`;
     if (s.name === 'store') return `${s.instance} stored it${a['hazel.duplicate'] ? ' — duplicate, skipped' : ''}, ${took}`;
-    if (s.name === 'ack') return `${s.instance} acknowledged it, ${took}${a['hazel.ack_waits_for'] ? ` — waiting for ${a['hazel.ack_waits_for']}` : ''}`;
+    if (s.name === 'ack') return `${s.instance} acknowledged it, ${took}${s.ok && a['hazel.ack_waits_for'] ? ` (an ack here waits for ${a['hazel.ack_waits_for']})` : ''}`;
     return `${s.instance}: ${s.name}, ${took}`;
   }
 

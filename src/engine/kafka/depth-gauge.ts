@@ -4,8 +4,9 @@
  * than refreshMs (the queue's default), or — `offerDepthCheck:
  * 'near-capacity'` — goes by the estimate and refreshes it in the
  * background, waiting only near capacity. Overcounting is possible (an offer that
- * lands just before a reading counts twice until the next one): the bound
- * errs on the full side.
+ * lands while a reading is in flight counts twice until the next one): the bound
+ * errs on the full side. exact() is the queue's depth(): a reading asked for
+ * after the call, never the estimate.
  */
 export interface DepthGaugeOptions {
   /** A reading older than this is refreshed (in the background on the offer path). Default 250. */
@@ -21,6 +22,11 @@ export class DepthGauge {
   /** Offers that succeeded since the reading in `value` was asked for. */
   private offered = 0;
   private reading?: Promise<number>;
+  /** Readings started so far, and the number of the one in flight. */
+  private started = 0;
+  private readingNo = 0;
+  /** invalidate() calls so far. */
+  private invalidations = 0;
   private readonly refreshMs: number;
   private readonly waitMs: number;
 
@@ -48,9 +54,10 @@ export class DepthGauge {
     this.offered += n;
   }
 
-  /** The last reading no longer holds (a commit moved the group's offsets). */
+  /** The last reading no longer holds (a commit moved the group's offsets); nor does one in flight. */
   invalidate(): void {
     this.at = -Infinity;
+    this.invalidations++;
   }
 
   /** Starts a reading when the last is stale; does not wait for it. */
@@ -71,19 +78,24 @@ export class DepthGauge {
    * twice (for the queue's depth(), which promises a count, not a bound).
    */
   async exact(): Promise<number> {
-    while (this.reading) await this.reading.catch(() => {});
+    // Callers together share a reading, so long as it started after each of them was called.
+    const asked = this.started;
+    while (this.reading && this.readingNo <= asked) await this.reading.catch(() => {});
     return this.start();
   }
 
   /** The reading in flight, or a new one; resolves to what was read. */
   private start(): Promise<number> {
     this.reading ??= (async () => {
+      this.readingNo = ++this.started;
       const before = this.offered;
+      const invalidations = this.invalidations;
       try {
         const v = await this.read();
         this.value = v;
         this.offered = Math.max(0, this.offered - before);
-        this.at = Date.now();
+        // A commit during the reading may not be in it: it stays stale, and the next check reads again.
+        if (this.invalidations === invalidations) this.at = Date.now();
         return v;
       } finally {
         this.reading = undefined;

@@ -67,4 +67,45 @@ describe('depth gauge', () => {
     pending.shift()!();
     assert.equal(await exact, 2);
   });
+
+  it('exact() callers together share one reading started after them; a reading in flight that fails is read again', async () => {
+    let reads = 0;
+    let fail = true;
+    const pending: Array<() => void> = [];
+    const g = new DepthGauge(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          reads++;
+          pending.push(() => (fail ? reject(new Error('no leader')) : resolve(7)));
+        }),
+      { onError: () => {} },
+    );
+    const early = g.fresh().catch((e: Error) => e.message);
+    const all = [g.exact(), g.exact(), g.exact()];
+    pending.shift()!();
+    assert.equal(await early, 'no leader');
+    fail = false;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(reads, 2, 'the three share the one reading asked for after the failed one');
+    pending.shift()!();
+    assert.deepEqual(await Promise.all(all), [7, 7, 7]);
+  });
+
+  it('a commit during a reading leaves it stale: the next check reads again', async () => {
+    let lag = 5;
+    let reads = 0;
+    const pending: Array<() => void> = [];
+    const g = new DepthGauge(() => new Promise<number>((r) => (reads++, pending.push(() => r(lag)))), { refreshMs: 60_000 });
+    const first = g.fresh();
+    g.invalidate();
+    pending.shift()!();
+    assert.equal(await first, 5);
+    lag = 2;
+    const second = g.fresh();
+    assert.equal(reads, 2, 'not trusted for refreshMs: a commit came while it was read');
+    pending.shift()!();
+    assert.equal(await second, 2);
+    assert.equal(await g.fresh(), 2, 'a reading with no commit during it is reused');
+    assert.equal(reads, 2);
+  });
 });
