@@ -93,5 +93,16 @@ describe('metrics, structured logs and API docs (real processes)', () => {
     const docs = await http<string>(`${t.facade}/docs/`);
     assert.equal(docs.status, 200);
     assert.match(docs.body, /swagger/i);
+    // The page's Swagger UI files, and nothing else from that folder.
+    for (const src of [...docs.body.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)].map((m) => m[1]!)) {
+      const r = await fetch(`${t.facade}${src}`);
+      assert.equal(r.status, 200, src);
+      assert.ok((await r.arrayBuffer()).byteLength > 0, `${src} has content`);
+    }
+    for (const bad of ['/docs/static/package.json', '/docs/static/constructor', '/docs/static/..%2F..%2Fpackage.json']) {
+      const r = await http<{ error: string }>(`${t.facade}${bad}`);
+      assert.equal(r.status, 404, bad);
+      assert.equal(r.body.error, 'Not Found');
+    }
   });
 });

@@ -4,12 +4,11 @@
  * (`/dashboard/state`) and the same snapshot pushed every second as
  * server-sent events (`/dashboard/events`).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifySchema } from 'fastify';
 import type { DashboardEntry, DashboardEvent, DashboardInstance, DashboardState } from '../../../contracts/dashboard.js';
 import { NEWEST_MAX, type ConsumedEntry, type LogCountsResponse, type MessagesCountResponse } from '../../../contracts/http.js';
 import type { LogEntry, MessageQueue } from '../../../engine/ports.js';
@@ -21,6 +20,7 @@ import type { ServiceCaller } from '../caller.js';
 import type { InstanceDirectory } from '../directory.js';
 import type { InstanceCaller } from '../resilience.js';
 import { consoleState, NO_LAUNCHER, type FacadeConsole } from './console.js';
+import { asset, sendAsset, type Asset } from './static-asset.js';
 
 export interface DashboardDeps {
   directory: InstanceDirectory;
@@ -77,16 +77,6 @@ export function defaultWebDir(from = dirname(fileURLToPath(import.meta.url))): s
   }
 }
 
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
-function asset(body: Buffer, type: string): Asset {
-  return { body, type, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` };
-}
-
 /** Reads the page and its assets once; the page links the assets by content hash, so they can be cached long. */
 function loadAssets(dir: string): { page: Asset; files: Map<string, Asset> } {
   const files = new Map<string, Asset>();
@@ -97,12 +87,6 @@ function loadAssets(dir: string): { page: Asset; files: Map<string, Asset> } {
     html = html.replaceAll(`/assets/${name}"`, `/assets/${name}?v=${a.etag.slice(1, 9)}"`);
   }
   return { page: asset(Buffer.from(html), 'text/html; charset=utf-8'), files };
-}
-
-function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: string) {
-  reply.header('etag', a.etag).header('cache-control', cacheControl).header('x-content-type-options', 'nosniff');
-  if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
-  return reply.type(a.type).send(a.body);
 }
 
 /**
