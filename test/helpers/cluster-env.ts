@@ -176,7 +176,10 @@ export async function startTestTopology(opts: Partial<TopologyOptions> & { loggi
     lines,
     close: async () => {
       await topo.stop();
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      // KEEP_TOPO=1 (diagnosing a failed run): the data dir stays, with every process's output lines in it.
+      const keep = process.env.KEEP_TOPO === '1';
+      if (keep) for (const [name, l] of lines) writeFileSync(join(dataDir, `lines-${name}.log`), l.join('\n'));
+      if (!opts.dataDir && !keep) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

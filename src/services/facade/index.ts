@@ -49,7 +49,13 @@ export function createFacade(config: FacadeConfig, engine: Engine, deps: FacadeD
   const { logger, metrics } = deps;
   const caller = deps.caller ?? new UndiciCaller(64, config.internalToken);
   // An instance that left has its connection pool closed; one is made again if it comes back.
-  const directory = new InstanceDirectory(engine.kv<InstanceRecord>(REGISTRY_MAP), config.registryRefreshMs, logger, (r) => caller.forget?.(r.url));
+  const directory = new InstanceDirectory(
+    engine.kv<InstanceRecord>(REGISTRY_MAP),
+    config.registryRefreshMs,
+    logger,
+    (r) => caller.forget?.(r.url),
+    Math.max(10_000, 2 * config.registryTtlMs),
+  );
   const policies = new InstanceCaller({
     attemptTimeoutMs: config.attemptTimeoutMs,
     deadlineMs: config.requestDeadlineMs,
