@@ -29,10 +29,10 @@ const RETRY_MS = 1000;
 export const QUEUE_COMMIT = { intervalMs: 200, maxRecords: 256 } as const;
 
 /** What an acknowledgement waits for, in words (MessageQueue.ackWaitsFor: a traced ack span names it). */
-export function ackWaitText(intervalMs: number, maxRecords: number = QUEUE_COMMIT.maxRecords): string {
+export function ackWaitText(intervalMs: number): string {
   return intervalMs === 0
     ? "the group's offset commit"
-    : `the group's offset commit (made every ${intervalMs} ms, or at once when ${maxRecords} acknowledged records wait)`;
+    : `the group's offset commit (made every ${intervalMs} ms, or at once when ${QUEUE_COMMIT.maxRecords} acknowledged records wait)`;
 }
 
 export class Committer {

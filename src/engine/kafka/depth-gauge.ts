@@ -22,9 +22,8 @@ export class DepthGauge {
   /** Offers that succeeded since the reading in `value` was asked for. */
   private offered = 0;
   private reading?: Promise<number>;
-  /** Readings started so far, and the number of the one in flight. */
+  /** Readings started so far (the one in flight, if any, is number `started`). */
   private started = 0;
-  private readingNo = 0;
   /** invalidate() calls so far. */
   private invalidations = 0;
   private readonly refreshMs: number;
@@ -80,14 +79,14 @@ export class DepthGauge {
   async exact(): Promise<number> {
     // Callers together share a reading, so long as it started after each of them was called.
     const asked = this.started;
-    while (this.reading && this.readingNo <= asked) await this.reading.catch(() => {});
+    while (this.reading && this.started <= asked) await this.reading.catch(() => {});
     return this.start();
   }
 
   /** The reading in flight, or a new one; resolves to what was read. */
   private start(): Promise<number> {
     this.reading ??= (async () => {
-      this.readingNo = ++this.started;
+      this.started++;
       const before = this.offered;
       const invalidations = this.invalidations;
       try {
